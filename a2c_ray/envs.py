@@ -1,0 +1,314 @@
+"""Environments: making them from an id, a same-step-autoreset vector, normalisation statistics.
+
+gymnasium 1.x vector envs reset on the step *after* an episode ends by default, which puts a
+reset "transition" into a rollout. ``EnvVector`` instead resets in the same step, returns the
+reset observation as the next observation, and hands back the true final observation of the
+finished episode separately so that a truncated episode can bootstrap from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from a2c_ray.spaces import SpaceError, check_spaces, encode_obs, obs_dim
+
+
+class EnvIdError(ValueError):
+    """The environment id does not name an environment that can be made."""
+
+
+class EnvFailure(RuntimeError):
+    """An environment raised in reset or step; the message names the env, worker and call."""
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``."""
+    try:
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
+    except (gym.error.Error, ModuleNotFoundError, ImportError) as err:
+        raise EnvIdError(
+            f"unknown environment id {env_id!r} ({type(err).__name__}: {err}): expected a "
+            "registered gymnasium id such as CartPole-v1 or HalfCheetah-v5, or "
+            "package.module:EnvId-v0"
+        ) from None
+
+
+def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
+    """Observation and action spaces of an env id; raises EnvIdError or SpaceError."""
+    env = make_env(env_id)
+    try:
+        check_spaces(env.observation_space, env.action_space)
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+def env_seeds(seed: int, num_envs: int) -> list[int]:
+    """Distinct, reproducible reset seeds for the envs of a vector seeded with ``seed``."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(num_envs)]
+
+
+class EnvVector:
+    """N environments stepped in turn, reset in the same step that ends an episode.
+
+    Observations come out encoded as float32 [N, obs_dim]. Returns of finished episodes
+    (undiscounted, raw rewards) are collected and drained with ``pop_episodes``.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, seed: int, worker_index: int = 0) -> None:
+        self.env_id = env_id
+        self.worker_index = worker_index
+        self.envs = [make_env(env_id) for _ in range(num_envs)]
+        self.obs_space = self.envs[0].observation_space
+        self.action_space = self.envs[0].action_space
+        self.obs_dim = obs_dim(self.obs_space)
+        self._seeds = env_seeds(seed, num_envs)
+        self.ep_return = np.zeros(num_envs, dtype=np.float64)
+        self.ep_len = np.zeros(num_envs, dtype=np.int64)
+        self._done_returns: list[float] = []
+        self._done_lengths: list[int] = []
+
+    @property
+    def num_envs(self) -> int:
+        """Number of environments."""
+        return len(self.envs)
+
+    def _call(self, j: int, what: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.envs[j], what)(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - re-raised with context
+            raise EnvFailure(
+                f"environment {self.env_id!r} (worker {self.worker_index}, env {j}) raised in "
+                f"{what}: {type(err).__name__}: {err}"
+            ) from err
+
+    def reset(self) -> np.ndarray:
+        """Reset every env with its seed; returns encoded observations [N, obs_dim]."""
+        raw = [self._call(j, "reset", seed=s)[0] for j, s in enumerate(self._seeds)]
+        self.ep_return[:] = 0.0
+        self.ep_len[:] = 0
+        return encode_obs(self.obs_space, np.stack(raw))
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """Step every env with env-form actions [N, ...].
+
+        Returns:
+            next observations [N, obs_dim] (reset observations where an episode ended),
+            rewards [N], terminated [N], truncated [N], and {env index: encoded final
+            observation [obs_dim]} for the envs whose episode ended in this step.
+        """
+        n = self.num_envs
+        raw_obs = [None] * n
+        rewards = np.empty(n, dtype=np.float64)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        final_raw: dict[int, Any] = {}
+        for j in range(n):
+            obs, rew, term, trunc, _ = self._call(j, "step", actions[j])
+            rewards[j] = rew
+            if term or trunc:
+                terminated[j], truncated[j] = term, trunc
+                final_raw[j] = obs
+                obs, _ = self._call(j, "reset")
+            raw_obs[j] = obs
+        self.ep_return += rewards
+        self.ep_len += 1
+        final_obs = {}
+        if final_raw:
+            idx = sorted(final_raw)
+            encoded = encode_obs(self.obs_space, np.stack([final_raw[j] for j in idx]))
+            final_obs = dict(zip(idx, encoded, strict=True))
+            for j in idx:
+                self._done_returns.append(float(self.ep_return[j]))
+                self._done_lengths.append(int(self.ep_len[j]))
+                self.ep_return[j] = 0.0
+                self.ep_len[j] = 0
+        next_obs = encode_obs(self.obs_space, np.stack(raw_obs))
+        return next_obs, rewards.astype(np.float32), terminated, truncated, final_obs
+
+    def pop_episodes(self) -> tuple[list[float], list[int]]:
+        """Returns and lengths of the episodes finished since the last call."""
+        out = (self._done_returns, self._done_lengths)
+        self._done_returns, self._done_lengths = [], []
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: each env's state and the episode counters."""
+        return {
+            "envs": [env_state(e) for e in self.envs],
+            "ep_return": self.ep_return.copy(),
+            "ep_len": self.ep_len.copy(),
+            "done_returns": list(self._done_returns),
+            "done_lengths": list(self._done_lengths),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> bool:
+        """Restore from get_state(); returns False where an env could not be restored exactly."""
+        exact = all(set_env_state(e, s) for e, s in zip(self.envs, state["envs"], strict=True))
+        self.ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
+        self.ep_len = np.asarray(state["ep_len"], dtype=np.int64).copy()
+        self._done_returns = list(state["done_returns"])
+        self._done_lengths = list(state["done_lengths"])
+        return exact
+
+    def close(self) -> None:
+        """Close every env."""
+        for e in self.envs:
+            e.close()
+
+
+# --- exact environment state, for checkpoints ---------------------------------------------
+
+_PLAIN = (bool, int, float, str, type(None), np.ndarray, np.generic)
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_RESTORABLE_MODULES = ("gymnasium.envs.classic_control", "gymnasium.envs.toy_text")
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, bool | int | float | np.generic) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def _plain_attrs(obj: Any) -> dict[str, Any]:
+    out = {}
+    for key, value in vars(obj).items():
+        if key in ("render_mode", "metadata", "spec") or not _is_plain(value):
+            continue
+        out[key] = value.copy() if isinstance(value, np.ndarray) else value
+    return out
+
+
+def _is_mujoco(env: gym.Env) -> bool:
+    return hasattr(env, "model") and hasattr(env, "data") and hasattr(env, "set_state")
+
+
+def is_exactly_restorable(env: gym.Env) -> bool:
+    """Whether env_state captures this env exactly: MuJoCo, classic control, toy text."""
+    u = env.unwrapped
+    return _is_mujoco(u) or type(u).__module__.startswith(_RESTORABLE_MODULES)
+
+
+def env_state(env: gym.Env) -> dict[str, Any]:
+    """The state of one env and its wrappers as plain values and arrays (no pickling)."""
+    layers = []
+    e = env
+    while isinstance(e, gym.Wrapper):
+        layers.append(_plain_attrs(e))
+        e = e.env
+    u = env.unwrapped
+    state: dict[str, Any] = {"wrappers": layers, "env": _plain_attrs(u), "rng": None}
+    if getattr(u, "_np_random", None) is not None:
+        state["rng"] = u.np_random.bit_generator.state
+    if _is_mujoco(u):
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(u.model, spec), dtype=np.float64)
+        mujoco.mj_getState(u.model, u.data, physics, spec)
+        state["physics"] = physics
+    return state
+
+
+def set_env_state(env: gym.Env, state: dict[str, Any]) -> bool:
+    """Restore env_state(); returns whether the env is one this restores exactly."""
+    e = env
+    for layer in state["wrappers"]:
+        for key, value in layer.items():
+            setattr(e, key, value)
+        e = e.env
+    u = env.unwrapped
+    for key, value in state["env"].items():
+        setattr(u, key, value)
+    if state["rng"] is not None:
+        name = state["rng"]["bit_generator"]
+        if name not in _BIT_GENERATORS:
+            raise ValueError(f"unsupported bit generator {name!r} in an environment state")
+        bit_generator = getattr(np.random, name)()
+        bit_generator.state = state["rng"]
+        u._np_random = np.random.Generator(bit_generator)
+    if "physics" in state and _is_mujoco(u):
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        mujoco.mj_setState(u.model, u.data, np.asarray(state["physics"]), spec)
+        mujoco.mj_forward(u.model, u.data)
+    return is_exactly_restorable(env)
+
+
+# --- normalisation statistics -------------------------------------------------------------
+
+@dataclass
+class RunningMeanStd:
+    """Running mean and variance, merged across batches and workers (Chan et al., 1979).
+
+    Owned by the learner; samplers receive a frozen copy each iteration and send back the
+    moments of what they saw, which the learner merges with ``merge``.
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+    count: float = 0.0
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...]) -> RunningMeanStd:
+        """Empty statistics: mean 0, variance 1, count 0."""
+        return cls(np.zeros(shape, np.float64), np.ones(shape, np.float64), 0.0)
+
+    @staticmethod
+    def moments(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(count, mean, var) of a batch [B, ...] along its first axis."""
+        x = np.asarray(x, dtype=np.float64)
+        return float(x.shape[0]), x.mean(axis=0), x.var(axis=0)
+
+    def merge(self, count: float, mean: np.ndarray, var: np.ndarray) -> None:
+        """Merge in the moments of another set of samples (parallel variance algorithm)."""
+        if count <= 0:
+            return
+        total = self.count + count
+        delta = mean - self.mean
+        m2 = self.var * self.count + var * count + delta**2 * self.count * count / total
+        self.mean = self.mean + delta * count / total
+        self.var = m2 / total
+        self.count = total
+
+    def update(self, x: np.ndarray) -> None:
+        """Merge in a batch [B, ...]."""
+        self.merge(*self.moments(x))
+
+    def normalize(self, x: np.ndarray, clip: float) -> np.ndarray:
+        """(x - mean) / std, clipped to [-clip, clip], as float32."""
+        std = np.sqrt(self.var + 1e-8)
+        return np.clip((x - self.mean) / std, -clip, clip).astype(np.float32)
+
+    def copy(self) -> RunningMeanStd:
+        """An independent copy."""
+        return RunningMeanStd(self.mean.copy(), self.var.copy(), self.count)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain state for checkpoints."""
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunningMeanStd:
+        """Inverse of state_dict."""
+        return cls(np.asarray(state["mean"], np.float64).copy(),
+                   np.asarray(state["var"], np.float64).copy(), float(state["count"]))
+
+
+def reward_scale(ret_rms: RunningMeanStd) -> float:
+    """1 / std of the discounted return, the factor rewards are scaled by."""
+    return 1.0 / math.sqrt(float(ret_rms.var) + 1e-8)
+
+
+__all__ = [
+    "EnvFailure", "EnvIdError", "EnvVector", "RunningMeanStd", "SpaceError", "env_seeds",
+    "env_spaces", "env_state", "make_env", "reward_scale", "set_env_state",
+]

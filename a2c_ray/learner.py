@@ -1,0 +1,228 @@
+"""Learning: the central learner owns the model, the optimizer and the normaliser statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from a2c_ray.config import A2CConfig
+from a2c_ray.envs import RunningMeanStd, reward_scale
+from a2c_ray.gae import compute_gae, td_lambda_returns
+from a2c_ray.model import ActorCritic
+from a2c_ray.optim import make_optimizer
+from a2c_ray.rollout import Batch, Broadcast
+from a2c_ray.spaces import obs_dim
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the gradients became NaN or infinite."""
+
+
+def concat_batches(batches: list[Batch]) -> Batch:
+    """Join worker batches along the env axis, in worker order.
+
+    Indices into the env axis (``final_idx``) are shifted by the envs of earlier workers; the
+    moments of each worker stay separate so the learner can merge them exactly.
+    """
+    if len(batches) == 1:
+        out = dict(batches[0])
+        out["obs_moments"] = [out["obs_moments"]]
+        out["ret_moments"] = [out["ret_moments"]]
+        return out
+    out: Batch = {}
+    for key in ("obs", "actions", "rewards", "terminated", "truncated"):
+        out[key] = np.concatenate([b[key] for b in batches], axis=1)
+    for key in ("last_obs", "final_obs", "episode_returns", "episode_lengths"):
+        out[key] = np.concatenate([b[key] for b in batches], axis=0)
+    offsets = np.cumsum([0] + [b["rewards"].shape[1] for b in batches[:-1]])
+    out["final_idx"] = np.concatenate(
+        [b["final_idx"] + np.array([0, off]) for b, off in zip(batches, offsets, strict=True)]
+    )
+    out["obs_moments"] = [b["obs_moments"] for b in batches]
+    out["ret_moments"] = [b["ret_moments"] for b in batches]
+    versions = {b["version"] for b in batches}
+    if len(versions) != 1:
+        raise RuntimeError(f"batches sampled with different weight versions {sorted(versions)}")
+    out["version"] = versions.pop()
+    return out
+
+
+def explained_variance(pred: np.ndarray, target: np.ndarray) -> float:
+    """1 - Var[target - pred] / Var[target]; NaN when the target has no variance."""
+    var = float(np.var(target))
+    return float("nan") if var == 0 else 1.0 - float(np.var(target - pred)) / var
+
+
+class Learner:
+    """A2C with GAE: one policy-gradient step per batch, plus optional extra critic steps."""
+
+    def __init__(
+        self, config: A2CConfig, obs_space: spaces.Space, action_space: spaces.Space
+    ) -> None:
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.model = ActorCritic(obs_space, action_space, config)
+        self.optimizer = make_optimizer(
+            config.optimizer, self.model.parameters(), config.learning_rate,
+            config.optimizer_eps, config.rmsprop_alpha,
+        )
+        self.obs_rms = RunningMeanStd.zeros((obs_dim(obs_space),))
+        self.ret_rms = RunningMeanStd.zeros(())
+        self.version = 0
+
+    # --- broadcast -----------------------------------------------------------------------
+
+    def broadcast(self) -> Broadcast:
+        """Weights as numpy arrays and frozen normaliser statistics, with a version number."""
+        return {
+            "version": self.version,
+            "weights": {k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()},
+            "obs_mean": self.obs_rms.mean.copy(),
+            "obs_var": self.obs_rms.var.copy(),
+        }
+
+    def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
+        """Normalise observations [B, D] with the current, frozen statistics (for evaluation)."""
+        if not self.config.normalize_obs:
+            return obs
+        return self.obs_rms.normalize(obs, self.config.clip_obs)
+
+    # --- update --------------------------------------------------------------------------
+
+    def set_learning_rate(self, progress: float) -> float:
+        """Apply the schedule at ``progress`` = fraction of total env steps done; returns lr."""
+        lr = self.config.learning_rate
+        if self.config.lr_schedule == "linear":
+            lr *= max(0.0, 1.0 - progress)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    @torch.no_grad()
+    def _values(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """V(s_t) [T, N] and V(s_{t+1}) [T, N] of the true next states, in one forward pass."""
+        obs = batch["obs"]
+        T, N, D = obs.shape
+        final_idx = batch["final_idx"]
+        flat = np.concatenate([obs.reshape(T * N, D), batch["last_obs"], batch["final_obs"]])
+        v = self.model.value(torch.from_numpy(flat)).numpy()
+        values = v[: T * N].reshape(T, N)
+        next_values = np.empty_like(values)
+        next_values[:-1] = values[1:]
+        next_values[-1] = v[T * N : T * N + N]
+        # A truncated episode bootstraps from its final observation, not the reset one.
+        next_values[final_idx[:, 0], final_idx[:, 1]] = v[T * N + N :]
+        return values, next_values
+
+    def update(self, batch: Batch, progress: float = 0.0) -> dict[str, float]:
+        """One A2C update on a batch; merges the batch's statistics afterwards.
+
+        Args:
+            batch: a batch from ``concat_batches``.
+            progress: fraction of the run's env steps done, for the learning-rate schedule.
+
+        Returns:
+            policy_loss, value_loss, entropy, explained_variance, grad_norm, learning_rate.
+        """
+        cfg = self.config
+        lr = self.set_learning_rate(progress)
+        rewards = batch["rewards"]  # [T, N]
+        if cfg.normalize_reward:
+            scale = reward_scale(self.ret_rms)
+            rewards = np.clip(rewards * scale, -cfg.clip_reward, cfg.clip_reward)
+            rewards = rewards.astype(np.float32)
+        values, next_values = self._values(batch)  # [T, N] each
+
+        # --- advantages (GAE) and critic targets (TD(lambda)) ---
+        flags = (batch["terminated"], batch["truncated"])
+        advantages = compute_gae(rewards, values, next_values, *flags, cfg.gamma, cfg.gae_lambda)
+        if cfg.critic_lambda == cfg.gae_lambda:
+            targets = advantages + values
+        else:
+            targets = td_lambda_returns(
+                rewards, values, next_values, *flags, cfg.gamma, cfg.critic_lambda
+            )
+        ev = explained_variance(values.reshape(-1), targets.reshape(-1))
+
+        # --- losses ---
+        T, N, D = batch["obs"].shape
+        obs = torch.from_numpy(batch["obs"].reshape(T * N, D))
+        actions = torch.from_numpy(batch["actions"].reshape(T * N, *batch["actions"].shape[2:]))
+        adv = torch.from_numpy(advantages.reshape(-1).astype(np.float32))
+        tgt = torch.from_numpy(targets.reshape(-1).astype(np.float32))
+        if cfg.normalize_advantage and adv.numel() > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+        params = self.model.policy_params(obs)
+        dist = self.model.dist
+        log_prob = dist.log_prob(params, actions)  # [B]
+        entropy = dist.entropy(params).mean()
+        policy_loss = -(adv * log_prob).mean()
+        value_loss = nn.functional.mse_loss(self.model.value(obs), tgt)
+
+        joint = cfg.value_grad_steps == 1
+        loss = policy_loss - cfg.ent_coef * entropy
+        if joint:
+            loss = loss + cfg.vf_coef * value_loss
+        grad_norm = self._step(loss, list(self.model.parameters()))
+        if not joint:
+            # The critic's own regression steps towards the fixed TD(lambda) targets.
+            critic = self.model.critic_parameters()
+            for _ in range(cfg.value_grad_steps):
+                self._step(cfg.vf_coef * nn.functional.mse_loss(self.model.value(obs), tgt), critic)
+
+        # --- statistics owned by the learner, merged from every worker ---
+        for moments in batch["obs_moments"]:
+            if moments is not None:
+                self.obs_rms.merge(*moments)
+        for moments in batch["ret_moments"]:
+            self.ret_rms.merge(*moments)
+        self.version += 1
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "explained_variance": ev,
+            "grad_norm": grad_norm,
+            "learning_rate": lr,
+        }
+
+    def _step(self, loss: torch.Tensor, params: list[nn.Parameter]) -> float:
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the loss became {float(loss)} at weights version {self.version}: lower the "
+                "learning_rate, or set max_grad_norm, normalize_obs or normalize_reward"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = float(nn.utils.clip_grad_norm_(params, self.config.max_grad_norm))
+        if not np.isfinite(norm):
+            raise NonFiniteLossError(
+                f"the gradient norm became {norm} at weights version {self.version}"
+            )
+        self.optimizer.step()
+        return norm
+
+    # --- checkpoints ---------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Model, optimizer, normaliser statistics and version."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "obs_rms": self.obs_rms.state_dict(),
+            "ret_rms": self.ret_rms.state_dict(),
+            "version": self.version,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of state_dict."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.obs_rms = RunningMeanStd.from_state(state["obs_rms"])
+        self.ret_rms = RunningMeanStd.from_state(state["ret_rms"])
+        self.version = int(state["version"])

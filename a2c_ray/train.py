@@ -1,0 +1,120 @@
+"""``python -m a2c_ray.train``: train one configuration on one or more seeds.
+
+Writes to DIR (or DIR/seed_S for each seed when several are given): progress.csv,
+TensorBoard events under tensorboard/, checkpoint/ and summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from a2c_ray.checkpoint import FILES, CheckpointError
+from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.config import A2CConfig, ConfigError, parse_override
+from a2c_ray.envs import EnvIdError, env_spaces
+from a2c_ray.spaces import SpaceError
+
+
+def build_parser() -> Parser:
+    """The command's arguments."""
+    p = Parser(prog="python -m a2c_ray.train", description=__doc__.split("\n")[0])
+    p.add_argument("--env", help="gymnasium id, e.g. HalfCheetah-v5 or package.module:EnvId-v0 "
+                   "(default: the config's env_id)")
+    p.add_argument("--total-steps", type=int, help="environment steps to train for "
+                   "(default: the config's total_env_steps)")
+    p.add_argument("--seed", type=int, nargs="+", help="one or more seeds (default: the "
+                   "config's seed); several seeds train one after another into DIR/seed_S")
+    p.add_argument("--out", required=True, help="output directory DIR")
+    p.add_argument("--config", help="JSON file of A2CConfig fields (a sweep's best_config.json)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config field (value read as JSON); repeatable")
+    p.add_argument("--num-rollout-workers", type=int, help="Ray rollout actors (0: sample "
+                   "in this process)")
+    p.add_argument("--envs-per-worker", type=int, help="environments per worker")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
+    p.add_argument("--address", help="Ray cluster to join (default: start a local Ray sized "
+                   "for the workers)")
+    p.add_argument("--progress", choices=("auto", "bar", "log"), default="auto",
+                   help="progress bar, or plain log lines; auto picks by terminal")
+    return p
+
+
+def make_config(args: Any) -> A2CConfig:
+    """Defaults, then --config, then the explicit flags, then --set; validated."""
+    values: dict[str, Any] = {}
+    if args.config:
+        values.update(A2CConfig.from_json(args.config).to_dict())
+    flags = {"env_id": args.env, "total_env_steps": args.total_steps,
+             "num_rollout_workers": args.num_rollout_workers,
+             "envs_per_worker": args.envs_per_worker}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if args.seed:
+        values["seed"] = args.seed[0]
+    for text in args.overrides:
+        key, value = parse_override(text)
+        values[key] = value
+    return A2CConfig.from_dict(values)
+
+
+def _check_out_dir(run_dir: Path, resume: bool) -> Path | None:
+    ckpt = run_dir / "checkpoint"
+    has_ckpt = all((ckpt / f).is_file() for f in FILES)
+    if resume and not has_ckpt:
+        raise UsageError(f"--resume: {str(ckpt)!r} holds no checkpoint to resume from")
+    if not resume and (has_ckpt or (run_dir / "progress.csv").exists()):
+        raise UsageError(
+            f"--out {str(run_dir)!r} already holds a run: pass --resume to continue it, or "
+            "choose another directory"
+        )
+    return ckpt if resume else None
+
+
+def main() -> int:
+    """Entry point."""
+    args = build_parser().parse_args()
+    config = make_config(args)
+    env_spaces(config.env_id)  # unknown ids and unsupported spaces fail before any file
+    seeds = args.seed or [config.seed]
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seed {' '.join(map(str, seeds))} repeats a seed")
+    out = Path(args.out)
+    runs = [(s, out if len(seeds) == 1 else out / f"seed_{s}") for s in seeds]
+    resume_from = {s: _check_out_dir(d, args.resume) for s, d in runs}
+    if args.address:
+        import ray
+
+        ray.init(address=args.address, log_to_driver=False)
+
+    from a2c_ray.trainer import train
+
+    progress = {"auto": None, "bar": True, "log": False}[args.progress]
+    summaries = []
+    for seed, run_dir in runs:
+        summary = train(config.replace(seed=seed), run_dir, resume_from=resume_from[seed],
+                        show_progress=progress)
+        summaries.append(summary)
+        print(f"seed {seed}: eval return {summary['eval_return_mean']:.1f} "
+              f"+- {summary['eval_return_std']:.1f} after {summary['env_steps']} steps "
+              f"({summary['env_steps_per_s']:.0f} steps/s); results in {run_dir}")
+    if len(runs) > 1:
+        means = np.array([s["eval_return_mean"] for s in summaries])
+        combined = {
+            "env_id": config.env_id, "seeds": seeds,
+            "eval_return_mean": float(means.mean()),
+            "eval_return_std": float(means.std(ddof=1)),
+            "eval_return_sem": float(means.std(ddof=1) / np.sqrt(len(means))),
+            "runs": {str(s): str(d) for s, d in runs},
+            "config": config.replace(seed=seeds[0]).to_dict(),
+        }
+        (out / "summary.json").write_text(json.dumps(combined, indent=2))
+        print(f"{len(seeds)} seeds: eval return {combined['eval_return_mean']:.1f} "
+              f"+- {combined['eval_return_sem']:.1f} (68% CI, standard error)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, CheckpointError))
