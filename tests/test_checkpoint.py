@@ -1,0 +1,60 @@
+import csv
+import os
+import pickle  # noqa: F401 - the malicious payload below is built for pickle
+
+import pytest
+import torch
+
+from a2c_ray import A2CConfig, train
+from a2c_ray.checkpoint import load_checkpoint
+
+VOLATILE = {"env_steps_per_s", "time_total_s"}
+
+
+def rows(path):
+    with open(path / "progress.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "HalfCheetah-v5"])
+def test_resume_continues_exactly(tmp_path, env_id):
+    k, batch = 5, 4 * 16
+    cfg = A2CConfig(env_id=env_id, envs_per_worker=4, rollout_length=16, eval_episodes=2,
+                    eval_interval_steps=0, lr_schedule="constant", normalize_obs=True,
+                    normalize_reward=True, total_env_steps=(k + 1) * batch)
+    train(cfg, tmp_path / "full", show_progress=False)
+    train(cfg.replace(total_env_steps=k * batch), tmp_path / "split", show_progress=False)
+    train(cfg, tmp_path / "split", resume_from=tmp_path / "split" / "checkpoint",
+          show_progress=False)
+    full, split = rows(tmp_path / "full"), rows(tmp_path / "split")
+    assert [r["iteration"] for r in split] == [str(i) for i in range(1, k + 2)]
+    for key in full[k]:
+        if key not in VOLATILE:
+            assert full[k][key] == split[k][key], key
+
+
+def test_checkpoint_holds_everything(tmp_path):
+    cfg = A2CConfig(total_env_steps=512, eval_episodes=2, normalize_obs=True)
+    train(cfg, tmp_path, show_progress=False)
+    config, learner, state = load_checkpoint(tmp_path / "checkpoint")
+    assert config == cfg
+    assert set(learner) >= {"model", "optimizer", "obs_rms", "ret_rms", "version"}
+    assert learner["obs_rms"]["count"] == 512
+    assert state["env_steps"] == 512 and state["iteration"] == 2
+    assert len(state["workers"]) == 1 and "generator" in state["workers"][0]
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['EVIL_MARKER']}",))
+
+
+def test_loading_never_unpickles_code(tmp_path, monkeypatch):
+    cfg = A2CConfig(total_env_steps=256, eval_episodes=1)
+    train(cfg, tmp_path, show_progress=False)
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    torch.save({"model": Evil(), "optimizer": {}}, tmp_path / "checkpoint" / "learner.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(tmp_path / "checkpoint")
+    assert not marker.exists()

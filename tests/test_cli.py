@@ -1,0 +1,96 @@
+"""The train CLI: outputs per the contract, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+TRAIN = [sys.executable, "-m", "a2c_ray.train"]
+SMALL = ["--total-steps", "512", "--set", "eval_episodes=2"]
+
+
+def run(args, cwd=None):
+    return subprocess.run(TRAIN + args, capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_train_writes_contract_outputs_and_resumes(tmp_path):
+    out = tmp_path / "cp"
+    r = run(["--env", "CartPole-v1", "--seed", "3", "--out", str(out), *SMALL])
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) >= {"env_id", "seed", "env_steps", "eval_return_mean",
+                            "eval_return_std", "wall_s", "env_steps_per_s", "config"}
+    assert summary["seed"] == 3 and summary["config"]["seed"] == 3
+    header = (out / "progress.csv").read_text().splitlines()[0].split(",")
+    assert header[:11] == ["env_steps", "episode_return_mean", "episode_len_mean",
+                           "eval_return_mean", "policy_loss", "value_loss", "entropy",
+                           "explained_variance", "grad_norm", "env_steps_per_s", "time_total_s"]
+    assert any(p.name.startswith("events.out.tfevents") for p in (out / "tensorboard").iterdir())
+    assert (out / "checkpoint" / "learner.pt").is_file()
+
+    r = run(["--out", str(out), "--resume", "--total-steps", "1024"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "summary.json").read_text())["env_steps"] == 1024
+    assert len((out / "progress.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_config_file_and_overrides(tmp_path):
+    cfg = tmp_path / "best_config.json"
+    cfg.write_text(json.dumps({"env_id": "CartPole-v1", "gamma": 0.95, "layer_size": 16}))
+    out = tmp_path / "run"
+    r = run(["--config", str(cfg), "--set", "layer_size=32", "--out", str(out), *SMALL])
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "summary.json").read_text())["config"]
+    assert (config["gamma"], config["layer_size"]) == (0.95, 32)
+
+
+def test_several_seeds(tmp_path):
+    r = run(["--env", "CartPole-v1", "--seed", "0", "1", "--out", str(tmp_path / "m"), *SMALL])
+    assert r.returncode == 0, r.stderr
+    combined = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert combined["seeds"] == [0, 1]
+    assert (tmp_path / "m" / "seed_1" / "summary.json").is_file()
+
+
+BAD = [
+    (["--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+    (["--env", "no_such_module:Env-v0"], "no_such_module:Env-v0"),
+    (["--env", "CartPole-v1", "--set", "no_such_key=1"], "no_such_key"),
+    (["--env", "CartPole-v1", "--set", "gamma=abc"], "gamma='abc'"),
+    (["--env", "CartPole-v1", "--set", "gamma=1.5"], "gamma=1.5"),
+    (["--env", "CartPole-v1", "--set", "optimizer=sgd"], "optimizer='sgd'"),
+    (["--env", "CartPole-v1", "--set", "gamma"], "gamma"),
+    (["--env", "CartPole-v1", "--total-steps", "ten"], "ten"),
+    (["--env", "CartPole-v1", "--total-steps", "0"], "total_env_steps=0"),
+    (["--env", "CartPole-v1", "--envs-per-worker", "-1"], "envs_per_worker=-1"),
+    (["--env", "Blackjack-v1"], "Tuple"),  # unsupported observation space
+    (["--config", "missing.json"], "missing.json"),
+    (["--env", "CartPole-v1", "--resume"], "no checkpoint"),
+]
+
+
+@pytest.mark.parametrize("args,named", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line(tmp_path, args, named):
+    out = tmp_path / "out"
+    r = run([*args, "--out", str(out)], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert "error:" in lines[0] and named in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not out.exists()  # nothing half-written
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    out = tmp_path / "cp"
+    assert run(["--env", "CartPole-v1", "--out", str(out), *SMALL]).returncode == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    r = run(["--env", "CartPole-v1", "--out", str(out), *SMALL])
+    assert r.returncode == 2 and "--resume" in r.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_help_exits_0():
+    r = run(["--help"])
+    assert r.returncode == 0 and "--total-steps" in r.stdout
