@@ -52,7 +52,7 @@ class RolloutWorker:
     def load(self, broadcast: Broadcast) -> None:
         """Load the learner's weights if the broadcast is newer than the ones held."""
         if broadcast["version"] != self.version:
-            weights = {k: torch.from_numpy(v) for k, v in broadcast["weights"].items()}
+            weights = {k: torch.tensor(v) for k, v in broadcast["weights"].items()}
             self.model.load_state_dict(weights)
             self.version = broadcast["version"]
 

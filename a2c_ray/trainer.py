@@ -16,16 +16,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
+from a2c_ray.actors import make_sampler
 from a2c_ray.checkpoint import load_checkpoint, save_checkpoint
 from a2c_ray.config import A2CConfig
 from a2c_ray.envs import env_spaces
 from a2c_ray.learner import Learner, concat_batches
-from a2c_ray.rollout import Batch, Broadcast, RolloutWorker, run_episodes
+from a2c_ray.rollout import run_episodes
 
 log = logging.getLogger("a2c_ray")
 
@@ -35,58 +36,14 @@ METRICS = (
     "policy_loss", "value_loss", "entropy", "explained_variance", "grad_norm",
     "env_steps_per_s", "time_total_s",
 )
-EXTRA_METRICS = ("iteration", "eval_return_std", "learning_rate", "weights_version")
+EXTRA_METRICS = (
+    "iteration", "eval_return_std", "learning_rate", "weights_version", "worker_failures",
+)
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
 # Called after every iteration with the metrics and, when a checkpoint is due, a function
 # that writes one into the directory it is given.
 IterationCallback = Callable[[dict[str, float], Callable[[Path], Path] | None], None]
-
-
-class Sampler(Protocol):
-    """Where rollouts come from: in-process workers, or Ray actors (a2c_ray.actors)."""
-
-    def sample(self, broadcast: Broadcast) -> list[Batch]:
-        """One batch from each worker, in worker order."""
-
-    def get_states(self) -> list[dict[str, Any]]:
-        """Each worker's state, for checkpoints."""
-
-    def set_states(self, states: list[dict[str, Any]]) -> bool:
-        """Restore each worker; False where an env could not be restored exactly."""
-
-    def close(self) -> None:
-        """Release the workers."""
-
-
-class LocalSampler:
-    """``num_workers`` RolloutWorkers stepped in turn in this process."""
-
-    def __init__(self, config: A2CConfig, num_workers: int) -> None:
-        self.workers = [RolloutWorker(config, i) for i in range(num_workers)]
-
-    def sample(self, broadcast: Broadcast) -> list[Batch]:  # noqa: D102
-        return [w.sample(broadcast) for w in self.workers]
-
-    def get_states(self) -> list[dict[str, Any]]:  # noqa: D102
-        return [w.get_state() for w in self.workers]
-
-    def set_states(self, states: list[dict[str, Any]]) -> bool:  # noqa: D102
-        return all([w.set_state(s) for w, s in zip(self.workers, states, strict=True)])
-
-    def close(self) -> None:  # noqa: D102
-        for w in self.workers:
-            w.close()
-
-
-def make_sampler(config: A2CConfig, use_ray: bool | None = None) -> Sampler:
-    """Ray actors when ``num_rollout_workers >= 1`` (or use_ray), else one in-process worker."""
-    use_ray = config.num_rollout_workers > 0 if use_ray is None else use_ray
-    if use_ray:
-        from a2c_ray.actors import RaySampler
-
-        return RaySampler(config)
-    return LocalSampler(config, max(1, config.num_rollout_workers))
 
 
 class _ProgressCsv:
@@ -163,6 +120,7 @@ def train(
     resume_from: str | Path | None = None,
     on_iteration: IterationCallback | None = None,
     use_ray: bool | None = None,
+    ray_address: str | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
     """Train one configuration; returns the summary (also written to out_dir/summary.json).
@@ -176,6 +134,9 @@ def train(
         on_iteration: called after each iteration with the metrics and, when a checkpoint is
             due, a function that writes one into a given directory.
         use_ray: sample with Ray actors; by default when ``num_rollout_workers >= 1``.
+            False with K >= 1 workers runs the same K workers in this process.
+        ray_address: Ray cluster to join; by default RAY_ADDRESS, else a local Ray sized
+            for the workers (unless Ray is already initialised, as in a Tune trial).
         show_progress: progress bar; by default when stderr is a terminal.
     """
     start = time.monotonic()
@@ -186,7 +147,7 @@ def train(
         config = ckpt_config.replace(total_env_steps=config.total_env_steps)
     obs_space, action_space = env_spaces(config.env_id)
     learner = Learner(config, obs_space, action_space)
-    sampler = make_sampler(config, use_ray)
+    sampler = make_sampler(config, use_ray, ray_address)
 
     iteration, env_steps, time_before = 0, 0, 0.0
     recent_returns: deque[float] = deque(maxlen=100)
@@ -212,16 +173,13 @@ def train(
 
         writer = SummaryWriter(str(out / "tensorboard"))
 
-    def state() -> dict[str, Any]:
+    def state(workers: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "iteration": iteration, "env_steps": env_steps,
             "time_total_s": time_before + time.monotonic() - start,
             "recent_returns": list(recent_returns), "recent_lengths": list(recent_lengths),
-            "last_eval": list(last_eval), "workers": sampler.get_states(),
+            "last_eval": list(last_eval), "workers": workers,
         }
-
-    def save(path: Path) -> Path:
-        return save_checkpoint(path, config, learner.state_dict(), state())
 
     def evaluate() -> tuple[float, float]:
         returns, _, _ = run_episodes(
@@ -231,14 +189,14 @@ def train(
         return float(returns.mean()), float(returns.std())
 
     bar = _Progress(config.total_env_steps, env_steps, show_progress)
-    steps_at_start, sample_time = env_steps, 0.0
+    steps_at_start, eval_time, loop_start = env_steps, 0.0, time.monotonic()
     interval = config.eval_interval_steps
     metrics: dict[str, float] = {}
     try:
+        sampler.submit(learner.broadcast())
         while env_steps < config.total_env_steps:
-            iter_start = time.monotonic()
-            # --- collect: one broadcast of the weights, a rollout from every worker ---
-            batch = concat_batches(sampler.sample(learner.broadcast()))
+            # --- collect: every worker's rollout with the broadcast weights ---
+            batch = concat_batches(sampler.collect())
             # --- update ---
             metrics = learner.update(batch, progress=env_steps / config.total_env_steps)
             steps = batch["rewards"].size
@@ -246,14 +204,21 @@ def train(
             iteration += 1
             recent_returns.extend(batch["episode_returns"].tolist())
             recent_lengths.extend(batch["episode_lengths"].tolist())
-            sample_time += time.monotonic() - iter_start
+            done = env_steps >= config.total_env_steps
+            due = done or iteration % config.checkpoint_interval == 0
+            # Worker states for a checkpoint are taken before the next rollout starts.
+            worker_states = sampler.get_states() if due else None
+            if not done:
+                # One broadcast of the new weights; workers sample while we log below.
+                sampler.submit(learner.broadcast())
 
             # --- evaluate on schedule and at the end ---
-            done = env_steps >= config.total_env_steps
             crossed = interval > 0 and env_steps // interval > (env_steps - steps) // interval
             evaluated = done or crossed
             if evaluated:
+                eval_start = time.monotonic()
                 last_eval = evaluate()
+                eval_time += time.monotonic() - eval_start
 
             # --- log ---
             metrics.update({
@@ -263,9 +228,12 @@ def train(
                 "episode_len_mean": _mean(recent_lengths),
                 "eval_return_mean": last_eval[0] if evaluated else float("nan"),
                 "eval_return_std": last_eval[1] if evaluated else float("nan"),
-                "env_steps_per_s": (env_steps - steps_at_start) / max(sample_time, 1e-9),
+                # Training throughput of this session: wall time less evaluation.
+                "env_steps_per_s": (env_steps - steps_at_start)
+                / max(time.monotonic() - loop_start - eval_time, 1e-9),
                 "time_total_s": time_before + time.monotonic() - start,
                 "weights_version": learner.version,
+                "worker_failures": sampler.failures.count,
             })
             if progress_csv is not None:
                 progress_csv.append(metrics)
@@ -275,7 +243,9 @@ def train(
             bar.update(steps, metrics)
 
             # --- checkpoint ---
-            due = done or iteration % config.checkpoint_interval == 0
+            def save(path: Path, states: Any = worker_states) -> Path:
+                return save_checkpoint(path, config, learner.state_dict(), state(states))
+
             if out is not None and due:
                 save(out / "checkpoint")
             if on_iteration is not None:
