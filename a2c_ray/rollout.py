@@ -22,7 +22,7 @@ import torch
 
 from a2c_ray.config import A2CConfig
 from a2c_ray.envs import EnvVector, RunningMeanStd, make_env
-from a2c_ray.model import ActorCritic
+from a2c_ray.model import ActorCritic, NumpyActor
 from a2c_ray.spaces import encode_obs
 
 Batch = dict[str, Any]
@@ -40,7 +40,8 @@ class RolloutWorker:
         self.vec = EnvVector(self.config.env_id, self.config.envs_per_worker, seed, worker_index)
         self.model = ActorCritic(self.vec.obs_space, self.vec.action_space, self.config)
         self.model.requires_grad_(False)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.actor = NumpyActor(self.model)
+        self.rng = np.random.default_rng(seed)  # action sampling
         self.version = -1
         self.obs = self.vec.reset()  # [N, D] raw encoded observations
         self.disc_return = np.zeros(self.vec.num_envs, dtype=np.float64)  # [N]
@@ -54,6 +55,7 @@ class RolloutWorker:
         if broadcast["version"] != self.version:
             weights = {k: torch.tensor(v) for k, v in broadcast["weights"].items()}
             self.model.load_state_dict(weights)
+            self.actor.refresh()
             self.version = broadcast["version"]
 
     def sample(self, broadcast: Broadcast) -> Batch:
@@ -83,7 +85,7 @@ class RolloutWorker:
             if raw_obs is not None:
                 raw_obs[t] = self.obs
             obs[t] = norm(self.obs)
-            actions[t] = self.model.act(obs[t], self.generator)
+            actions[t] = self.actor.act(obs[t], self.rng)
             next_obs, rewards[t], terminated[t], truncated[t], finals = self.vec.step(
                 dist.to_env(actions[t])
             )
@@ -122,7 +124,7 @@ class RolloutWorker:
             "vec": self.vec.get_state(),
             "obs": self.obs.copy(),
             "disc_return": self.disc_return.copy(),
-            "generator": self.generator.get_state().numpy().copy(),
+            "rng": self.rng.bit_generator.state,
         }
 
     def set_state(self, state: dict[str, Any]) -> bool:
@@ -131,7 +133,7 @@ class RolloutWorker:
         Envs that cannot be restored exactly (their state is not plain data, e.g. Box2D)
         start fresh episodes instead.
         """
-        self.generator.set_state(torch.from_numpy(np.asarray(state["generator"], np.uint8)))
+        self.rng.bit_generator.state = state["rng"]
         exact = self.vec.set_state(state["vec"])
         if exact:
             self.obs = np.asarray(state["obs"], dtype=np.float32).copy()

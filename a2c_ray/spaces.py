@@ -12,6 +12,7 @@ actions in an internal form (flat float32 for Box, zero-based int64 indices othe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -79,6 +80,14 @@ class ActionDist(nn.Module):
         """Internal actions [N, ...] to the form env.step takes."""
         raise NotImplementedError
 
+    def numpy_sampler(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+        """A numpy version of ``sample`` with the current parameters frozen in.
+
+        Rollout workers sample through it: at env batch sizes numpy is several times faster
+        than torch per call. Its draws follow the same distribution as ``sample``.
+        """
+        raise NotImplementedError
+
 
 class DiagGaussian(ActionDist):
     """Gaussian with a learned state-independent log-std; actions clipped only in to_env."""
@@ -113,6 +122,14 @@ class DiagGaussian(ActionDist):
         clipped = np.clip(actions, self.low, self.high)
         return clipped.reshape((actions.shape[0], *self.space_shape))
 
+    def numpy_sampler(self):  # noqa: D102
+        std = self.log_std.detach().exp().numpy().copy()
+
+        def sample(params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            return params + std * rng.standard_normal(params.shape, dtype=np.float32)
+
+        return sample
+
 
 class Categorical(ActionDist):
     """One categorical over space.n values, from logits."""
@@ -141,6 +158,9 @@ class Categorical(ActionDist):
 
     def to_env(self, actions):  # noqa: D102
         return actions + self.start
+
+    def numpy_sampler(self):  # noqa: D102
+        return _sample_categorical
 
 
 class MultiCategorical(ActionDist):
@@ -175,6 +195,15 @@ class MultiCategorical(ActionDist):
     def to_env(self, actions):  # noqa: D102
         return (actions + self.start).reshape((actions.shape[0], *self.space_shape))
 
+    def numpy_sampler(self):  # noqa: D102
+        splits = np.cumsum(self.nvec)[:-1]
+
+        def sample(params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            parts = np.split(params, splits, axis=-1)
+            return np.stack([_sample_categorical(p, rng) for p in parts], -1)
+
+        return sample
+
 
 class Bernoulli(ActionDist):
     """Independent Bernoullis, one per entry of MultiBinary, from logits."""
@@ -206,6 +235,21 @@ class Bernoulli(ActionDist):
 
     def to_env(self, actions):  # noqa: D102
         return actions.astype(np.int8).reshape((actions.shape[0], *self.space_shape))
+
+    def numpy_sampler(self):  # noqa: D102
+        def sample(params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            u = rng.random(params.shape, dtype=np.float32)
+            return (u * (1.0 + np.exp(-params)) < 1.0).astype(np.int64)  # u < sigmoid(x)
+
+        return sample
+
+
+def _sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF draw from softmax(logits) [B, n]; returns indices [B]."""
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    cdf = np.cumsum(probs, -1)
+    u = rng.random((logits.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(-1), logits.shape[-1] - 1).astype(np.int64)
 
 
 def make_action_dist(space: spaces.Space, log_std_init: float = 0.0) -> ActionDist:

@@ -41,7 +41,7 @@ def test_checkpoint_holds_everything(tmp_path):
     assert set(learner) >= {"model", "optimizer", "obs_rms", "ret_rms", "version"}
     assert learner["obs_rms"]["count"] == 512
     assert state["env_steps"] == 512 and state["iteration"] == 2
-    assert len(state["workers"]) == 1 and "generator" in state["workers"][0]
+    assert len(state["workers"]) == 1 and "rng" in state["workers"][0]
 
 
 class Evil:

@@ -62,12 +62,15 @@ def test_sampling_frequencies_match_probabilities(space):
     params = torch.randn(1, dist.n_params, generator=g)
     values, ref_logp, _ = brute_force(space, params)
     n = 20000
-    samples = dist.sample(params.expand(n, -1), g).reshape(n, -1).tolist()
-    counts = {tuple(v): 0 for v in values}
-    for s in samples:
-        counts[tuple(s)] += 1
-    freq = np.array([counts[tuple(v)] for v in values]) / n
-    np.testing.assert_allclose(freq, ref_logp[0].exp().numpy(), atol=0.02)
+    torch_draws = dist.sample(params.expand(n, -1), g)
+    numpy_draws = dist.numpy_sampler()(params.expand(n, -1).numpy(), np.random.default_rng(0))
+    for draws in (torch_draws.numpy(), numpy_draws):
+        assert draws.shape == (n, *dist.action_shape)
+        counts = {tuple(v): 0 for v in values}
+        for s in draws.reshape(n, -1).tolist():
+            counts[tuple(s)] += 1
+        freq = np.array([counts[tuple(v)] for v in values]) / n
+        np.testing.assert_allclose(freq, ref_logp[0].exp().numpy(), atol=0.02)
 
 
 def test_gaussian_against_torch_normal():
@@ -81,6 +84,9 @@ def test_gaussian_against_torch_normal():
     torch.testing.assert_close(dist.log_prob(mean, actions), ref.log_prob(actions).sum(-1))
     torch.testing.assert_close(dist.entropy(mean), ref.entropy().sum(-1))
     torch.testing.assert_close(dist.mode(mean), mean)
+    draws = dist.numpy_sampler()(np.tile(mean[:1].numpy(), (20000, 1)), np.random.default_rng(0))
+    np.testing.assert_allclose(draws.mean(0), mean[0].numpy(), atol=0.02)
+    np.testing.assert_allclose(draws.std(0), math.exp(-0.5), atol=0.02)
     big = np.array([[5.0, -5.0, 0.2]], np.float32)
     np.testing.assert_allclose(dist.to_env(big), [[1.0, -1.0, 0.2]], rtol=1e-6)  # clipped
 
@@ -127,3 +133,17 @@ def test_training_runs_on_each_space_kind(env_id, steps, beats):
     assert np.isfinite(summary["eval_return_mean"])
     if beats is not None:
         assert summary["eval_return_mean"] > beats
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "silu", "gelu"])
+def test_numpy_actor_matches_torch_forward(activation):
+    from a2c_ray.model import ActorCritic, NumpyActor
+
+    space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    model = ActorCritic(spaces.Box(-1, 1, (5,)), space, A2CConfig(activation=activation))
+    actor = NumpyActor(model)
+    actor.sample = lambda params, rng: params  # expose the distribution parameters
+    obs = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.policy_params(torch.from_numpy(obs)).numpy()
+    np.testing.assert_allclose(actor.act(obs, None), expected, rtol=1e-5, atol=1e-6)
