@@ -102,21 +102,28 @@ class Learner:
             group["lr"] = lr
         return lr
 
-    @torch.no_grad()
-    def _values(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        """V(s_t) [T, N] and V(s_{t+1}) [T, N] of the true next states, in one forward pass."""
+    def _values(
+        self, batch: Batch, grad: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """V(s_t) [T, N] and V(s_{t+1}) [T, N] of the true next states, in one forward pass.
+
+        Also returns V(s_t) as a flat tensor [T * N], with grad when ``grad``, so the joint
+        loss reuses this forward pass.
+        """
         obs = batch["obs"]
         T, N, D = obs.shape
         final_idx = batch["final_idx"]
         flat = np.concatenate([obs.reshape(T * N, D), batch["last_obs"], batch["final_obs"]])
-        v = self.model.value(torch.from_numpy(flat)).numpy()
+        with torch.set_grad_enabled(grad):
+            v_all = self.model.value(torch.from_numpy(flat))
+        v = v_all.detach().numpy()
         values = v[: T * N].reshape(T, N)
         next_values = np.empty_like(values)
         next_values[:-1] = values[1:]
         next_values[-1] = v[T * N : T * N + N]
         # A truncated episode bootstraps from its final observation, not the reset one.
         next_values[final_idx[:, 0], final_idx[:, 1]] = v[T * N + N :]
-        return values, next_values
+        return values, next_values, v_all[: T * N]
 
     def update(self, batch: Batch, progress: float = 0.0) -> dict[str, float]:
         """One A2C update on a batch; merges the batch's statistics afterwards.
@@ -135,7 +142,8 @@ class Learner:
             scale = reward_scale(self.ret_rms)
             rewards = np.clip(rewards * scale, -cfg.clip_reward, cfg.clip_reward)
             rewards = rewards.astype(np.float32)
-        values, next_values = self._values(batch)  # [T, N] each
+        joint = cfg.value_grad_steps == 1
+        values, next_values, value_pred = self._values(batch, grad=joint)  # [T, N], [T, N], [B]
 
         # --- advantages (GAE) and critic targets (TD(lambda)) ---
         flags = (batch["terminated"], batch["truncated"])
@@ -162,9 +170,8 @@ class Learner:
         log_prob = dist.log_prob(params, actions)  # [B]
         entropy = dist.entropy(params).mean()
         policy_loss = -(adv * log_prob).mean()
-        value_loss = nn.functional.mse_loss(self.model.value(obs), tgt)
+        value_loss = nn.functional.mse_loss(value_pred, tgt)
 
-        joint = cfg.value_grad_steps == 1
         loss = policy_loss - cfg.ent_coef * entropy
         if joint:
             loss = loss + cfg.vf_coef * value_loss

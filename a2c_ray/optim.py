@@ -60,9 +60,9 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """``adam``, ``rmsprop`` (PyTorch's, as in Stable-Baselines3) or ``rmsprop_tf``."""
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, eps=eps)
+        return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps)
+        return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
     if name == "rmsprop_tf":
         return RMSpropTF(params, lr=lr, alpha=alpha, eps=eps)
     raise ValueError(f"unknown optimizer {name!r}: expected adam, rmsprop or rmsprop_tf")
