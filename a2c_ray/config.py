@@ -164,6 +164,8 @@ def _base_type(f: dataclasses.Field) -> str:
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
     kind = _base_type(f)
     optional = "None" in str(f.type)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # numpy scalars, e.g. from a pandas frame of trial configs
     if value is None and optional:
         return None
     bad = ConfigError(f"A2CConfig.{f.name}={value!r} has the wrong type: expected {f.type}")

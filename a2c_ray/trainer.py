@@ -37,7 +37,8 @@ METRICS = (
     "env_steps_per_s", "time_total_s",
 )
 EXTRA_METRICS = (
-    "iteration", "eval_return_std", "learning_rate", "weights_version", "worker_failures",
+    "iteration", "eval_return_std", "eval_return_last", "learning_rate", "weights_version",
+    "worker_failures",
 )
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
@@ -228,6 +229,8 @@ def train(
                 "episode_len_mean": _mean(recent_lengths),
                 "eval_return_mean": last_eval[0] if evaluated else float("nan"),
                 "eval_return_std": last_eval[1] if evaluated else float("nan"),
+                # The latest evaluation, carried between evaluations: what sweeps rank by.
+                "eval_return_last": last_eval[0],
                 # Training throughput of this session: wall time less evaluation.
                 "env_steps_per_s": (env_steps - steps_at_start)
                 / max(time.monotonic() - loop_start - eval_time, 1e-9),
