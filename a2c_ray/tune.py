@@ -106,13 +106,41 @@ def run_trial(params: dict[str, Any], base: dict[str, Any]) -> None:
             save(Path(tmp) / "checkpoint")
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
 
-    checkpoint = tune.get_checkpoint()
+    checkpoint = _available_checkpoint(tune.get_checkpoint())
     if checkpoint is None:
         train(config, on_iteration=report, show_progress=False)
     else:
         with checkpoint.as_directory() as d:
             train(config, resume_from=Path(d) / "checkpoint", on_iteration=report,
                   show_progress=False)
+
+
+def _available_checkpoint(checkpoint: Any) -> Any:
+    """The checkpoint to resume from, or the trial's latest one if it has gone missing.
+
+    A driver killed between writing a checkpoint and saving the experiment state leaves
+    Tune pointing at a checkpoint that ``num_to_keep`` has since deleted; the trial then
+    continues from the newest complete checkpoint in its directory instead of failing.
+    """
+    if checkpoint is None:
+        return None
+    fs = checkpoint.filesystem
+    if fs.get_file_info(f"{checkpoint.path}/checkpoint/learner.pt").type != pafs.FileType.NotFound:
+        return checkpoint
+    from ray import tune
+
+    trial_dir = checkpoint.path.rstrip("/").rsplit("/", 1)[0]
+    found = sorted(
+        info.path for info in fs.get_file_info(pafs.FileSelector(trial_dir))
+        if info.base_name.startswith("checkpoint_")
+        and fs.get_file_info(f"{info.path}/checkpoint/learner.pt").type == pafs.FileType.File
+    )
+    if not found:
+        log.warning("checkpoint %s is gone and no other was found: starting over",
+                    checkpoint.path)
+        return None
+    log.warning("checkpoint %s is gone: resuming from %s", checkpoint.path, found[-1])
+    return tune.Checkpoint(found[-1], filesystem=fs)
 
 
 def run_confirmation(params: dict[str, Any], base: dict[str, Any],
@@ -347,6 +375,15 @@ def _confirm(settings: dict[str, Any], df: pd.DataFrame, storage: str, name: str
     return ranking[0] if ranking else {}
 
 
+def _close_orphans(url: str, name: str) -> None:
+    """Mark as failed the Optuna trials a killed driver asked for but Tune never ran."""
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=url)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+
+
 def main() -> int:
     """Entry point."""
     args = build_parser().parse_args()
@@ -422,6 +459,7 @@ def main() -> int:
                             "confirmed_best_sem": winner["sem"]})
             _write(_join(exp, "best_config.json"), json.dumps(winner["config"], indent=2))
     _write(_join(exp, "summary.json"), json.dumps(summary, indent=2))
+    _close_orphans(settings["optuna_storage"], name)
     print(f"\nResults: {exp}")
     print(f"Optuna study: optuna-dashboard {settings['optuna_storage']}")
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "

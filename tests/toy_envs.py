@@ -103,3 +103,22 @@ gym.register("Counter-v0", entry_point=Counter, max_episode_steps=5)
 gym.register("CounterTerminal-v0", entry_point=Counter, max_episode_steps=10,
              kwargs={"terminate_at": 7})
 gym.register("Exploding-v0", entry_point=Exploding, max_episode_steps=50)
+
+
+class NanReward(gym.Env):
+    """Box actions in [-10, 10]; reward -|a|, but NaN once any |a| > 3 (a diverging policy)."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = spaces.Box(-10.0, 10.0, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        big = np.abs(action).max() > 3
+        reward = float("nan") if big else -float(np.abs(action).sum())
+        return np.zeros(2, np.float32), reward, False, False, {}
+
+
+gym.register("NanReward-v0", entry_point=NanReward, max_episode_steps=20)
