@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.fs as pafs
 
+from a2c_ray import storage as st
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
@@ -149,37 +150,6 @@ def run_confirmation(params: dict[str, Any], base: dict[str, Any],
     run_trial({**configs[params["config_index"]], "seed": params["seed"]}, base)
 
 
-# --- storage ---------------------------------------------------------------------------------
-
-def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
-    if "://" not in uri:
-        uri = os.path.abspath(os.path.expanduser(uri))
-    return pafs.FileSystem.from_uri(uri)
-
-
-def _join(storage: str, *parts: str) -> str:
-    base = storage if "://" in storage else os.path.abspath(os.path.expanduser(storage))
-    return "/".join([base.rstrip("/"), *parts])
-
-
-def _exists(uri: str) -> bool:
-    fs, path = _fs(uri)
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
-def _write(uri: str, text: str) -> None:
-    fs, path = _fs(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as f:
-        f.write(text.encode())
-
-
-def _read(uri: str) -> str:
-    fs, path = _fs(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read().decode()
-
-
 # --- the sweep -------------------------------------------------------------------------------
 
 def _settings(args: Any) -> dict[str, Any]:
@@ -245,7 +215,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
     space = settings["search_space"]
     url = settings["optuna_storage"]
     if url is None:
-        db = exp if "://" not in exp else _join(DEFAULT_STORAGE, f"{name}.optuna")
+        db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
         Path(db).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(db) / 'optuna.db'}"
         settings["optuna_storage"] = url
@@ -350,7 +320,7 @@ def _confirm(settings: dict[str, Any], df: pd.DataFrame, storage: str, name: str
                      "seed": tune.grid_search(seeds)},
         tune_config=tune.TuneConfig(max_concurrent_trials=_concurrency(settings),
                                     trial_dirname_creator=_trial_dirname),
-        run_config=_run_config(settings, _join(storage, name), "confirm"),
+        run_config=_run_config(settings, st.join(storage, name), "confirm"),
     )
     results = tuner.fit()
     ranking = []
@@ -367,7 +337,7 @@ def _confirm(settings: dict[str, Any], df: pd.DataFrame, storage: str, name: str
                         "ci68": [mean - sem, mean + sem],
                         "config": params[i]})
     ranking.sort(key=lambda r: -r["mean"] if not math.isnan(r["mean"]) else math.inf)
-    _write(_join(exp, "confirmation.json"), json.dumps(ranking, indent=2))
+    st.write_text(st.join(exp, "confirmation.json"), json.dumps(ranking, indent=2))
     print("\nConfirmation on fresh seeds (mean +- standard error, a 68% interval):")
     for rank, r in enumerate(ranking, 1):
         print(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- {r['sem']:.1f} over "
@@ -391,16 +361,16 @@ def main() -> int:
     if args.resume:
         if not args.name:
             raise UsageError("--resume needs --name NAME of the sweep to continue")
-        exp = _join(storage, args.name)
-        if not _exists(_join(exp, "sweep.json")):
+        exp = st.join(storage, args.name)
+        if not st.exists(st.join(exp, "sweep.json")):
             raise UsageError(f"--resume: no sweep named {args.name!r} under {storage!r}")
-        settings = json.loads(_read(_join(exp, "sweep.json")))
+        settings = json.loads(st.read_text(st.join(exp, "sweep.json")))
         name = args.name
     else:
         settings = _settings(args)
         name = args.name or f"a2c_{args.env.split(':')[-1]}_{time.strftime('%Y%m%d-%H%M%S')}"
-        exp = _join(storage, name)
-        if _exists(exp):
+        exp = st.join(storage, name)
+        if st.exists(exp):
             raise UsageError(f"--name {name!r} already exists under {storage!r}: pass --resume "
                              "to continue it, or choose another name")
 
@@ -423,24 +393,30 @@ def main() -> int:
         tuner = tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
     else:
         tuner = _tuner(settings, storage, name, exp)
-        _write(_join(exp, "sweep.json"), json.dumps(settings, indent=2))
+        st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
     results = tuner.fit()
 
     df = _trials_frame(results)
     ok = df[(df["status"] == "TERMINATED") & df[METRIC].notna()]
-    if ok.empty:
-        raise RuntimeError(f"no trial of {exp} finished with a {METRIC}; see the trial errors")
-    best = ok.iloc[0]
-    best_config = _row_config(best, settings["base_config"])
-    summary = {
-        "metric": METRIC, "mode": MODE, "best_trial_id": best["trial_id"],
-        "best_config": best_config, "best_metric": float(best[METRIC]),
-        "num_trials": len(df),
+    summary: dict[str, Any] = {
+        "metric": METRIC, "mode": MODE, "best_trial_id": None, "best_config": None,
+        "best_metric": None, "num_trials": len(df),
         "trials_by_status": {k: int(v) for k, v in df["status"].value_counts().items()},
         "stopped_early": int((df["env_steps"].fillna(0) < settings["max_steps"]).sum()),
         "optuna_storage": settings["optuna_storage"], "study_name": name,
     }
-    _write(_join(exp, "best_config.json"), json.dumps(best_config, indent=2))
+    if ok.empty:
+        st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
+        _close_orphans(settings["optuna_storage"], name)
+        first_error = df["error"].iloc[0] if len(df) else ""
+        print(f"No trial finished with a {METRIC}: {summary['trials_by_status']}. First "
+              f"error: {first_error}\nResults: {exp}")
+        return 1
+    best = ok.iloc[0]
+    best_config = _row_config(best, settings["base_config"])
+    summary.update({"best_trial_id": str(best["trial_id"]), "best_config": best_config,
+                    "best_metric": float(best[METRIC])})
+    st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
 
     print(f"\nTop {min(5, len(df))} of {len(df)} trials by {METRIC} "
           f"({summary['trials_by_status']}):")
@@ -457,13 +433,13 @@ def main() -> int:
                             "confirmed_best_config": winner["config"],
                             "confirmed_best_mean": winner["mean"],
                             "confirmed_best_sem": winner["sem"]})
-            _write(_join(exp, "best_config.json"), json.dumps(winner["config"], indent=2))
-    _write(_join(exp, "summary.json"), json.dumps(summary, indent=2))
+            st.write_text(st.join(exp, "best_config.json"), json.dumps(winner["config"], indent=2))
+    st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     _close_orphans(settings["optuna_storage"], name)
     print(f"\nResults: {exp}")
     print(f"Optuna study: optuna-dashboard {settings['optuna_storage']}")
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "
-          f"{_join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{name}_best")
+          f"{st.join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{name}_best")
     return 0
 
 
