@@ -131,6 +131,7 @@ def load_curves(path: str | Path) -> pd.DataFrame:
             continue
         trial_id = (str(df["trial_id"].iloc[-1]) if "trial_id" in df
                     else Path(run_dir).name)
+        df = df.dropna(subset=["env_steps"])  # a short, half-written last line
         df = df.drop(columns=[c for c in ("trial_id", "config") if c in df])
         df = df.drop_duplicates("env_steps", keep="last").sort_values("env_steps")
         df.insert(0, "trial_id", trial_id)

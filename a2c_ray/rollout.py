@@ -156,19 +156,21 @@ def run_episodes(
     normalize: Callable[[np.ndarray], np.ndarray] | None = None,
     deterministic: bool = True,
     render_first: bool = False,
+    render_kwargs: dict[str, Any] | None = None,
+    max_frames: int = 10_000,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Run ``episodes`` full episodes on fresh envs, episode k reset with seed + k.
 
     All episodes run side by side so the policy acts on one batch per step. With
-    ``render_first`` the first episode is rendered off-screen and its frames returned.
+    ``render_first`` the first episode is rendered off-screen (``render_kwargs`` go to its
+    gym.make, e.g. width and height for MuJoCo) and up to ``max_frames`` frames returned.
 
     Returns:
         returns [episodes], lengths [episodes], frames of the first episode (may be empty).
     """
-    envs = [
-        make_env(env_id, **({"render_mode": "rgb_array"} if render_first and k == 0 else {}))
-        for k in range(episodes)
-    ]
+    render = {"render_mode": "rgb_array", **(render_kwargs or {})}
+    envs = [make_env(env_id, **(render if render_first and k == 0 else {}))
+            for k in range(episodes)]
     generator = torch.Generator().manual_seed(seed)
     space = envs[0].observation_space
     raw = [e.reset(seed=seed + k)[0] for k, e in enumerate(envs)]
@@ -187,7 +189,7 @@ def run_episodes(
                 raw[k], reward, term, trunc, _ = envs[k].step(action)
                 returns[k] += reward
                 lengths[k] += 1
-                if k == 0 and render_first:
+                if k == 0 and render_first and len(frames) < max_frames:
                     frames.append(envs[0].render())
                 if not (term or trunc):
                     still.append(k)

@@ -1,0 +1,141 @@
+"""``python -m a2c_ray.evaluate``: roll out a checkpoint's policy, report returns, write a GIF.
+
+--checkpoint takes a checkpoint directory, a train run directory, a Ray Tune trial or
+checkpoint directory, or a whole sweep directory (then the best trial's latest checkpoint).
+Rendering is off-screen (MUJOCO_GL=egl unless set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from a2c_ray.checkpoint import FILES, CheckpointError, load_checkpoint
+from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.envs import EnvIdError, RunningMeanStd, env_spaces
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    return all((path / f).is_file() for f in FILES)
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """Resolve a checkpoint, run, trial or sweep directory to one checkpoint directory."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"--checkpoint {str(path)!r} does not exist")
+    for candidate in (path, path / "checkpoint"):
+        if _is_checkpoint(candidate):
+            return candidate
+    tune_ckpts = sorted(path.glob("checkpoint_*/checkpoint"))
+    tune_ckpts = [c for c in tune_ckpts if _is_checkpoint(c)]
+    if tune_ckpts:  # a Tune trial directory: its newest checkpoint
+        return tune_ckpts[-1]
+    if (path / "sweep.json").is_file():  # a sweep: the best trial
+        from a2c_ray.results import load_trials
+
+        trials = load_trials(path)
+        trials = trials[trials["status"] == "TERMINATED"]
+        if "eval_return_last" in trials:
+            trials = trials.sort_values("eval_return_last", ascending=False, na_position="last")
+        for trial_dir in trials["trial_dir"]:
+            try:
+                return find_checkpoint(trial_dir)
+            except CheckpointError:
+                continue
+    raise CheckpointError(
+        f"--checkpoint {str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint, run, "
+        "trial or sweep directory"
+    )
+
+
+def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
+    """(config, model, observation normaliser or None) from a checkpoint-like path."""
+    from a2c_ray.model import ActorCritic
+
+    config, learner, _ = load_checkpoint(find_checkpoint(path))
+    model = ActorCritic(*env_spaces(config.env_id), config)
+    model.load_state_dict(learner["model"])
+    model.requires_grad_(False)
+    normalize = None
+    if config.normalize_obs:
+        rms = RunningMeanStd.from_state(learner["obs_rms"])
+        normalize = lambda obs: rms.normalize(obs, config.clip_obs)  # noqa: E731
+    return config, model, normalize
+
+
+def evaluate(
+    path: str | Path, episodes: int = 10, seed: int = 0, gif: str | Path | None = None,
+    size: int = 320, max_frames: int = 500, fps: int = 30,
+) -> dict[str, Any]:
+    """Deterministic episodes of a checkpoint's policy; optionally a GIF of the first one."""
+    from a2c_ray.rollout import run_episodes
+
+    config, model, normalize = load_policy(path)
+    render_kwargs = {}
+    if gif is not None and _is_mujoco_id(config.env_id):
+        render_kwargs = {"width": size, "height": size}
+    returns, lengths, frames = run_episodes(
+        model, config.env_id, episodes, seed, normalize, render_first=gif is not None,
+        render_kwargs=render_kwargs, max_frames=max_frames,
+    )
+    if gif is not None:
+        write_gif(frames, gif, fps)
+    return {"env_id": config.env_id, "checkpoint": str(find_checkpoint(path)),
+            "episodes": episodes, "seed": seed, "return_mean": float(returns.mean()),
+            "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
+            "returns": returns.tolist(), "gif": str(gif) if gif else None}
+
+
+def _is_mujoco_id(env_id: str) -> bool:
+    import gymnasium as gym
+
+    spec = gym.spec(env_id) if ":" not in env_id else None
+    return spec is not None and "mujoco" in str(spec.entry_point)
+
+
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
+    """An animated, looping GIF of RGB frames [H, W, 3]."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+    return path
+
+
+def main() -> int:
+    """Entry point."""
+    p = Parser(prog="python -m a2c_ray.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", required=True,
+                   help="checkpoint, train run, Tune trial or sweep directory")
+    p.add_argument("--episodes", type=int, default=10, help="deterministic episodes")
+    p.add_argument("--gif", help="write a GIF of the first episode here")
+    p.add_argument("--seed", type=int, default=0, help="episode k resets with seed + k")
+    p.add_argument("--size", type=int, default=320, help="rendered frame size (MuJoCo)")
+    p.add_argument("--max-frames", type=int, default=500, help="frames kept in the GIF")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = p.parse_args()
+    if args.episodes < 1:
+        raise UsageError(f"--episodes {args.episodes} must be >= 1")
+    result = evaluate(args.checkpoint, args.episodes, args.seed, args.gif, args.size,
+                      args.max_frames)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['env_id']}: return {result['return_mean']:.1f} +- "
+              f"{result['return_std']:.1f} over {args.episodes} episodes "
+              f"(checkpoint {result['checkpoint']})")
+        if args.gif:
+            print(f"wrote {args.gif}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, (UsageError, CheckpointError, EnvIdError))

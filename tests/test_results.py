@@ -1,0 +1,145 @@
+"""Results for people: loaders, notebooks, evaluate with GIFs, the HTML report."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import nbformat
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+
+from a2c_ray.results import export_parquet, load_curves, load_trials
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE = {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
+         "gamma": {"type": "categorical", "values": [0.95, 0.99]}}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    space = root / "space.json"
+    space.write_text(json.dumps(SPACE))
+    r = subprocess.run(
+        [sys.executable, "-m", "a2c_ray.tune", "--num-samples", "4", "--env", "CartPole-v1",
+         "--max-steps", "12288", "--grace-steps", "4096", "--set", "eval_episodes=2",
+         "--storage-path", str(root), "--name", "small", "--search-space", str(space),
+         "--confirm-top", "1", "--confirm-seeds", "2", "--checkpoint-every", "10"],
+        capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return root / "small"
+
+
+@pytest.mark.slow
+def test_load_trials_one_typed_row_per_trial(sweep):
+    trials = load_trials(sweep)
+    assert len(trials) == 4 and trials["trial_id"].is_unique
+    assert set(trials["status"]) == {"TERMINATED"}
+    assert {"config/learning_rate", "config/gamma", "config/env_id"} <= set(trials.columns)
+    assert pd.api.types.is_float_dtype(trials["config/learning_rate"])
+    assert pd.api.types.is_integer_dtype(trials["env_steps"])
+    assert (trials["config/env_id"] == "CartPole-v1").all()
+    confirm = load_trials(sweep / "confirm")
+    assert len(confirm) == 2 and set(confirm["config/seed"]) == {10000, 10001}
+
+
+@pytest.mark.slow
+def test_load_curves_long_form(sweep, tmp_path):
+    curves = load_curves(sweep)
+    assert list(curves.columns[:2]) == ["trial_id", "env_steps"]
+    assert set(curves["trial_id"]) == set(load_trials(sweep)["trial_id"])
+    assert {"episode_return_mean", "eval_return_mean", "policy_loss"} <= set(curves.columns)
+    for _, g in curves.groupby("trial_id"):
+        assert g["env_steps"].is_monotonic_increasing
+    trials_pq, curves_pq = export_parquet(sweep, tmp_path)
+    assert len(pd.read_parquet(trials_pq)) == 4
+    assert len(pd.read_parquet(curves_pq)) == len(curves)
+
+
+@pytest.mark.slow
+def test_loaders_read_a_running_sweep(sweep, tmp_path):
+    running = tmp_path / "running"
+    shutil.copytree(sweep, running, ignore=shutil.ignore_patterns("checkpoint_*", "confirm"))
+    trial = next(running.glob("run_trial_*"))
+    with open(trial / "result.json", "a") as f:
+        f.write('{"env_steps": 99999, "trunc')  # a line still being written
+    with open(trial / "progress.csv", "a") as f:
+        f.write("0.1,0.2,")
+    assert len(load_trials(running)) == 4
+    assert len(load_curves(running)) == len(load_curves(sweep))
+
+
+def test_load_train_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "CartPole-v1",
+                        "--total-steps", "512", "--seed", "0", "1", "--out", str(tmp_path / "m"),
+                        "--set", "eval_episodes=2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    trials = load_trials(tmp_path / "m")
+    assert sorted(trials["trial_id"]) == ["seed_0", "seed_1"]
+    assert sorted(trials["config/seed"]) == [0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sweep_overview", "learning_curves", "policy"])
+def test_notebooks_execute(sweep, tmp_path, monkeypatch, name):
+    monkeypatch.setenv("A2C_RAY_SWEEP", str(sweep))
+    monkeypatch.setenv("A2C_RAY_GIF_DIR", str(tmp_path))
+    nb = nbformat.read(ROOT / "analysis" / f"{name}.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # committed clean
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    kinds = {k for o in outputs for k in o.get("data", {})}
+    assert ("image/gif" if name == "policy" else "image/png") in kinds
+
+
+@pytest.mark.slow
+def test_evaluate_writes_an_animated_gif(sweep, tmp_path):
+    gif = tmp_path / "best.gif"
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint", str(sweep),
+                        "--episodes", "3", "--gif", str(gif), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["episodes"] == 3 and len(result["returns"]) == 3
+    frames = iio.imread(gif)  # [frames, H, W, 3]
+    assert frames.shape[0] > 10 and frames.shape[1:] == (400, 600, 3)  # CartPole's render size
+    assert (frames[0] != frames[-1]).any()
+
+
+def test_evaluate_mujoco_gif_and_bad_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "InvertedPendulum-v5",
+                    "--total-steps", "512", "--out", str(out), "--set", "eval_episodes=1"],
+                   check=True, capture_output=True, timeout=300)
+    gif = tmp_path / "ip.gif"
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint", str(out),
+                        "--episodes", "2", "--gif", str(gif), "--size", "96"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    frames = iio.imread(gif)
+    assert frames.shape[0] > 10 and frames.shape[1:] == (96, 96, 3)
+    bad = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert str(tmp_path) in bad.stderr
+
+
+@pytest.mark.slow
+def test_report_is_one_self_contained_html(sweep, tmp_path):
+    out = tmp_path / "report.html"
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.report", str(sweep), "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    page = out.read_text()
+    sources = re.findall(r'<img src="([^"]*)"', page)
+    assert len(sources) >= 3  # curves, importances, GIF
+    assert all(s.startswith("data:image/") for s in sources)
+    assert "data:image/gif;base64," in page and "Best configuration" in page
+    assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file
