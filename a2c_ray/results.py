@@ -40,16 +40,18 @@ def _csv(text: str) -> pd.DataFrame:
 
 
 def _run_dirs(path: str) -> list[str]:
-    """Trial (or run) directories directly under path: those holding a progress.csv."""
+    """Trial (or run) directories directly under path: a progress.csv or params.json inside."""
     dirs = []
     for info in st.list_dir(path):
-        if info.type.name == "Directory" and st.exists(st.join(info.path, "progress.csv")):
+        if info.type.name == "Directory" and any(
+            st.exists(st.join(info.path, f)) for f in ("progress.csv", "params.json")
+        ):
             dirs.append(info.path)
     return sorted(dirs)
 
 
-def _statuses(path: str) -> dict[str, str]:
-    """Trial id -> status, from Tune's newest experiment_state file."""
+def _statuses(path: str) -> dict[str, tuple[str, str]]:
+    """Trial directory name -> (trial id, status), from Tune's newest experiment_state file."""
     states = sorted(i.path for i in st.list_dir(path)
                     if i.base_name.startswith("experiment_state-")
                     and i.base_name.endswith(".json"))
@@ -62,12 +64,9 @@ def _statuses(path: str) -> dict[str, str]:
     out = {}
     for trial_json, _runtime in data.get("trial_data", []):
         trial = json.loads(trial_json)
-        out[trial["trial_id"]] = trial["status"]
+        dirname = Path(trial.get("relative_logdir") or trial["trial_id"]).name
+        out[dirname] = (trial["trial_id"], trial["status"])
     return out
-
-
-def _trial_id(run_dir: str, last: dict[str, Any]) -> str:
-    return str(last.get("trial_id") or Path(run_dir).name)
 
 
 def load_trials(path: str | Path) -> pd.DataFrame:
@@ -90,22 +89,26 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     for run_dir in _run_dirs(path):
         results = (_json_lines(st.read_text(st.join(run_dir, "result.json")))
                    if st.exists(st.join(run_dir, "result.json")) else [])
+        progress_uri = st.join(run_dir, "progress.csv")
         if results:
             last = results[-1]
-        else:  # a train run, or a trial with no result yet
-            progress = _csv(st.read_text(st.join(run_dir, "progress.csv")))
+        elif st.exists(progress_uri):  # a train run
+            progress = _csv(st.read_text(progress_uri))
             last = progress.iloc[-1].to_dict() if len(progress) else {}
+        else:  # a trial that has reported nothing yet
+            last = {}
         if st.exists(st.join(run_dir, "params.json")):
             params = json.loads(st.read_text(st.join(run_dir, "params.json")))
         elif st.exists(st.join(run_dir, "summary.json")):
             params = json.loads(st.read_text(st.join(run_dir, "summary.json")))["config"]
         else:
             params = {}
-        trial_id = _trial_id(run_dir, last)
-        status = statuses.get(trial_id)
+        trial_id, status = statuses.get(Path(run_dir).name, (None, None))
+        trial_id = str(last.get("trial_id") or trial_id or Path(run_dir).name)
         if status is None:
             errored = st.exists(st.join(run_dir, "error.txt"))
-            status = "ERROR" if errored else ("TERMINATED" if not results else "RUNNING")
+            status = ("ERROR" if errored else "PENDING" if not last
+                      else "TERMINATED" if not results else "RUNNING")
         row = {"trial_id": trial_id, "status": status, "trial_dir": run_dir}
         row.update({f"config/{k}": v for k, v in {**base, **params}.items()})
         row.update({k: v for k, v in last.items()
@@ -126,6 +129,8 @@ def load_curves(path: str | Path) -> pd.DataFrame:
     path = str(path)
     frames = []
     for run_dir in _run_dirs(path):
+        if not st.exists(st.join(run_dir, "progress.csv")):
+            continue
         df = _csv(st.read_text(st.join(run_dir, "progress.csv")))
         if df.empty or "env_steps" not in df:
             continue
