@@ -81,3 +81,4 @@ def test_every_aws_field_has_a_comment():
         fields += 1
         assert "#" in line, f"field without a comment: {line!r}"
     assert fields > 30
+
