@@ -222,9 +222,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from a2c_ray.actors import trial_bundles
 
-    base = settings["base_config"]
     space = settings["search_space"]
     url = settings["optuna_storage"]
     if url is None:
@@ -243,12 +241,8 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
         time_attr="env_steps", metric=METRIC, mode=MODE, max_t=settings["max_steps"],
         grace_period=settings["grace_steps"], reduction_factor=settings["reduction_factor"],
     )
-    trainable = tune.with_resources(
-        tune.with_parameters(run_trial, base=base, report_every=_report_every(settings)),
-        tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
-    )
     return tune.Tuner(
-        trainable,
+        _trainable(run_trial, settings),
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=settings["num_samples"],
             max_concurrent_trials=_concurrency(settings), trial_dirname_creator=_trial_dirname,
@@ -306,6 +300,22 @@ def _trials_frame(results: Any) -> pd.DataFrame:
         columns="_rank_key").reset_index(drop=True)
 
 
+def _trainable(fn: Any, settings: dict[str, Any], **params: Any) -> Any:
+    """A trainable with its fixed parameters, reserving a placement group per trial.
+
+    The group holds one CPU bundle for the learner and one per rollout actor.
+    """
+    from ray import tune
+
+    from a2c_ray.actors import trial_bundles
+
+    base = settings["base_config"]
+    return tune.with_resources(
+        tune.with_parameters(fn, base=base, report_every=_report_every(settings), **params),
+        tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
+    )
+
+
 def _report_every(settings: dict[str, Any]) -> int:
     """Env steps between reports to Tune: 1/200 of a trial's budget, finer than any rung."""
     return max(1, min(settings["max_steps"] // 200, settings["grace_steps"] // 4))
@@ -322,19 +332,12 @@ def _confirm(settings: dict[str, Any], df: pd.DataFrame, storage: str, name: str
     """Re-run the top configurations on fresh seeds at the full budget; rank by mean return."""
     from ray import tune
 
-    from a2c_ray.actors import trial_bundles
-
     base = settings["base_config"]
     ok = df[(df["status"] == "TERMINATED") & df[METRIC].notna()].head(top)
     params = [_row_config(row, base) for _, row in ok.iterrows()]
     seeds = [settings["seed"] + CONFIRM_SEED_OFFSET + j for j in range(n_seeds)]
-    trainable = tune.with_resources(
-        tune.with_parameters(run_confirmation, base=base, configs=params,
-                             report_every=_report_every(settings)),
-        tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
-    )
     tuner = tune.Tuner(
-        trainable,
+        _trainable(run_confirmation, settings, configs=params),
         param_space={"config_index": tune.grid_search(list(range(len(params)))),
                      "seed": tune.grid_search(seeds)},
         tune_config=tune.TuneConfig(max_concurrent_trials=_concurrency(settings),
@@ -402,14 +405,8 @@ def main() -> int:
     if args.resume:
         # Finished trials are kept, unfinished ones continue from their checkpoints, and the
         # searcher (with its Optuna study in the RDB storage) is restored from the experiment.
-        base = settings["base_config"]
-        from a2c_ray.actors import trial_bundles
-
-        trainable = tune.with_resources(
-            tune.with_parameters(run_trial, base=base, report_every=_report_every(settings)),
-            tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
-        )
-        tuner = tune.Tuner.restore(exp, trainable, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(exp, _trainable(run_trial, settings),
+                                   resume_unfinished=True, resume_errored=True)
     else:
         tuner = _tuner(settings, storage, name, exp)
         st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
