@@ -1,9 +1,15 @@
 """Cluster configurations: Ray's own validator, and the security rules aws.yaml must keep."""
 
 import copy
+import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 from ray.autoscaler._private.util import (
@@ -13,7 +19,10 @@ from ray.autoscaler._private.util import (
     validate_config,
 )
 
-CLUSTER = Path(__file__).resolve().parents[1] / "cluster"
+from a2c_ray.results import load_curves, load_trials
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTER = ROOT / "cluster"
 CONFIGS = sorted(CLUSTER.glob("*.yaml"))
 
 
@@ -82,3 +91,75 @@ def test_every_aws_field_has_a_comment():
         assert "#" in line, f"field without a comment: {line!r}"
     assert fields > 30
 
+
+
+def _raylet_of(node_id):
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "raylet/raylet" in cmd and f"--node_id={node_id}" in cmd:
+            return p
+    return None
+
+
+def _running_trials(exp):
+    """(trial dir, node id) of unfinished trials that have written a checkpoint."""
+    out = []
+    for result in exp.glob("run_trial_*/result.json"):
+        lines = [ln for ln in result.read_text().splitlines() if ln.strip()]
+        try:
+            last = json.loads(lines[-1]) if lines else None
+        except json.JSONDecodeError:
+            continue
+        if last and not last.get("done") and list(result.parent.glob("checkpoint_*")):
+            out.append((result.parent, last["node_id"]))
+    return out
+
+
+@pytest.mark.slow
+def test_sweep_on_a_local_multinode_cluster(tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(
+        {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True}}))
+    env = {**os.environ, "RAY_FAKE_CLUSTER": "1"}
+    start = time.monotonic()
+    subprocess.run(["ray", "start", "--head", "--num-cpus", "0", "--disable-usage-stats",
+                    f"--autoscaling-config={CLUSTER / 'local.yaml'}"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    try:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "a2c_ray.tune", "--address", "auto", "--shared-storage",
+             "--num-samples", "4", "--env", "CartPole-v1", "--max-steps", "61440",
+             "--grace-steps", "61440", "--set", "eval_episodes=2", "--checkpoint-every", "20",
+             "--max-failures", "3", "--max-concurrent-trials", "2",
+             "--storage-path", str(tmp_path), "--name", "multi",
+             "--search-space", str(space)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        exp = tmp_path / "multi"
+        killed = None
+        deadline = time.monotonic() + 600
+        while killed is None and time.monotonic() < deadline and sweep.poll() is None:
+            time.sleep(0.5)
+            running = _running_trials(exp)
+            if len({node for _, node in running}) >= 2:  # two worker nodes busy: kill one
+                trial_dir, node = running[0]
+                raylet = _raylet_of(node)
+                if raylet is not None:
+                    for p in [*raylet.children(recursive=True), raylet]:
+                        p.kill()
+                    killed = (trial_dir, node)
+        out, _ = sweep.communicate(timeout=900)
+        assert killed is not None, "trials never ran on two nodes at once:\n" + out[-3000:]
+        assert sweep.returncode == 0, out[-3000:]
+        summary = json.loads((exp / "summary.json").read_text())
+        assert summary["num_trials"] == 4
+        assert summary["trials_by_status"] == {"TERMINATED": 4}
+        trials, curves = load_trials(exp), load_curves(exp)
+        nodes = curves["node_id"].nunique()  # every node any trial reported from
+        assert nodes >= 2
+        lost = trials[trials["trial_dir"] == str(killed[0])].iloc[0]
+        assert lost["env_steps"] >= 61440 and lost["node_id"] != killed[1]
+        assert "Restored on" in out
+        print(f"\nmultinode: trials ran on {nodes} nodes, the trial on the killed node resumed "
+              f"from its checkpoint, {time.monotonic() - start:.0f} s")
+    finally:
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
