@@ -118,7 +118,7 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["trial_id", "status", "trial_dir"])
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
-    return df.convert_dtypes(convert_string=False).sort_values("trial_id").reset_index(drop=True)
+    return df.convert_dtypes().sort_values("trial_id").reset_index(drop=True)
 
 
 def load_curves(path: str | Path) -> pd.DataFrame:
