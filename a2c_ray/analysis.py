@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from a2c_ray import storage as st
-
-DEFAULT_STORAGE = "~/a2c_ray_results"
+from a2c_ray.storage import DEFAULT_STORAGE
 
 
 def sweep_path(default_storage: str = DEFAULT_STORAGE) -> str:

@@ -27,6 +27,11 @@ from a2c_ray.config import A2CConfig
 FILES = ("config.json", "learner.pt", "state.json", "arrays.npz")
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether a local directory holds every file of a checkpoint."""
+    return all((Path(path) / f).is_file() for f in FILES)
+
+
 class CheckpointError(ValueError):
     """A path is not a readable a2c_ray checkpoint."""
 
@@ -94,7 +99,7 @@ def save_checkpoint(
 def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
     """Read a checkpoint: (config, learner state dict, the rest of the state)."""
     path = Path(path)
-    missing = [f for f in FILES if not (path / f).is_file()]
+    missing = [f for f in FILES if not (path / f).is_file()]  # named in the error
     if missing:
         raise CheckpointError(
             f"{str(path)!r} is not an a2c_ray checkpoint: missing {', '.join(missing)}"

@@ -14,15 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.checkpoint import FILES, CheckpointError, load_checkpoint
+from a2c_ray.checkpoint import CheckpointError, is_checkpoint, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.envs import EnvIdError, RunningMeanStd, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")
-
-
-def _is_checkpoint(path: Path) -> bool:
-    return all((path / f).is_file() for f in FILES)
 
 
 def find_checkpoint(path: str | Path) -> Path:
@@ -31,10 +27,10 @@ def find_checkpoint(path: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"--checkpoint {str(path)!r} does not exist")
     for candidate in (path, path / "checkpoint"):
-        if _is_checkpoint(candidate):
+        if is_checkpoint(candidate):
             return candidate
     tune_ckpts = sorted(path.glob("checkpoint_*/checkpoint"))
-    tune_ckpts = [c for c in tune_ckpts if _is_checkpoint(c)]
+    tune_ckpts = [c for c in tune_ckpts if is_checkpoint(c)]
     if tune_ckpts:  # a Tune trial directory: its newest checkpoint
         return tune_ckpts[-1]
     if (path / "sweep.json").is_file():  # a sweep: the best trial

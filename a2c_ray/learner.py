@@ -187,7 +187,8 @@ class Learner:
             if moments is not None:
                 self.obs_rms.merge(*moments)
         for moments in batch["ret_moments"]:
-            self.ret_rms.merge(*moments)
+            if moments is not None:
+                self.ret_rms.merge(*moments)
         self.version += 1
         return {
             "policy_loss": policy_loss.item(),

@@ -93,9 +93,10 @@ class RolloutWorker:
                 if truncated[t, j] and not terminated[t, j]:
                     final_idx.append((t, j))
                     final_obs.append(final)
-            self.disc_return = self.disc_return * cfg.gamma + rewards[t]
-            returns[t] = self.disc_return
-            self.disc_return[terminated[t] | truncated[t]] = 0.0
+            if cfg.normalize_reward:
+                self.disc_return = self.disc_return * cfg.gamma + rewards[t]
+                returns[t] = self.disc_return
+                self.disc_return[terminated[t] | truncated[t]] = 0.0
             self.obs = next_obs
 
         ep_returns, ep_lengths = self.vec.pop_episodes()
@@ -108,7 +109,8 @@ class RolloutWorker:
             "last_obs": norm(self.obs),  # [N, D]
             "final_idx": np.asarray(final_idx, dtype=np.int64).reshape(-1, 2),  # [M, 2]
             "final_obs": norm(np.asarray(final_obs, np.float32).reshape(-1, D)),  # [M, D]
-            "ret_moments": RunningMeanStd.moments(returns.reshape(-1)),
+            "ret_moments": RunningMeanStd.moments(returns.reshape(-1))
+            if cfg.normalize_reward else None,
             "obs_moments": None if raw_obs is None else RunningMeanStd.moments(
                 raw_obs.reshape(-1, D)
             ),

@@ -6,6 +6,8 @@ import os
 
 import pyarrow.fs as pafs
 
+DEFAULT_STORAGE = "~/a2c_ray_results"  # where sweeps go unless --storage-path says otherwise
+
 
 def resolve(uri: str) -> str:
     """A URI as given, or a local path made absolute (with ~ expanded)."""

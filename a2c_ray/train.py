@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.checkpoint import FILES, CheckpointError
+from a2c_ray.checkpoint import CheckpointError, is_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
@@ -62,7 +62,7 @@ def make_config(args: Any) -> A2CConfig:
 
 def _check_out_dir(run_dir: Path, resume: bool) -> Path | None:
     ckpt = run_dir / "checkpoint"
-    has_ckpt = all((ckpt / f).is_file() for f in FILES)
+    has_ckpt = is_checkpoint(ckpt)
     if resume and not has_ckpt:
         raise UsageError(f"--resume: {str(ckpt)!r} holds no checkpoint to resume from")
     if not resume and (has_ckpt or (run_dir / "progress.csv").exists()):
@@ -84,18 +84,13 @@ def main() -> int:
     out = Path(args.out)
     runs = [(s, out if len(seeds) == 1 else out / f"seed_{s}") for s in seeds]
     resume_from = {s: _check_out_dir(d, args.resume) for s, d in runs}
-    if args.address:
-        import ray
-
-        ray.init(address=args.address, log_to_driver=False)
-
     from a2c_ray.trainer import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
     summaries = []
     for seed, run_dir in runs:
         summary = train(config.replace(seed=seed), run_dir, resume_from=resume_from[seed],
-                        show_progress=progress)
+                        ray_address=args.address, show_progress=progress)
         summaries.append(summary)
         print(f"seed {seed}: eval return {summary['eval_return_mean']:.1f} "
               f"+- {summary['eval_return_std']:.1f} after {summary['env_steps']} steps "

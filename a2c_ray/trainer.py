@@ -58,7 +58,7 @@ class _ProgressCsv:
             with path.open(newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= keep_until_iteration]
             self._write_rows(rows, mode="w")
-        elif not path.exists() or keep_until_iteration is None:
+        else:
             self._write_rows([], mode="w")
 
     def _write_rows(self, rows: list[dict[str, Any]], mode: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +33,11 @@ from a2c_ray.search_space import (
     to_distributions,
 )
 from a2c_ray.spaces import SpaceError
+from a2c_ray.storage import DEFAULT_STORAGE
 
 log = logging.getLogger("a2c_ray")
 
 METRIC, MODE = "eval_return_last", "max"
-DEFAULT_STORAGE = "~/a2c_ray_results"
 CONFIRM_SEED_OFFSET = 10_000  # confirmation seeds never repeat the sweep's seed
 
 
@@ -255,7 +254,7 @@ def _run_config(settings: dict[str, Any], storage: str, name: str):
     from ray import tune
 
     return tune.RunConfig(
-        name=name, storage_path=storage if "://" in storage else os.path.expanduser(storage),
+        name=name, storage_path=st.resolve(storage),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=settings["keep_checkpoints"]),
         failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
         verbose=1,
