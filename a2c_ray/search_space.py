@@ -103,17 +103,31 @@ def to_distributions(space: dict[str, Any]) -> dict[str, optuna.distributions.Ba
     return {name: _dist(name, spec) for name, spec in space.items()}
 
 
-def baseline_point(space: dict[str, Any]) -> dict[str, Any] | None:
-    """SB3's default A2C as a point of this space, or None if the space cannot express it."""
+def space_point(space: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The searched fields of a full config as a point of this space.
+
+    Raises:
+        SearchSpaceError: a searched field's value is one the space cannot produce.
+    """
     point = {}
     for name, dist in to_distributions(space).items():
-        if name not in SB3_A2C_DEFAULTS:
-            return None
-        value = SB3_A2C_DEFAULTS[name]
+        value = values.get(name)
         try:
-            if not dist._contains(dist.to_internal_repr(value)):
-                return None
-        except ValueError:  # a categorical without this value
-            return None
+            inside = dist._contains(dist.to_internal_repr(value))
+        except (ValueError, TypeError):  # a categorical without this value
+            inside = False
+        if not inside:
+            raise SearchSpaceError(f"{name}={value!r} is outside the search space entry "
+                                   f"{space[name]}")
         point[name] = value
     return point
+
+
+def baseline_point(space: dict[str, Any]) -> dict[str, Any] | None:
+    """SB3's default A2C as a point of this space, or None if the space cannot express it."""
+    if not set(space) <= set(SB3_A2C_DEFAULTS):
+        return None
+    try:
+        return space_point(space, SB3_A2C_DEFAULTS)
+    except SearchSpaceError:
+        return None

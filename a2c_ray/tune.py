@@ -30,6 +30,7 @@ from a2c_ray.search_space import (
     SearchSpaceError,
     baseline_point,
     load_search_space,
+    space_point,
     to_distributions,
 )
 from a2c_ray.spaces import SpaceError
@@ -82,6 +83,9 @@ def build_parser() -> Parser:
                    help="after the search, re-run the best K configurations on fresh seeds")
     p.add_argument("--confirm-seeds", type=int, default=5, metavar="S",
                    help="fresh seeds per confirmed configuration")
+    p.add_argument("--start-from", action="append", default=[], metavar="CONFIG",
+                   help="JSON config (a preset, a best_config.json) whose searched fields are "
+                        "the first trial, before SB3's defaults and TPE; repeatable")
     return p
 
 
@@ -192,6 +196,19 @@ def _settings(args: Any) -> dict[str, Any]:
     if fixed:
         raise UsageError(f"--set {', '.join(fixed)}: searched by the search space; remove it "
                          "from one of them")
+    starts = []
+    for path in args.start_from:
+        config = A2CConfig.from_json(path)
+        values = {**config.to_dict(), "td_lambda": config.critic_lambda}
+        try:
+            starts.append(space_point(space, values))
+        except SearchSpaceError as err:
+            raise UsageError(f"--start-from {path}: {err}") from None
+        ignored = sorted(k for k, v in values.items() if k not in space
+                         and k in base and base[k] != v)
+        if ignored:
+            log.info("--start-from %s: %s not searched; the sweep's fixed values apply",
+                     path, ", ".join(ignored))
     env_spaces(args.env)
     return {
         "num_samples": args.num_samples, "max_steps": args.max_steps,
@@ -199,7 +216,7 @@ def _settings(args: Any) -> dict[str, Any]:
         "max_concurrent_trials": args.max_concurrent_trials, "seed": args.seed,
         "keep_checkpoints": args.keep_checkpoints, "max_failures": args.max_failures,
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
-        "metric": METRIC, "mode": MODE,
+        "metric": METRIC, "mode": MODE, "start_points": starts,
     }
 
 
@@ -229,10 +246,13 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
         Path(db).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(db) / 'optuna.db'}"
         settings["optuna_storage"] = url
+    points = list(settings.get("start_points", []))
     baseline = baseline_point(space)
+    if baseline and baseline not in points:
+        points.append(baseline)
     searcher = OptunaSearch(
         space=to_distributions(space), metric=METRIC, mode=MODE,
-        points_to_evaluate=[baseline] if baseline else None,
+        points_to_evaluate=points or None,
         sampler=optuna.samplers.TPESampler(seed=settings["seed"]),
         storage=optuna.storages.RDBStorage(url), study_name=name,
     )

@@ -40,8 +40,12 @@ def study_trials(exp: Path, name: str):
 
 @pytest.mark.slow
 def test_cartpole_sweep(tmp_path):
+    preset = tmp_path / "preset.json"  # a full config: only its searched fields are used
+    preset.write_text(json.dumps({"env_id": "Acrobot-v1", "learning_rate": 2e-3,
+                                  "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5}))
     r = run(["--num-samples", "8", *SMALL, "--storage-path", str(tmp_path), "--name", "cp",
-             "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"])
+             "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2",
+             "--start-from", str(preset)])
     assert r.returncode == 0, r.stderr[-3000:]
     exp = tmp_path / "cp"
     summary = json.loads((exp / "summary.json").read_text())
@@ -56,8 +60,10 @@ def test_cartpole_sweep(tmp_path):
     trials = study_trials(exp, "cp")
     assert len(trials) == 8
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    # the first trial is SB3's default A2C
-    assert trials[0].params == {"learning_rate": 7e-4, "gamma": 0.99, "rollout_length": 5,
+    # the first trial is the --start-from config, the second SB3's default A2C
+    assert trials[0].params == {"learning_rate": 2e-3, "gamma": 0.95, "rollout_length": 32,
+                                "value_grad_steps": 5}
+    assert trials[1].params == {"learning_rate": 7e-4, "gamma": 0.99, "rollout_length": 5,
                                 "value_grad_steps": 1}
     best = json.loads((exp / "best_config.json").read_text())
     assert best["env_id"] == "CartPole-v1" and best["total_env_steps"] == 18432
@@ -150,6 +156,7 @@ BAD_FLAGS = [
     (["--search-space", "missing.json"], "missing.json"),
     (["--resume", "--name", "nothing-here"], "nothing-here"),
     (["--resume"], "--name"),
+    (["--start-from", "missing.json"], "missing.json"),
 ]
 
 
@@ -159,6 +166,17 @@ def test_bad_flags_exit_2(tmp_path, args, named):
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and named in lines[0], r.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_start_point_outside_the_space_exits_2(tmp_path):
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps({"gamma": 0.9}))
+    r = run(["--start-from", str(preset), "--storage-path", str(tmp_path / "store"),
+             "--env", "CartPole-v1"], timeout=120)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "gamma=0.9 is outside" in lines[0], r.stderr
     assert not (tmp_path / "store").exists()
 
 
