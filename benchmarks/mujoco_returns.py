@@ -1,0 +1,341 @@
+"""Returns at 1M steps on MuJoCo: a2c_ray's sweep against Stable-Baselines3 A2C, same seeds.
+
+One command per environment runs the whole protocol and writes
+``benchmarks/results/returns_<EnvId>.json``:
+
+    python benchmarks/mujoco_returns.py --env HalfCheetah-v5
+
+1. a sweep (``python -m a2c_ray.tune``) over ``benchmarks/search_space_mujoco.json`` with
+   observation normalisation fixed on, started from ``--start-from`` configs (by default the
+   env's preset if there is one, else ``benchmarks/mujoco_start.json``), ASHA on env steps;
+2. ``--confirm-top K``: the K best configurations re-trained at the full budget on
+   ``--seeds`` fresh seeds (10000, 10001, ...);
+3. SB3 A2C with rl-baselines3-zoo's MuJoCo settings on the same seeds
+   (``benchmarks/sb3_a2c.py``);
+4. the confirmed winner written as ``a2c_ray/presets/<EnvId>.json``, then trained with
+   ``python -m a2c_ray.train --config`` on a seed no other step used (20000), to check that the
+   preset reproduces the reported mean within one standard deviation.
+
+Both sides are evaluated alike: 10 deterministic episodes from fixed start seeds, observations
+normalised with the training statistics, raw rewards; every 50k steps for the curves and once
+at the end for the table. Every step is resumable: finished SB3 seeds and sweeps are kept in
+``--work-dir`` and skipped when the command runs again. ``--report`` draws
+``docs/mujoco_returns.png`` and prints the README table from the JSON files alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
+START = ROOT / "benchmarks" / "mujoco_start.json"
+PRESETS = ROOT / "a2c_ray" / "presets"
+FIGURE = ROOT / "docs" / "mujoco_returns.png"
+CONFIRM_SEED = 10_000  # a2c_ray.tune's CONFIRM_SEED_OFFSET with --seed 0
+CHECK_SEED = 20_000  # used by nothing else: the preset's reproduction check
+CURVE_EVERY = 50_000
+
+# Published A2C at 1M env steps (issue 7): rl-baselines3-zoo's one agent (v3 envs) and
+# Tianshou's best average over 10 seeds.
+ANCHORS = {
+    "HalfCheetah-v5": {"zoo": "3041 +- 157", "tianshou": "1830 +- 1068", "goal": 4000},
+    "Hopper-v5": {"zoo": "733 +- 377", "tianshou": "1253 +- 458", "goal": 2000},
+    "Walker2d-v5": {"zoo": "582 +- 128", "tianshou": "1092 +- 709", "goal": 2000},
+}
+
+
+def _run(cmd: list[str], log: Path) -> int:
+    """Run a command, its output appended to ``log``; returns the exit status."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print("$", " ".join(cmd), f"  (log: {log})", flush=True)
+    with log.open("a") as f:
+        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+                              env={**os.environ, "MUJOCO_GL": "egl"}).returncode
+
+
+def sweep(a: argparse.Namespace, work: Path) -> Path:
+    """Run (or resume, or reuse) the sweep with its confirmation; returns its directory."""
+    name = f"returns_{a.env}"
+    exp = work / name
+    if (exp / "summary.json").exists() and (exp / "confirmation.json").exists():
+        print(f"sweep {exp} already finished: reusing it")
+        return exp
+    starts = a.start_from or [str(PRESETS / f"{a.env}.json") if (PRESETS / f"{a.env}.json")
+                              .exists() else str(START)]
+    cmd = [sys.executable, "-m", "a2c_ray.tune", "--storage-path", str(work), "--name", name]
+    if (exp / "sweep.json").exists():
+        cmd += ["--resume", "--confirm-top", str(a.confirm_top), "--confirm-seeds",
+                str(a.seeds)]
+    else:
+        cmd += ["--env", a.env, "--num-samples", str(a.num_samples), "--max-steps",
+                str(a.max_steps), "--grace-steps", str(a.grace_steps), "--seed", "0",
+                "--search-space", str(SPACE), "--set", "normalize_obs=true",
+                "--set", f"eval_interval_steps={CURVE_EVERY // 2}",
+                "--confirm-top", str(a.confirm_top), "--confirm-seeds", str(a.seeds)]
+        cmd += [x for s in starts for x in ("--start-from", s)]
+    if a.max_concurrent:
+        cmd += ["--max-concurrent-trials", str(a.max_concurrent)]
+    start = time.time()
+    if _run(cmd, work / "logs" / f"{name}.log") != 0:
+        sys.exit(f"the sweep failed: see {work / 'logs' / f'{name}.log'}")
+    (exp / "bench_wall_s.txt").write_text(f"{time.time() - start:.0f}\n")
+    return exp
+
+
+def sb3(a: argparse.Namespace, work: Path) -> list[Path]:
+    """SB3 A2C on the confirmation seeds, ``--jobs`` at a time; returns the result files."""
+    out = [work / "sb3" / a.env / f"seed_{CONFIRM_SEED + j}.json" for j in range(a.seeds)]
+    todo = [p for p in out if not p.exists()]
+
+    def one(path: Path) -> int:
+        seed = path.stem.split("_")[1]
+        return _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--seed", seed,
+                     "--steps", str(a.max_steps), "--eval-every", str(CURVE_EVERY),
+                     "--out", str(path)], work / "logs" / f"sb3_{a.env}_{seed}.log")
+
+    with ThreadPoolExecutor(a.jobs) as pool:
+        list(pool.map(one, todo))
+    return [p for p in out if p.exists()]
+
+
+def _curve(progress: Path) -> dict[str, list[float]]:
+    """Eval returns every CURVE_EVERY steps from a trial's progress.csv, and the final one."""
+    import pandas as pd
+
+    df = pd.read_csv(progress).dropna(subset=["env_steps"])
+    steps, returns = [], []
+    for g in range(CURVE_EVERY, int(df["env_steps"].max()) + 1, CURVE_EVERY):
+        row = df[df["env_steps"] >= g].iloc[0]
+        steps.append(int(g))
+        returns.append(float(row["eval_return_last"]))
+    last = df.iloc[-1]
+    if not steps or steps[-1] != int(last["env_steps"]):
+        steps.append(int(last["env_steps"]))
+        returns.append(float(last["eval_return_last"]))
+    return {"env_steps": steps, "eval_return": returns}
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()) if len(v) else float("nan"),
+            "std": float(v.std(ddof=1)) if len(v) > 1 else float("nan"), "n": int(len(v))}
+
+
+def from_sweep(exp: Path) -> tuple[list[dict], dict, dict]:
+    """Our runs, config and method from a finished sweep: its confirmed winner's seeds."""
+    summary = json.loads((exp / "summary.json").read_text())
+    ranking = json.loads((exp / "confirmation.json").read_text())
+    winner = ranking[0]
+    # a2c_ray.tune numbers the confirmed configurations in sweep order, best first
+    index = next(i for i, r in enumerate(sorted(ranking, key=lambda r: r["sweep_metric"],
+                                                reverse=True))
+                 if r["sweep_trial_id"] == winner["sweep_trial_id"])
+    runs = []
+    for trial in sorted((exp / "confirm").glob("run_confirmation_*")):
+        params = json.loads((trial / "params.json").read_text())
+        if params["config_index"] == index and (trial / "progress.csv").exists():
+            runs.append({"seed": params["seed"], **_run_record(trial / "progress.csv")})
+    settings = json.loads((exp / "sweep.json").read_text())
+    wall = exp / "bench_wall_s.txt"
+    method = {
+        "kind": "sweep", "num_samples": settings["num_samples"],
+        "grace_steps": settings["grace_steps"], "max_steps": settings["max_steps"],
+        "trials_by_status": summary["trials_by_status"],
+        "stopped_early": summary["stopped_early"], "best_sweep_metric": summary["best_metric"],
+        "wall_s": float(wall.read_text()) if wall.exists() else None,
+        "start_points": settings.get("start_points", []),
+        "confirmation": [{k: r[k] for k in ("sweep_trial_id", "sweep_metric", "seeds",
+                                            "returns", "mean", "sem")} for r in ranking],
+    }
+    return runs, winner["config"], method
+
+
+def from_transfer(a: argparse.Namespace, work: Path) -> tuple[list[dict], dict, dict]:
+    """Our runs, config and method without a sweep: ``--transfer-from``'s config on this env."""
+    config = {**json.loads(Path(a.transfer_from).read_text()), "env_id": a.env,
+              "total_env_steps": a.max_steps}
+    path = work / f"transfer_{a.env}" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2))
+    seeds = [CONFIRM_SEED + j for j in range(a.seeds)]
+
+    def one(seed: int) -> int:
+        out = path.parent / f"seed_{seed}"
+        if (out / "summary.json").exists():
+            return 0
+        return _run([sys.executable, "-m", "a2c_ray.train", "--config", str(path), "--seed",
+                     str(seed), "--out", str(out), "--progress", "log"],
+                    work / "logs" / f"transfer_{a.env}_{seed}.log")
+
+    with ThreadPoolExecutor(a.jobs) as pool:
+        if any(list(pool.map(one, seeds))):
+            sys.exit(f"a transfer run failed: see {work / 'logs'}")
+    runs = [{"seed": s, **_run_record(path.parent / f"seed_{s}" / "progress.csv")}
+            for s in seeds]
+    return runs, config, {"kind": "transfer", "from": Path(a.transfer_from).name}
+
+
+def _run_record(progress: Path) -> dict:
+    curve = _curve(progress)
+    return {"eval_return_last": curve["eval_return"][-1], "curve": curve}
+
+
+def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
+            sb3_files: list[Path]) -> dict:
+    """One record of both sides; writes our configuration as the env's preset."""
+    runs, config, method = ours
+    runs = sorted(runs, key=lambda r: r["seed"])
+    theirs = [json.loads(p.read_text()) for p in sb3_files]
+    preset = {**config, "seed": 0}
+    PRESETS.mkdir(exist_ok=True)
+    (PRESETS / f"{a.env}.json").write_text(json.dumps(preset, indent=2) + "\n")
+    return {
+        "env_id": a.env, "env_steps": a.max_steps, "eval_episodes": 10,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "method": method,
+        "ours": {"config": preset, "runs": runs,
+                 **_stats([r["eval_return_last"] for r in runs])},
+        "sb3": {"settings": theirs[0]["settings"] if theirs else None,
+                "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
+                         for r in theirs],
+                **_stats([r["eval_return_last"] for r in theirs])},
+        "anchors": ANCHORS.get(a.env, {}),
+    }
+
+
+def check(a: argparse.Namespace, work: Path, record: dict) -> None:
+    """Train the preset on CHECK_SEED and compare with the reported mean and std."""
+    out = work / f"check_{a.env}"
+    summary = out / "summary.json"
+    if not summary.exists():
+        code = _run([sys.executable, "-m", "a2c_ray.train", "--config",
+                     str(PRESETS / f"{a.env}.json"), "--seed", str(CHECK_SEED),
+                     "--total-steps", str(a.max_steps), "--out", str(out), "--progress", "log"],
+                    work / "logs" / f"check_{a.env}.log")
+        if code != 0:
+            sys.exit(f"the preset check failed: see {work / 'logs' / f'check_{a.env}.log'}")
+    got = json.loads(summary.read_text())["eval_return_mean"]
+    mean, std = record["ours"]["mean"], record["ours"]["std"]
+    record["preset_check"] = {"seed": CHECK_SEED, "eval_return_last": got,
+                              "within_one_std": bool(abs(got - mean) <= std),
+                              "command": f"python -m a2c_ray.train --config "
+                                         f"a2c_ray/presets/{a.env}.json --seed {CHECK_SEED} "
+                                         f"--out runs/check_{a.env}"}
+
+
+def report(figure: str) -> None:
+    """The README table and the learning-curve figure, from benchmarks/results alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("returns_*.json"))]
+    if not records:
+        sys.exit(f"no returns_*.json under {RESULTS}: run an environment first")
+
+    def cell(s: dict) -> str:
+        if not s["n"]:
+            return "not run"
+        std = "" if np.isnan(s["std"]) else f" +- {s['std']:.0f}"
+        return f"{s['mean']:.0f}{std} ({s['n']} seeds)"
+
+    print("| env | goal | a2c_ray preset | SB3 A2C, zoo settings, same seeds | "
+          "zoo (published) | Tianshou (published) | preset on seed 20000 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in records:
+        an = r["anchors"]
+        chk = r.get("preset_check")
+        chk = (f"{chk['eval_return_last']:.0f} ({'within' if chk['within_one_std'] else 'outside'}"
+               " 1 std)") if chk else "not run"
+        print(f"| {r['env_id']} | {an.get('goal', '')} | {cell(r['ours'])} | {cell(r['sb3'])} | "
+              f"{an.get('zoo', '')} | {an.get('tianshou', '')} | {chk} |")
+
+    if figure == "-":
+        return
+    fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.4), squeeze=False)
+    for ax, r in zip(axes[0], records, strict=True):
+        for side, label, color in (("ours", "a2c_ray preset", "C0"),
+                                   ("sb3", "SB3 A2C (zoo)", "C1")):
+            runs = r[side]["runs"]
+            if not runs:
+                continue
+            grid = np.arange(CURVE_EVERY, r["env_steps"] + 1, CURVE_EVERY)
+            ys = np.array([np.interp(grid, c["curve"]["env_steps"], c["curve"]["eval_return"])
+                           for c in runs])
+            mean = ys.mean(0)
+            ax.plot(grid, mean, color=color, label=f"{label} ({len(runs)} seeds)")
+            if len(runs) > 1:  # 68%: mean +- one standard error
+                sem = ys.std(0, ddof=1) / np.sqrt(len(runs))
+                ax.fill_between(grid, mean - sem, mean + sem, color=color, alpha=0.25)
+        ax.set_title(r["env_id"])
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("deterministic eval return (10 episodes)")
+    axes[0][0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=110)
+    print(f"\nfigure: {figure}")
+
+
+def main() -> None:
+    """Entry point."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env", choices=sorted(ANCHORS), help="environment to run")
+    p.add_argument("--report", action="store_true", help="only draw the figure and print the "
+                   "table from benchmarks/results/returns_*.json")
+    p.add_argument("--figure", default=str(FIGURE.relative_to(ROOT)),
+                   help="where --report draws the curves ('-': no figure)")
+    p.add_argument("--num-samples", type=int, default=32, help="sweep trials")
+    p.add_argument("--grace-steps", type=int, default=100_000)
+    p.add_argument("--max-steps", type=int, default=1_000_000)
+    p.add_argument("--confirm-top", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=5, help="confirmation and SB3 seeds")
+    p.add_argument("--start-from", action="append", default=[], metavar="CONFIG",
+                   help="sweep start points (default: the env's preset, else "
+                        "benchmarks/mujoco_start.json)")
+    p.add_argument("--transfer-from", metavar="CONFIG", help="no sweep: train this config "
+                   "(another env's preset) on the seeds and ship it as this env's preset")
+    p.add_argument("--max-concurrent", type=int, help="trials at a time (default: one a CPU)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count(), help="SB3 runs at a time")
+    p.add_argument("--skip-sb3", action="store_true", help="keep the SB3 runs already done "
+                   "and start no new one")
+    p.add_argument("--work-dir", default="~/a2c_ray_results/benchmarks",
+                   help="sweeps, SB3 runs and logs")
+    a = p.parse_args()
+    if a.report:
+        report(a.figure)
+        return
+    if not a.env:
+        p.error("--env is required (or --report)")
+    work = Path(a.work_dir).expanduser()
+    ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
+    sb3_files = (sorted((work / "sb3" / a.env).glob("seed_*.json"))[: a.seeds] if a.skip_sb3
+                 else sb3(a, work))
+    record = collect(a, ours, sb3_files)
+    check(a, work, record)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"returns_{a.env}.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"a2c_ray: {record['ours']['mean']:.0f} +- {record['ours']['std']:.0f}, SB3 A2C: "
+          f"{record['sb3']['mean']:.0f} +- {record['sb3']['std']:.0f}, preset on seed "
+          f"{CHECK_SEED}: {record['preset_check']['eval_return_last']:.0f}\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
