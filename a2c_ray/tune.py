@@ -246,10 +246,10 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
         Path(db).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{Path(db) / 'optuna.db'}"
         settings["optuna_storage"] = url
-    points = list(settings.get("start_points", []))
-    baseline = baseline_point(space)
-    if baseline and baseline not in points:
-        points.append(baseline)
+    points: list[dict[str, Any]] = []
+    for point in [*settings.get("start_points", []), baseline_point(space)]:
+        if point and point not in points:
+            points.append(point)
     searcher = OptunaSearch(
         space=to_distributions(space), metric=METRIC, mode=MODE,
         points_to_evaluate=points or None,
