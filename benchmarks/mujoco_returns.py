@@ -251,17 +251,27 @@ def report(figure: str) -> None:
         if not s["n"]:
             return "not run"
         std = "" if np.isnan(s["std"]) else f" +- {s['std']:.0f}"
-        return f"{s['mean']:.0f}{std} ({s['n']} seeds)"
+        return f"{s['mean']:.0f}{std} ({s['n']} seed{'s' if s['n'] > 1 else ''})"
+
+    def method(r: dict) -> str:
+        m = r.get("method", {"kind": "sweep"})
+        if m["kind"] == "transfer":
+            return f", no sweep: {Path(m['from']).stem}'s preset"
+        n = m.get("num_samples")
+        return f", sweep of {n}" if n else ""
 
     print("| env | goal | a2c_ray preset | SB3 A2C, zoo settings, same seeds | "
           "zoo (published) | Tianshou (published) | preset on seed 20000 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in records:
         an = r["anchors"]
+        ours = cell(r["ours"])
+        if r["ours"]["n"]:
+            ours = f"{ours[:-1]}{method(r)})"
         chk = r.get("preset_check")
         chk = (f"{chk['eval_return_last']:.0f} ({'within' if chk['within_one_std'] else 'outside'}"
                " 1 std)") if chk else "not run"
-        print(f"| {r['env_id']} | {an.get('goal', '')} | {cell(r['ours'])} | {cell(r['sb3'])} | "
+        print(f"| {r['env_id']} | {an.get('goal', '')} | {ours} | {cell(r['sb3'])} | "
               f"{an.get('zoo', '')} | {an.get('tianshou', '')} | {chk} |")
 
     if figure == "-":

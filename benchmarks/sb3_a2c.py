@@ -6,7 +6,10 @@ rl-baselines3-zoo (hyperparams/a2c.yml, "mujoco-defaults" for HalfCheetah, Hoppe
 Ant): ``normalize: true`` (VecNormalize on observations and rewards), ``n_timesteps: 1e6``,
 ``policy: MlpPolicy``, one environment (the zoo's default ``n_envs``), and SB3's A2C defaults
 for the rest (RMSprop lr 7e-4, n_steps 5, gamma 0.99, gae_lambda 1.0, vf_coef 0.5,
-max_grad_norm 0.5, 64x64 tanh MLPs).
+max_grad_norm 0.5, 64x64 tanh MLPs). ``normalize: true`` is read as the zoo reads it today,
+VecNormalize's defaults, rewards included. The published HalfCheetah-v3 agent's saved
+hyperparameters show ``norm_reward: False`` instead, which older zoo versions produced by
+reusing the evaluation env's normalisation settings for training; that variant was not run.
 
 The evaluation is a2c_ray's: every ``--eval-every`` steps and at the end, 10 deterministic
 episodes on fresh environments, episode k reset with seed + 1_000_003 + k, observations
