@@ -8,8 +8,9 @@ Ant): ``normalize: true`` (VecNormalize on observations and rewards), ``n_timest
 for the rest (RMSprop lr 7e-4, n_steps 5, gamma 0.99, gae_lambda 1.0, vf_coef 0.5,
 max_grad_norm 0.5, 64x64 tanh MLPs). ``normalize: true`` is read as the zoo reads it today,
 VecNormalize's defaults, rewards included. The published HalfCheetah-v3 agent's saved
-hyperparameters show ``norm_reward: False`` instead, which older zoo versions produced by
-reusing the evaluation env's normalisation settings for training; that variant was not run.
+hyperparameters (its model card) show ``normalize_kwargs: {norm_obs: True, norm_reward:
+False}`` instead; whether that agent trained without reward normalisation is not known here,
+and that variant was not run.
 
 The evaluation is a2c_ray's: every ``--eval-every`` steps and at the end, 10 deterministic
 episodes on fresh environments, episode k reset with seed + 1_000_003 + k, observations
