@@ -19,7 +19,9 @@ One command per environment runs the whole protocol and writes
 Both sides are evaluated alike: 10 deterministic episodes from fixed start seeds, observations
 normalised with the training statistics, raw rewards; every 50k steps for the curves and once
 at the end for the table. Every step is resumable: finished SB3 seeds and sweeps are kept in
-``--work-dir`` and skipped when the command runs again. ``--report`` draws
+``--work-dir`` and skipped when the command runs again. SB3 runs of the zoo agent card's
+variant (``sb3_a2c.py --no-norm-reward``) found under ``WORK/sb3_no_norm_reward/<EnvId>/``
+are recorded and drawn beside the others; this script does not start them. ``--report`` draws
 ``docs/mujoco_returns.png`` and prints the README table from the JSON files alone.
 """
 
@@ -193,11 +195,12 @@ def _run_record(progress: Path) -> dict:
 
 
 def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
-            sb3_files: list[Path]) -> dict:
+            sb3_files: list[Path], variant_files: list[Path]) -> dict:
     """One record of both sides; writes our configuration as the env's preset."""
     runs, config, method = ours
     runs = sorted(runs, key=lambda r: r["seed"])
     theirs = [json.loads(p.read_text()) for p in sb3_files]
+    variant = [json.loads(p.read_text()) for p in variant_files]
     preset = {**config, "seed": 0}
     PRESETS.mkdir(exist_ok=True)
     (PRESETS / f"{a.env}.json").write_text(json.dumps(preset, indent=2) + "\n")
@@ -212,6 +215,10 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
                 "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
                          for r in theirs],
                 **_stats([r["eval_return_last"] for r in theirs])},
+        "sb3_no_norm_reward": {
+            "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
+                     for r in variant],
+            **_stats([r["eval_return_last"] for r in variant])},
         "anchors": ANCHORS.get(a.env, {}),
     }
 
@@ -279,15 +286,17 @@ def report(figure: str) -> None:
     fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.4), squeeze=False)
     for ax, r in zip(axes[0], records, strict=True):
         for side, label, color in (("ours", "a2c_ray preset", "C0"),
-                                   ("sb3", "SB3 A2C (zoo)", "C1")):
-            runs = r[side]["runs"]
+                                   ("sb3", "SB3 A2C (zoo)", "C1"),
+                                   ("sb3_no_norm_reward", "SB3 A2C, no reward norm.", "C2")):
+            runs = r.get(side, {}).get("runs", [])
             if not runs:
                 continue
             grid = np.arange(CURVE_EVERY, r["env_steps"] + 1, CURVE_EVERY)
             ys = np.array([np.interp(grid, c["curve"]["env_steps"], c["curve"]["eval_return"])
                            for c in runs])
             mean = ys.mean(0)
-            ax.plot(grid, mean, color=color, label=f"{label} ({len(runs)} seeds)")
+            seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
+            ax.plot(grid, mean, color=color, label=f"{label} ({seeds})")
             if len(runs) > 1:  # 68%: mean +- one standard error
                 sem = ys.std(0, ddof=1) / np.sqrt(len(runs))
                 ax.fill_between(grid, mean - sem, mean + sem, color=color, alpha=0.25)
@@ -337,7 +346,8 @@ def main() -> None:
     ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
     sb3_files = (sorted((work / "sb3" / a.env).glob("seed_*.json"))[: a.seeds] if a.skip_sb3
                  else sb3(a, work))
-    record = collect(a, ours, sb3_files)
+    variant = sorted((work / "sb3_no_norm_reward" / a.env).glob("seed_*.json"))
+    record = collect(a, ours, sb3_files, variant)
     check(a, work, record)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"returns_{a.env}.json"
