@@ -39,13 +39,15 @@ from pathlib import Path
 
 import numpy as np
 
+from a2c_ray.tune import CONFIRM_SEED_OFFSET
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
 START = ROOT / "benchmarks" / "mujoco_start.json"
 PRESETS = ROOT / "a2c_ray" / "presets"
 FIGURE = ROOT / "docs" / "mujoco_returns.png"
-CONFIRM_SEED = 10_000  # a2c_ray.tune's CONFIRM_SEED_OFFSET with --seed 0
+CONFIRM_SEED = CONFIRM_SEED_OFFSET  # the confirmation's first seed, with the sweep's --seed 0
 CHECK_SEED = 20_000  # used by nothing else: the preset's reproduction check
 CURVE_EVERY = 50_000
 
@@ -249,6 +251,9 @@ def report(figure: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from a2c_ray.analysis import plot_band, seed_band
 
     records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("returns_*.json"))]
     if not records:
@@ -285,26 +290,19 @@ def report(figure: str) -> None:
         return
     fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.4), squeeze=False)
     for ax, r in zip(axes[0], records, strict=True):
-        for side, label, color in (("ours", "a2c_ray preset", "C0"),
-                                   ("sb3", "SB3 A2C (zoo)", "C1"),
-                                   ("sb3_no_norm_reward", "SB3 A2C, no reward norm.", "C2")):
+        for side, label in (("ours", "a2c_ray preset"), ("sb3", "SB3 A2C (zoo)"),
+                            ("sb3_no_norm_reward", "SB3 A2C, no reward norm.")):
             runs = r.get(side, {}).get("runs", [])
             if not runs:
                 continue
-            grid = np.arange(CURVE_EVERY, r["env_steps"] + 1, CURVE_EVERY)
-            ys = np.array([np.interp(grid, c["curve"]["env_steps"], c["curve"]["eval_return"])
-                           for c in runs])
-            mean = ys.mean(0)
-            seeds = f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"
-            ax.plot(grid, mean, color=color, label=f"{label} ({seeds})")
-            if len(runs) > 1:  # 68%: mean +- one standard error
-                sem = ys.std(0, ddof=1) / np.sqrt(len(runs))
-                ax.fill_between(grid, mean - sem, mean + sem, color=color, alpha=0.25)
+            curves = pd.DataFrame([{"trial_id": run["seed"], "env_steps": x, "eval_return": y}
+                                   for run in runs for x, y in zip(
+                                       run["curve"]["env_steps"], run["curve"]["eval_return"],
+                                       strict=True)])
+            points = r["env_steps"] // CURVE_EVERY  # one every CURVE_EVERY steps
+            plot_band(seed_band(curves, "eval_return", points=points), label, ax=ax)
         ax.set_title(r["env_id"])
-        ax.set_xlabel("env steps")
-        ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("deterministic eval return (10 episodes)")
-    axes[0][0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     Path(figure).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure, dpi=110)

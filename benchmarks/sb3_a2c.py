@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-EVAL_SEED_OFFSET = 1_000_003  # a2c_ray.trainer's, so both sides see the same start states
+from a2c_ray.trainer import EVAL_SEED_OFFSET  # so both sides see the same start states
+
 ZOO_SETTINGS = {"policy": "MlpPolicy", "n_envs": 1, "normalize": True}
 
 
