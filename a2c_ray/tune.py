@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from a2c_ray import storage as st
+from a2c_ray.checkpoint import FILES as CHECKPOINT_FILES
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
@@ -133,30 +134,35 @@ def run_trial(params: dict[str, Any], base: dict[str, Any], report_every: int = 
 
 
 def _available_checkpoint(checkpoint: Any) -> Any:
-    """The checkpoint to resume from, or the trial's latest one if it has gone missing.
+    """The checkpoint to resume from, or the trial's newest complete one if it is unusable.
 
     A driver killed between writing a checkpoint and saving the experiment state leaves
-    Tune pointing at a checkpoint that ``num_to_keep`` has since deleted; the trial then
-    continues from the newest complete checkpoint in its directory instead of failing.
+    Tune pointing at a checkpoint that ``num_to_keep`` has since deleted, and a trial killed
+    while its checkpoint was being copied to storage leaves a directory with only some of
+    the files. The trial then continues from the newest checkpoint in its directory that has
+    every file, instead of failing.
     """
     if checkpoint is None:
         return None
     fs = checkpoint.filesystem
-    if fs.get_file_info(f"{checkpoint.path}/checkpoint/learner.pt").type != pafs.FileType.NotFound:
+
+    def complete(path: str) -> bool:
+        return all(fs.get_file_info(f"{path}/checkpoint/{name}").type == pafs.FileType.File
+                   for name in CHECKPOINT_FILES)
+
+    if complete(checkpoint.path):
         return checkpoint
     from ray import tune
 
     trial_dir = checkpoint.path.rstrip("/").rsplit("/", 1)[0]
-    found = sorted(
-        info.path for info in fs.get_file_info(pafs.FileSelector(trial_dir))
-        if info.base_name.startswith("checkpoint_")
-        and fs.get_file_info(f"{info.path}/checkpoint/learner.pt").type == pafs.FileType.File
-    )
+    found = sorted(info.path for info in fs.get_file_info(pafs.FileSelector(trial_dir))
+                   if info.base_name.startswith("checkpoint_") and complete(info.path))
     if not found:
-        log.warning("checkpoint %s is gone and no other was found: starting over",
-                    checkpoint.path)
+        log.warning("checkpoint %s is gone or incomplete and no other was found: starting "
+                    "over", checkpoint.path)
         return None
-    log.warning("checkpoint %s is gone: resuming from %s", checkpoint.path, found[-1])
+    log.warning("checkpoint %s is gone or incomplete: resuming from %s", checkpoint.path,
+                found[-1])
     return tune.Checkpoint(found[-1], filesystem=fs)
 
 

@@ -99,13 +99,40 @@ def test_sweep_survives_sigkill_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["num_trials"] == 6
-    assert summary["trials_by_status"] == {"TERMINATED": 6}
+    errors = {d.name: (d / "error.txt").read_text()[-2000:]
+              for d in exp.glob("run_trial_*") if (d / "error.txt").is_file()}
+    assert summary["trials_by_status"] == {"TERMINATED": 6}, errors
     for path, text in finished.items():  # finished results are kept, not re-run
         assert path.read_text() == text
     # the study holds every trial; one a killed driver asked for but never ran is closed
     states = [t.state for t in study_trials(exp, "kill")]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 6
     assert optuna.trial.TrialState.RUNNING not in states
+
+
+def test_resume_skips_gone_and_incomplete_checkpoints(tmp_path):
+    """A killed sweep can leave Tune's checkpoint deleted, or a newer one half copied."""
+    from ray import tune as ray_tune
+
+    from a2c_ray.checkpoint import FILES
+    from a2c_ray.tune import _available_checkpoint
+
+    trial = tmp_path / "run_trial_0"
+    for index, files in ((1, FILES), (2, FILES), (3, FILES[:2])):  # 3: killed mid-copy
+        (trial / f"checkpoint_00000{index}" / "checkpoint").mkdir(parents=True)
+        for name in files:
+            (trial / f"checkpoint_00000{index}" / "checkpoint" / name).write_text("x")
+
+    def resolved(index: int) -> str:
+        found = _available_checkpoint(ray_tune.Checkpoint(str(trial / f"checkpoint_00000{index}")))
+        return Path(found.path).name
+
+    assert resolved(1) == "checkpoint_000001"  # complete: used as Tune gives it
+    assert resolved(3) == "checkpoint_000002"  # incomplete: the newest complete one
+    assert resolved(4) == "checkpoint_000002"  # deleted by num_to_keep: likewise
+    for d in trial.iterdir():
+        (d / "checkpoint" / "state.json").unlink(missing_ok=True)
+    assert _available_checkpoint(ray_tune.Checkpoint(str(trial / "checkpoint_000004"))) is None
 
 
 @pytest.mark.slow
