@@ -8,7 +8,8 @@ Every measurement runs in a fresh process, alone on the machine, and excludes st
 Setup: 8 envs per worker, rollout length 32 (SB3: 8 envs, n_steps 32), the same 64x64 MLPs,
 one critic step per batch for a2c_ray (value_grad_steps=1), as SB3 A2C does.
 The env-only ceiling steps 8 envs with random actions in one process per core, on every
-core at once. Results print as a markdown table and go to benchmarks/results/throughput.json.
+core at once. Parallel efficiency of K actors is their steps/s over K times one actor's.
+Results print as a markdown table and go to benchmarks/results/throughput.json.
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ def _env_only(steps: int, seed: int, out: mp.Queue) -> None:
     out.put(len(actions) * ENVS / (time.perf_counter() - start))
 
 
+def cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    return len(os.sched_getaffinity(0))
+
+
 def env_ceiling(steps: int) -> float:
-    cores = os.cpu_count() or 1
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_env_only, args=(steps, i, out)) for i in range(cores)]
+    procs = [ctx.Process(target=_env_only, args=(steps, i, out)) for i in range(cores())]
     for p in procs:
         p.start()
     rates = [out.get() for _ in procs]
@@ -84,7 +89,9 @@ def env_ceiling(steps: int) -> float:
 def measure_in_subprocess(name: str, steps: int) -> float:
     """Run one measurement in a fresh interpreter and return its steps/s."""
     code = f"import benchmarks.throughput as b; print('RATE', {name})"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parents[1])
     for line in res.stdout.splitlines():
@@ -120,15 +127,21 @@ def main() -> None:
     ceiling = rates[next(iter(runs))]
     sb3_best = max((v for k, v in rates.items() if k.startswith("SB3")), default=float("nan"))
     print(f"\n{ENV}, {ENVS} envs per worker, rollout {N_STEPS}, {args.steps} steps, "
-          f"{os.cpu_count()} cores\n")
-    print("| run | env steps/s | vs best SB3 | vs env-only ceiling |")
-    print("| --- | ---: | ---: | ---: |")
+          f"{cores()} cores\n")
+    # parallel efficiency of K actors: steps/s over K times one actor's (value_grad_steps=1)
+    one = rates.get("a2c_ray K=1")
+    efficiency = {f"a2c_ray K={k}": rates[f"a2c_ray K={k}"] / (k * one)
+                  for k in args.workers if one and k >= 1}
+    print("| run | env steps/s | vs best SB3 | vs env-only ceiling | parallel efficiency |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for label, rate in rates.items():
-        print(f"| {label} | {rate:.0f} | {rate / sb3_best:.2f}x | {rate / ceiling:.0%} |")
+        eff = f"{efficiency[label]:.0%}" if label in efficiency else ""
+        print(f"| {label} | {rate:.0f} | {rate / sb3_best:.2f}x | {rate / ceiling:.0%} | {eff} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "env": ENV, "envs_per_worker": ENVS, "rollout_length": N_STEPS, "steps": args.steps,
-        "cores": os.cpu_count(), "machine": platform.platform(), "rates": rates,
+        "cores": cores(), "machine": platform.platform(), "rates": rates,
+        "parallel_efficiency": efficiency,
     }, indent=2))
 
 
