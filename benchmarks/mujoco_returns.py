@@ -10,8 +10,8 @@ One command per environment runs the whole protocol and writes
    env's preset if there is one, else ``benchmarks/mujoco_start.json``), ASHA on env steps;
 2. ``--confirm-top K``: the K best configurations re-trained at the full budget on
    ``--seeds`` fresh seeds (10000, 10001, ...);
-3. SB3 A2C with rl-baselines3-zoo's MuJoCo settings on the same seeds
-   (``benchmarks/sb3_a2c.py``);
+3. SB3 A2C with rl-baselines3-zoo's MuJoCo settings, as the published agent ran them, on the
+   same seeds (``benchmarks/sb3_a2c.py``);
 4. the confirmed winner written as ``a2c_ray/presets/<EnvId>.json``, then trained with
    ``python -m a2c_ray.train --config`` on a seed no other step used (20000), to check that the
    preset reproduces the reported mean within one standard deviation.
@@ -19,10 +19,11 @@ One command per environment runs the whole protocol and writes
 Both sides are evaluated alike: 10 deterministic episodes from fixed start seeds, observations
 normalised with the training statistics, raw rewards; every 50k steps for the curves and once
 at the end for the table. Every step is resumable: finished SB3 seeds and sweeps are kept in
-``--work-dir`` and skipped when the command runs again. SB3 runs of the zoo agent card's
-variant (``sb3_a2c.py --no-norm-reward``) found under ``WORK/sb3_no_norm_reward/<EnvId>/``
-are recorded and drawn beside the others; this script does not start them. ``--report`` draws
-``docs/mujoco_returns.png`` and prints the README table from the JSON files alone.
+``--work-dir`` and skipped when the command runs again. SB3 runs with rewards normalised too
+(``sb3_a2c.py --norm-reward``, the zoo yml as read today) found under
+``WORK/sb3_norm_reward/<EnvId>/`` are recorded and drawn beside the others; this script does
+not start them. ``--report`` draws ``docs/mujoco_returns.png`` and prints the README table
+from the JSON files alone.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
                 "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
                          for r in theirs],
                 **_stats([r["eval_return_last"] for r in theirs])},
-        "sb3_no_norm_reward": {
+        "sb3_norm_reward": {
+            "settings": variant[0]["settings"] if variant else None,
             "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
                      for r in variant],
             **_stats([r["eval_return_last"] for r in variant])},
@@ -272,9 +274,9 @@ def report(figure: str) -> None:
         n = m.get("num_samples")
         return f", sweep of {n}" if n else ""
 
-    print("| env | goal | a2c_ray preset | SB3 A2C, zoo settings, same seeds | "
-          "zoo (published) | Tianshou (published) | preset on seed 20000 |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| env | goal | a2c_ray preset | SB3 A2C, zoo agent's settings | SB3 A2C, rewards "
+          "normalised too | zoo (published) | Tianshou (published) | preset on seed 20000 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in records:
         an = r["anchors"]
         ours = cell(r["ours"])
@@ -284,14 +286,15 @@ def report(figure: str) -> None:
         chk = (f"{chk['eval_return_last']:.0f} ({'within' if chk['within_one_std'] else 'outside'}"
                " 1 std)") if chk else "not run"
         print(f"| {r['env_id']} | {an.get('goal', '')} | {ours} | {cell(r['sb3'])} | "
-              f"{an.get('zoo', '')} | {an.get('tianshou', '')} | {chk} |")
+              f"{cell(r['sb3_norm_reward'])} | {an.get('zoo', '')} | {an.get('tianshou', '')} "
+              f"| {chk} |")
 
     if figure == "-":
         return
     fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.4), squeeze=False)
     for ax, r in zip(axes[0], records, strict=True):
-        for side, label in (("ours", "a2c_ray preset"), ("sb3", "SB3 A2C (zoo)"),
-                            ("sb3_no_norm_reward", "SB3 A2C, no reward norm.")):
+        for side, label in (("ours", "a2c_ray preset"), ("sb3", "SB3 A2C (zoo agent)"),
+                            ("sb3_norm_reward", "SB3 A2C, rewards normalised")):
             runs = r.get(side, {}).get("runs", [])
             if not runs:
                 continue
@@ -344,7 +347,7 @@ def main() -> None:
     ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
     sb3_files = (sorted((work / "sb3" / a.env).glob("seed_*.json"))[: a.seeds] if a.skip_sb3
                  else sb3(a, work))
-    variant = sorted((work / "sb3_no_norm_reward" / a.env).glob("seed_*.json"))
+    variant = sorted((work / "sb3_norm_reward" / a.env).glob("seed_*.json"))
     record = collect(a, ours, sb3_files, variant)
     check(a, work, record)
     RESULTS.mkdir(exist_ok=True)
