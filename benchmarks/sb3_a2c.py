@@ -9,8 +9,8 @@ environment (the zoo's default ``n_envs``), and SB3's A2C defaults for the rest 
 MLPs). ``normalize`` is applied as the published HalfCheetah-v3 agent's saved
 hyperparameters (its model card) show it: ``normalize_kwargs: {norm_obs: True, norm_reward:
 False}``, observations only. ``--norm-reward`` runs the yml as the zoo reads it today,
-VecNormalize's defaults with rewards normalised too; on HalfCheetah that setting learns far
-less (benchmarks/README.md).
+VecNormalize's defaults with rewards normalised too; that reading ended lower on HalfCheetah
+and higher on Hopper (benchmarks/README.md).
 
 The evaluation is a2c_ray's: every ``--eval-every`` steps and at the end, 10 deterministic
 episodes on fresh environments, episode k reset with seed + 1_000_003 + k, observations
