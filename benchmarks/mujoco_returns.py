@@ -197,13 +197,20 @@ def _run_record(progress: Path) -> dict:
     return {"eval_return_last": curve["eval_return"][-1], "curve": curve}
 
 
+def _sb3_side(files: list[Path]) -> dict:
+    """One SB3 setting's record: its settings, every seed's run and their statistics."""
+    runs = [json.loads(p.read_text()) for p in files]
+    return {"settings": runs[0]["settings"] if runs else None,
+            "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
+                     for r in runs],
+            **_stats([r["eval_return_last"] for r in runs])}
+
+
 def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
             sb3_files: list[Path], variant_files: list[Path]) -> dict:
     """One record of both sides; writes our configuration as the env's preset."""
     runs, config, method = ours
     runs = sorted(runs, key=lambda r: r["seed"])
-    theirs = [json.loads(p.read_text()) for p in sb3_files]
-    variant = [json.loads(p.read_text()) for p in variant_files]
     preset = {**config, "seed": 0}
     PRESETS.mkdir(exist_ok=True)
     (PRESETS / f"{a.env}.json").write_text(json.dumps(preset, indent=2) + "\n")
@@ -214,15 +221,8 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
         "method": method,
         "ours": {"config": preset, "runs": runs,
                  **_stats([r["eval_return_last"] for r in runs])},
-        "sb3": {"settings": theirs[0]["settings"] if theirs else None,
-                "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
-                         for r in theirs],
-                **_stats([r["eval_return_last"] for r in theirs])},
-        "sb3_norm_reward": {
-            "settings": variant[0]["settings"] if variant else None,
-            "runs": [{k: r[k] for k in ("seed", "eval_return_last", "curve", "wall_s")}
-                     for r in variant],
-            **_stats([r["eval_return_last"] for r in variant])},
+        "sb3": _sb3_side(sb3_files),
+        "sb3_norm_reward": _sb3_side(variant_files),
         "anchors": ANCHORS.get(a.env, {}),
     }
 

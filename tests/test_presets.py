@@ -15,6 +15,11 @@ PRESETS = sorted((ROOT / "a2c_ray" / "presets").glob("*.json"))
 SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
 
 
+def start_point(config: A2CConfig) -> dict:
+    """The values a sweep starts from: the config, with the critic's lambda resolved."""
+    return {**config.to_dict(), "td_lambda": config.critic_lambda}
+
+
 def test_a_preset_for_each_benchmarked_env():
     assert {p.stem for p in PRESETS} >= {"HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"}
 
@@ -24,13 +29,12 @@ def test_preset_is_a_valid_config_inside_the_benchmark_space(path):
     config = A2CConfig.from_json(path)
     assert config.env_id == path.stem and config.total_env_steps == 1_000_000
     assert config.normalize_obs
-    values = {**config.to_dict(), "td_lambda": config.critic_lambda}
-    space_point(load_search_space(SPACE), values)  # so a sweep can start from it
+    space_point(load_search_space(SPACE), start_point(config))  # so a sweep can start from it
 
 
 def test_mujoco_start_point_is_inside_the_benchmark_space():
     config = A2CConfig.from_json(ROOT / "benchmarks" / "mujoco_start.json")
-    space_point(load_search_space(SPACE), {**config.to_dict(), "td_lambda": config.critic_lambda})
+    space_point(load_search_space(SPACE), start_point(config))
 
 
 def test_preset_trains_from_the_command_line(tmp_path):
