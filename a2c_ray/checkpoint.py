@@ -1,4 +1,4 @@
-"""Checkpoints that load without unpickling anything.
+"""Checkpoints that load without unpickling anything, kept locally or on s3://.
 
 A checkpoint is a directory:
 
@@ -8,32 +8,112 @@ A checkpoint is a directory:
   as plain JSON with numpy arrays beside it (read with ``allow_pickle=False``).
 
 A checkpoint from an untrusted bucket therefore cannot run code when loaded.
+
+A run keeps its checkpoints in a ``CheckpointStore``: ``RUN/checkpoint/`` for a train run,
+``TRIAL/checkpoint/`` for a sweep's trial. Each save is a new subdirectory named by its
+iteration, and the small file ``latest`` naming it is written last, so a run killed while
+saving (or a store on S3, where nothing can be renamed atomically) always leaves the previous
+checkpoint whole and named. Every reader of a checkpoint goes through ``resolve`` here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from a2c_ray import storage as st
 from a2c_ray.config import A2CConfig
 
 FILES = ("config.json", "learner.pt", "state.json", "arrays.npz")
-
-
-def is_checkpoint(path: str | Path) -> bool:
-    """Whether a local directory holds every file of a checkpoint."""
-    return all((Path(path) / f).is_file() for f in FILES)
+LATEST = "latest"  # in a store: the name of its newest complete checkpoint
 
 
 class CheckpointError(ValueError):
     """A path is not a readable a2c_ray checkpoint."""
+
+
+def _complete(uri: str) -> bool:
+    return {e.name for e in st.list_dir(uri) if not e.is_dir} >= set(FILES)
+
+
+class CheckpointStore:
+    """A run's checkpoints under one directory or URI, the newest ``keep`` of them kept."""
+
+    def __init__(self, uri: str | Path, keep: int = 2) -> None:
+        self.uri = st.resolve(uri)
+        self.keep = keep
+
+    def save(self, iteration: int, write: Callable[[Path], Any]) -> str:
+        """Write checkpoint ``iteration`` with ``write(local_dir)``; returns its URI."""
+        name = f"{iteration:09d}"
+        target = st.join(self.uri, name)
+        if st.is_remote(self.uri):
+            with tempfile.TemporaryDirectory() as tmp:
+                write(Path(tmp) / name)
+                st.copy_dir(str(Path(tmp) / name), target)
+        else:
+            write(Path(target))
+        st.write_text(st.join(self.uri, LATEST), name)  # the checkpoint exists once named
+        for entry in self._checkpoints()[: -self.keep]:
+            if entry.name != name:
+                st.delete_dir(entry.uri)
+        return target
+
+    def _checkpoints(self) -> list[st.Entry]:
+        return [e for e in st.list_dir(self.uri) if e.is_dir and e.name.isdigit()]
+
+    def latest(self) -> str | None:
+        """The newest complete checkpoint: the one ``latest`` names, else the newest whole one."""
+        pointer = st.join(self.uri, LATEST)
+        if st.exists(pointer):
+            named = st.join(self.uri, st.read_text(pointer).strip())
+            if _complete(named):
+                return named
+        for entry in reversed(self._checkpoints()):
+            if _complete(entry.uri):
+                return entry.uri
+        return None
+
+
+def resolve(path: str | Path) -> str | None:
+    """The checkpoint a path means: a checkpoint directory itself, or a store's newest one.
+
+    Also takes the directory that holds a store (a train run or a sweep trial). Returns None
+    where there is none.
+    """
+    uri = st.resolve(path)
+    if _complete(uri):
+        return uri
+    for store in (uri, st.join(uri, "checkpoint")):
+        found = CheckpointStore(store).latest()
+        if found is not None:
+            return found
+    return None
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether a path (checkpoint, store, run or trial directory) resolves to a checkpoint."""
+    return resolve(path) is not None
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[Path]:
+    """A local directory holding the checkpoint at ``uri`` (downloaded if it is remote)."""
+    if not st.is_remote(uri):
+        yield Path(uri)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        st.copy_dir(uri, tmp)
+        yield Path(tmp)
 
 
 def _split(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -97,13 +177,21 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
-    """Read a checkpoint: (config, learner state dict, the rest of the state)."""
-    path = Path(path)
-    missing = [f for f in FILES if not (path / f).is_file()]  # named in the error
-    if missing:
+    """Read a checkpoint: (config, learner state dict, the rest of the state).
+
+    ``path`` is anything ``resolve`` takes, local or remote.
+    """
+    uri = resolve(path)
+    if uri is None:
         raise CheckpointError(
-            f"{str(path)!r} is not an a2c_ray checkpoint: missing {', '.join(missing)}"
+            f"{str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint directory (files "
+            f"{', '.join(FILES)}), or a run or trial directory holding one"
         )
+    with local_copy(uri) as local:
+        return _load(local)
+
+
+def _load(path: Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
     config = A2CConfig.from_json(path / "config.json")
     learner = torch.load(path / "learner.pt", weights_only=True)
     with np.load(path / "arrays.npz", allow_pickle=False) as npz:

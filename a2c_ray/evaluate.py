@@ -14,37 +14,34 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.checkpoint import CheckpointError, is_checkpoint, load_checkpoint
+from a2c_ray import checkpoint
+from a2c_ray import storage as st
+from a2c_ray.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.envs import EnvIdError, RunningMeanStd, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def find_checkpoint(path: str | Path) -> Path:
-    """Resolve a checkpoint, run, trial or sweep directory to one checkpoint directory."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"--checkpoint {str(path)!r} does not exist")
-    for candidate in (path, path / "checkpoint"):
-        if is_checkpoint(candidate):
-            return candidate
-    tune_ckpts = sorted(path.glob("checkpoint_*/checkpoint"))
-    tune_ckpts = [c for c in tune_ckpts if is_checkpoint(c)]
-    if tune_ckpts:  # a Tune trial directory: its newest checkpoint
-        return tune_ckpts[-1]
-    if (path / "sweep.json").is_file():  # a sweep: the best trial
-        from a2c_ray.results import load_trials
+def find_checkpoint(path: str | Path) -> str:
+    """Resolve a checkpoint, run, trial or sweep directory (local or s3://) to one checkpoint.
 
-        trials = load_trials(path)
-        trials = trials[trials["status"] == "TERMINATED"]
-        if "eval_return_last" in trials:
-            trials = trials.sort_values("eval_return_last", ascending=False, na_position="last")
-        for trial_dir in trials["trial_dir"]:
-            try:
-                return find_checkpoint(trial_dir)
-            except CheckpointError:
-                continue
+    A sweep means its best trial (``a2c_ray.results.ranked``): the confirmed winner's sweep
+    trial after ``--confirm-top``.
+    """
+    uri = st.resolve(path)
+    if not st.exists(uri):
+        raise CheckpointError(f"--checkpoint {str(path)!r} does not exist")
+    found = checkpoint.resolve(uri)
+    if found is not None:
+        return found
+    if st.exists(st.join(uri, "sweep.json")):
+        from a2c_ray.results import best_trials
+
+        for trial_dir in best_trials(uri)["trial_dir"].dropna():
+            found = checkpoint.resolve(trial_dir)
+            if found is not None:
+                return found
     raise CheckpointError(
         f"--checkpoint {str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint, run, "
         "trial or sweep directory"
@@ -83,7 +80,7 @@ def evaluate(
     )
     if gif is not None:
         write_gif(frames, gif, fps)
-    return {"env_id": config.env_id, "checkpoint": str(find_checkpoint(path)),
+    return {"env_id": config.env_id, "checkpoint": find_checkpoint(path),
             "episodes": episodes, "seed": seed, "return_mean": float(returns.mean()),
             "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
             "returns": returns.tolist(), "gif": str(gif) if gif else None}

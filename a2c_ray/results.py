@@ -39,33 +39,46 @@ def _csv(text: str) -> pd.DataFrame:
                        dtype={"trial_id": str, "node_id": str, "hostname": str})
 
 
+def _dirs(path: str) -> dict[str, str]:
+    """Directory name -> URI of the directories directly under path."""
+    return {e.name: e.uri for e in st.list_dir(path) if e.is_dir}
+
+
+def _files(run_dir: str) -> set[str]:
+    """Names of the files directly in a directory (one listing, not one request per file)."""
+    return {e.name for e in st.list_dir(run_dir) if not e.is_dir}
+
+
 def _run_dirs(path: str) -> list[str]:
     """Trial (or run) directories directly under path: a progress.csv or params.json inside."""
-    dirs = []
-    for info in st.list_dir(path):
-        if info.type.name == "Directory" and any(
-            st.exists(st.join(info.path, f)) for f in ("progress.csv", "params.json")
-        ):
-            dirs.append(info.path)
-    return sorted(dirs)
+    return sorted(d for d in _dirs(path).values()
+                  if _files(d) & {"progress.csv", "params.json"})
 
 
-def _statuses(path: str) -> dict[str, tuple[str, str]]:
-    """Trial directory name -> (trial id, status), from Tune's newest experiment_state file."""
-    states = sorted(i.path for i in st.list_dir(path)
-                    if i.base_name.startswith("experiment_state-")
-                    and i.base_name.endswith(".json"))
+def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
+    """Each trial Tune knows, from its newest ``experiment_state-*.json``; None if there is none.
+
+    Keyed by trial directory name: ``{"trial_id", "status", "params"}``. The status is Tune's
+    own (TERMINATED, ERROR, RUNNING, PENDING, PAUSED), as saved with the experiment state, so
+    a sweep stopped by Ctrl-C shows its unfinished trials as RUNNING or PENDING. The file's
+    format is Tune's private one and is read here only; tests/test_results.py fails loudly if
+    it changes.
+    """
+    states = [e.uri for e in st.list_dir(path)
+              if e.name.startswith("experiment_state-") and e.name.endswith(".json")]
     if not states:
-        return {}
+        return None
     try:
         data = json.loads(st.read_text(states[-1]))
-    except json.JSONDecodeError:
-        return {}
+    except json.JSONDecodeError:  # being rewritten: Tune writes it in place
+        return None
     out = {}
-    for trial_json, _runtime in data.get("trial_data", []):
+    for trial_json, _runtime in data["trial_data"]:
         trial = json.loads(trial_json)
         dirname = Path(trial.get("relative_logdir") or trial["trial_id"]).name
-        out[dirname] = (trial["trial_id"], trial["status"])
+        params = trial.get("config")
+        out[dirname] = {"trial_id": str(trial["trial_id"]), "status": trial["status"],
+                        "params": params if isinstance(params, dict) else {}}
     return out
 
 
@@ -76,49 +89,97 @@ def load_trials(path: str | Path) -> pd.DataFrame:
         path: a sweep directory STORAGE/NAME (local or s3://), or a directory of train runs.
 
     Returns:
-        A typed DataFrame sorted by trial_id. ``config/*`` holds each trial's full
-        configuration (the sweep's fixed fields and its searched ones); the metric columns
-        are the last reported values; ``trial_dir`` points at the trial's files.
+        A typed DataFrame sorted by trial_id. ``status`` is Tune's own, from its saved
+        experiment state (a train run is TERMINATED once it wrote summary.json, RUNNING
+        before); a sweep's trials are the ones that state lists, including PENDING ones that
+        have no directory yet. ``config/*`` holds each trial's full configuration (the
+        sweep's fixed fields and its searched ones); the metric columns are the last reported
+        values; ``trial_dir`` points at the trial's files.
     """
     path = str(path)
     base: dict[str, Any] = {}
     if st.exists(st.join(path, "sweep.json")):
         base = json.loads(st.read_text(st.join(path, "sweep.json"))).get("base_config", {})
-    statuses = _statuses(path)
+    states = tune_trial_states(path)
+    dirs = _dirs(path)
+    if states is None:  # train runs: DIR/seed_S, or DIR itself holding one run
+        runs = {name: d for name, d in dirs.items()
+                if _files(d) & {"progress.csv", "summary.json"}}
+        states = {name: {"trial_id": name, "params": {},
+                         "status": "TERMINATED" if "summary.json" in _files(d) else "RUNNING"}
+                  for name, d in runs.items()}
     rows = []
-    for run_dir in _run_dirs(path):
-        results = (_json_lines(st.read_text(st.join(run_dir, "result.json")))
-                   if st.exists(st.join(run_dir, "result.json")) else [])
-        progress_uri = st.join(run_dir, "progress.csv")
-        if results:
-            last = results[-1]
-        elif st.exists(progress_uri):  # a train run
-            progress = _csv(st.read_text(progress_uri))
+    for name, state in states.items():
+        run_dir = dirs.get(name)
+        files = _files(run_dir) if run_dir else set()
+        last: dict[str, Any] = {}
+        params = dict(state["params"])
+        if "result.json" in files:
+            results = _json_lines(st.read_text(st.join(run_dir, "result.json")))
+            last = results[-1] if results else {}
+        elif "progress.csv" in files:  # a train run
+            progress = _csv(st.read_text(st.join(run_dir, "progress.csv")))
             last = progress.iloc[-1].to_dict() if len(progress) else {}
-        else:  # a trial that has reported nothing yet
-            last = {}
-        if st.exists(st.join(run_dir, "params.json")):
+        if "params.json" in files:
             params = json.loads(st.read_text(st.join(run_dir, "params.json")))
-        elif st.exists(st.join(run_dir, "summary.json")):
+        elif "summary.json" in files:
             params = json.loads(st.read_text(st.join(run_dir, "summary.json")))["config"]
-        else:
-            params = {}
-        trial_id, status = statuses.get(Path(run_dir).name, (None, None))
-        trial_id = str(last.get("trial_id") or trial_id or Path(run_dir).name)
-        if status is None:
-            errored = st.exists(st.join(run_dir, "error.txt"))
-            status = ("ERROR" if errored else "PENDING" if not last
-                      else "TERMINATED" if not results else "RUNNING")
-        row = {"trial_id": trial_id, "status": status, "trial_dir": run_dir}
+        row = {"trial_id": state["trial_id"], "status": state["status"], "trial_dir": run_dir}
         row.update({f"config/{k}": v for k, v in {**base, **params}.items()})
         row.update({k: v for k, v in last.items()
                     if k not in ("config", "trial_id") and not isinstance(v, dict | list)})
         rows.append(row)
-    df = pd.DataFrame(rows)
-    if df.empty:
+    if not rows:
         return pd.DataFrame(columns=["trial_id", "status", "trial_dir"])
+    df = pd.DataFrame(rows)
     df["status"] = pd.Categorical(df["status"], categories=STATUSES)
     return df.convert_dtypes().sort_values("trial_id").reset_index(drop=True)
+
+
+def ranked(trials: pd.DataFrame, metric: str, mode: str = "max") -> pd.DataFrame:
+    """The trials that can be ranked, best first: TERMINATED, with a value of ``metric``.
+
+    The one definition of "the best trial" that tune, evaluate, report and the notebooks use:
+    an errored, unfinished or unscored trial is never best.
+    """
+    if metric not in trials:
+        return trials.iloc[0:0]
+    values = pd.to_numeric(trials[metric], errors="coerce")
+    ok = trials[(trials["status"] == "TERMINATED") & values.notna()]
+    return ok.sort_values(metric, ascending=mode == "min", kind="stable").reset_index(drop=True)
+
+
+def _json(uri: str) -> dict[str, Any] | None:
+    return json.loads(st.read_text(uri)) if st.exists(uri) else None
+
+
+def sweep_settings(path: str | Path) -> dict[str, Any]:
+    """A sweep's sweep.json: metric, mode, budgets, search space, fixed config, Optuna storage."""
+    settings = _json(st.join(str(path), "sweep.json"))
+    if settings is None:
+        raise FileNotFoundError(f"{str(path)!r} is not a sweep directory (no sweep.json)")
+    return settings
+
+
+def sweep_summary(path: str | Path) -> dict[str, Any] | None:
+    """A sweep's summary.json, or None while it runs (or after it was interrupted)."""
+    return _json(st.join(str(path), "summary.json"))
+
+
+def best_trials(path: str | Path) -> pd.DataFrame:
+    """A sweep's rankable trials, best first, by the sweep's own metric.
+
+    ``ranked`` order, except that after ``--confirm-top`` the trial whose configuration won
+    the confirmation on fresh seeds comes first (summary.json names it), since that is the
+    configuration best_config.json holds.
+    """
+    settings = sweep_settings(path)
+    trials = ranked(load_trials(path), settings["metric"], settings.get("mode", "max"))
+    confirmed = (sweep_summary(path) or {}).get("confirmed_best_trial_id")
+    if confirmed is not None:
+        first = trials["trial_id"] == confirmed
+        trials = pd.concat([trials[first], trials[~first]], ignore_index=True)
+    return trials
 
 
 def load_curves(path: str | Path) -> pd.DataFrame:

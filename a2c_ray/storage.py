@@ -1,28 +1,93 @@
-"""Paths that are local directories or URIs (s3://...), through pyarrow's filesystems."""
+"""Paths that are local directories or URIs (s3://...), through pyarrow's filesystems.
+
+Every function takes and returns URIs as the user wrote them: a local path (made absolute,
+``~`` expanded) or ``scheme://bucket/key`` with any ``?query`` kept. A path listed from a
+remote filesystem therefore keeps its scheme, so it can be opened again (pyarrow itself
+lists ``bucket/key`` without one). No Ray, no torch.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.fs as pafs
 
 DEFAULT_STORAGE = "~/a2c_ray_results"  # where sweeps go unless --storage-path says otherwise
 
 
-def resolve(uri: str) -> str:
+class StorageError(ValueError):
+    """A storage URI cannot be reached, read or written; the message names the URI."""
+
+
+def is_remote(uri: str) -> bool:
+    """Whether a URI names a remote filesystem (anything with a scheme but file://)."""
+    return "://" in str(uri) and not str(uri).startswith("file://")
+
+
+def resolve(uri: str | Path) -> str:
     """A URI as given, or a local path made absolute (with ~ expanded)."""
     uri = str(uri)
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
     return uri if "://" in uri else os.path.abspath(os.path.expanduser(uri))
 
 
+def _split(uri: str) -> tuple[str, str, str]:
+    """(scheme:// or '', path, ?query or '') of a resolved URI."""
+    uri = resolve(uri)
+    if "://" not in uri:
+        return "", uri, ""
+    scheme, rest = uri.split("://", 1)
+    path, sep, query = rest.partition("?")
+    return f"{scheme}://", path, sep + query
+
+
+@functools.lru_cache(maxsize=16)
+def _fs(scheme: str, bucket: str, query: str) -> pafs.FileSystem:
+    if not scheme:
+        return pafs.LocalFileSystem()
+    return pafs.FileSystem.from_uri(f"{scheme}{bucket}{query}")[0]
+
+
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The filesystem and the path inside it."""
-    return pafs.FileSystem.from_uri(resolve(uri))
+    """The filesystem of a URI (one per bucket, reused) and the path inside it."""
+    scheme, path, query = _split(uri)
+    if not scheme:
+        return _fs("", "", ""), path
+    try:
+        return _fs(scheme, path.split("/", 1)[0], query), path.rstrip("/")
+    except (OSError, ValueError) as err:
+        raise StorageError(f"{uri}: {_cause(err)}") from None
 
 
 def join(base: str, *parts: str) -> str:
-    """base/part/...; base may be a URI."""
-    return "/".join([resolve(base).rstrip("/"), *parts])
+    """base/part/...; base may be a URI (its ?query stays at the end)."""
+    scheme, path, query = _split(base)
+    return scheme + "/".join([path.rstrip("/"), *parts]) + query
+
+
+def name(uri: str) -> str:
+    """The last component of a path or URI."""
+    return _split(uri)[1].rstrip("/").rsplit("/", 1)[-1]
+
+
+def parent(uri: str) -> str:
+    """The directory a path or URI is in."""
+    scheme, path, query = _split(uri)
+    return scheme + path.rstrip("/").rsplit("/", 1)[0] + query
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a directory listing: its URI (scheme kept), name and kind."""
+
+    uri: str
+    name: str
+    is_dir: bool
 
 
 def exists(uri: str) -> bool:
@@ -31,24 +96,98 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
-def read_text(uri: str) -> str:
-    """A file's text."""
+def list_dir(uri: str) -> list[Entry]:
+    """Entries directly inside a directory, sorted by name (empty if it does not exist)."""
+    fs, path = filesystem(uri)
+    scheme, _, query = _split(uri)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    except NotADirectoryError:
+        return []
+    return sorted((Entry(scheme + i.path + query, i.base_name,
+                         i.type == pafs.FileType.Directory) for i in infos),
+                  key=lambda e: e.name)
+
+
+def read_bytes(uri: str) -> bytes:
+    """A file's bytes."""
     fs, path = filesystem(uri)
     with fs.open_input_stream(path) as f:
-        return f.read().decode()
+        return f.read()
+
+
+def read_text(uri: str) -> str:
+    """A file's text."""
+    return read_bytes(uri).decode()
 
 
 def write_text(uri: str, text: str) -> None:
-    """Write a file, creating its directory."""
+    """Write a file whole, creating its directory; a reader sees the old or the new text.
+
+    Locally through a temporary file and a rename; on object stores one PUT is atomic.
+    """
     fs, path = filesystem(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    directory = path.rsplit("/", 1)[0]
+    fs.create_dir(directory, recursive=True)
+    if isinstance(fs, pafs.LocalFileSystem):
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return
     with fs.open_output_stream(path) as f:
         f.write(text.encode())
 
 
-def list_dir(uri: str) -> list[pafs.FileInfo]:
-    """Entries directly inside a directory (empty if it does not exist)."""
+def copy_dir(src: str, dst: str) -> None:
+    """Copy a directory tree between any two filesystems (local, shared, s3://)."""
+    src_fs, src_path = filesystem(src)
+    dst_fs, dst_path = filesystem(dst)
+    dst_fs.create_dir(dst_path, recursive=True)
+    pafs.copy_files(src_path, dst_path, source_filesystem=src_fs,
+                    destination_filesystem=dst_fs)
+
+
+def delete_dir(uri: str) -> None:
+    """Delete a directory tree; nothing happens if it is gone already."""
     fs, path = filesystem(uri)
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
-        return []
-    return fs.get_file_info(pafs.FileSelector(path))
+    try:
+        fs.delete_dir(path)
+    except FileNotFoundError:
+        pass
+
+
+def check_writable(uri: str) -> None:
+    """Raise StorageError, naming the URI and the cause, unless a file can be written there.
+
+    For a remote URI it writes and deletes one small object: a missing bucket, an endpoint
+    that cannot be reached, and missing or wrong credentials (which S3 answers with "access
+    denied" on the first write) all show here, before any work starts. A local path is only
+    checked, not created.
+    """
+    if not is_remote(uri):
+        existing = Path(resolve(uri))
+        while not existing.exists():
+            existing = existing.parent
+        if not (existing.is_dir() and os.access(existing, os.W_OK)):
+            raise StorageError(f"{uri}: cannot write to {existing}")
+        return
+    probe = join(uri, ".a2c_ray_write_check")
+    try:
+        fs, path = filesystem(probe)
+        with fs.open_output_stream(path) as f:
+            f.write(b"ok")
+        fs.delete_file(path)
+    except OSError as err:
+        cause = _cause(err)
+        if "ACCESS_DENIED" in cause or "AccessDenied" in cause:
+            cause += " (are AWS credentials set? AWS_ACCESS_KEY_ID, AWS_PROFILE or a role)"
+        raise StorageError(f"{uri}: cannot write there: {cause}") from None
+
+
+def _cause(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__

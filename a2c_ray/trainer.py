@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from a2c_ray.actors import make_sampler
-from a2c_ray.checkpoint import load_checkpoint, save_checkpoint
+from a2c_ray.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
 from a2c_ray.config import A2CConfig
 from a2c_ray.envs import env_spaces
 from a2c_ray.learner import Learner, concat_batches
@@ -130,8 +130,8 @@ def train(
         config: the run's configuration.
         out_dir: where progress.csv, TensorBoard events, checkpoint/ and summary.json go;
             None writes no files (the Tune trainable reports through ``on_iteration``).
-        resume_from: a checkpoint directory to continue from exactly. Its config is used,
-            with ``config.total_env_steps`` as the new budget.
+        resume_from: a checkpoint, or a run directory holding one, to continue from exactly.
+            Its config is used, with ``config.total_env_steps`` as the new budget.
         on_iteration: called after each iteration with the metrics and, when a checkpoint is
             due, a function that writes one into a given directory.
         use_ray: sample with Ray actors; by default when ``num_rollout_workers >= 1``.
@@ -250,7 +250,7 @@ def train(
                 return save_checkpoint(path, config, learner.state_dict(), state(states))
 
             if out is not None and due:
-                save(out / "checkpoint")
+                CheckpointStore(out / "checkpoint").save(iteration, save)
             if on_iteration is not None:
                 on_iteration(metrics, save if due else None)
     finally:

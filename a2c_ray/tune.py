@@ -13,20 +13,23 @@ from __future__ import annotations
 import json
 import logging
 import math
-import tempfile
+import os
+import shlex
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.fs as pafs
 
 from a2c_ray import storage as st
-from a2c_ray.checkpoint import FILES as CHECKPOINT_FILES
+from a2c_ray.checkpoint import CheckpointStore
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
+from a2c_ray.results import load_trials, ranked
 from a2c_ray.search_space import (
     SearchSpaceError,
     baseline_point,
@@ -92,12 +95,19 @@ def build_parser() -> Parser:
 
 # --- the trial -------------------------------------------------------------------------------
 
-def run_trial(params: dict[str, Any], base: dict[str, Any], report_every: int = 1) -> None:
+def run_trial(params: dict[str, Any], base: dict[str, Any], exp: str, keep: int = 2,
+              report_every: int = 1) -> None:
     """Ray Tune function trainable: one A2C run.
 
-    It reports to Tune after an evaluation, with each checkpoint, at the end, and whenever
-    ``report_every`` more env steps have passed; reporting every iteration made Tune's
+    It reports to Tune after an evaluation, at the end, and whenever ``report_every`` more
+    env steps have passed; reporting every iteration made Tune's
     per-result work cost a third of a 2-core machine.
+
+    The trial keeps its own checkpoints in ``EXP/TRIAL/checkpoint/`` (a ``CheckpointStore``)
+    and Tune keeps none: a trial restarted after a failure or a ``--resume`` continues from
+    the newest complete one there. (Tune's own checkpoints, with ``num_to_keep``, can leave
+    the saved experiment state naming a checkpoint already deleted when the driver is killed
+    between the deletion and the next snapshot, and the trial then cannot be restored.)
     """
     import ray
     from ray import tune
@@ -105,71 +115,114 @@ def run_trial(params: dict[str, Any], base: dict[str, Any], report_every: int = 
     from a2c_ray.trainer import train
 
     config = A2CConfig.from_dict({**base, **params})
+    context = tune.get_context()
+    trial = st.join(exp, Path(context.get_trial_dir()).name)
+    store = CheckpointStore(st.join(trial, "checkpoint"), keep=keep)
     node_id = ray.get_runtime_context().get_node_id()
 
     last = [-report_every]
 
     def report(metrics: dict[str, float], save: Any) -> None:
+        if save is not None:
+            store.save(int(metrics["iteration"]), save)
         steps = metrics["env_steps"]
         done = steps >= config.total_env_steps
         evaluated = not math.isnan(metrics["eval_return_mean"])
-        if save is None and not (done or evaluated or steps - last[0] >= report_every):
-            return
-        last[0] = steps
-        result = {**metrics, "node_id": node_id}
-        if save is None:
-            tune.report(result)
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            save(Path(tmp) / "checkpoint")
-            tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+        if done or evaluated or steps - last[0] >= report_every:
+            last[0] = steps
+            tune.report({**metrics, "node_id": node_id})
 
-    checkpoint = _available_checkpoint(tune.get_checkpoint())
-    if checkpoint is None:
-        train(config, on_iteration=report, show_progress=False)
-    else:
-        with checkpoint.as_directory() as d:
-            train(config, resume_from=Path(d) / "checkpoint", on_iteration=report,
-                  show_progress=False)
+    resume = store.latest()
+    if resume is not None:
+        print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
+    train(config, resume_from=resume, on_iteration=report, show_progress=False)
 
 
-def _available_checkpoint(checkpoint: Any) -> Any:
-    """The checkpoint to resume from, or the trial's newest complete one if it is unusable.
-
-    A driver killed between writing a checkpoint and saving the experiment state leaves
-    Tune pointing at a checkpoint that ``num_to_keep`` has since deleted, and a trial killed
-    while its checkpoint was being copied to storage leaves a directory with only some of
-    the files. The trial then continues from the newest checkpoint in its directory that has
-    every file, instead of failing.
-    """
-    if checkpoint is None:
-        return None
-    fs = checkpoint.filesystem
-
-    def complete(path: str) -> bool:
-        return all(fs.get_file_info(f"{path}/checkpoint/{name}").type == pafs.FileType.File
-                   for name in CHECKPOINT_FILES)
-
-    if complete(checkpoint.path):
-        return checkpoint
-    from ray import tune
-
-    trial_dir = checkpoint.path.rstrip("/").rsplit("/", 1)[0]
-    found = sorted(info.path for info in fs.get_file_info(pafs.FileSelector(trial_dir))
-                   if info.base_name.startswith("checkpoint_") and complete(info.path))
-    if not found:
-        log.warning("checkpoint %s is gone or incomplete and no other was found: starting "
-                    "over", checkpoint.path)
-        return None
-    log.warning("checkpoint %s is gone or incomplete: resuming from %s", checkpoint.path,
-                found[-1])
-    return tune.Checkpoint(found[-1], filesystem=fs)
-
-
-def run_confirmation(params: dict[str, Any], base: dict[str, Any],
-                     configs: list[dict[str, Any]], report_every: int = 1) -> None:
+def run_confirmation(params: dict[str, Any], base: dict[str, Any], exp: str,
+                     configs: list[dict[str, Any]], keep: int = 2, report_every: int = 1) -> None:
     """Trainable for --confirm-top: configuration ``config_index`` on seed ``seed``."""
-    run_trial({**configs[params["config_index"]], "seed": params["seed"]}, base, report_every)
+    run_trial({**configs[params["config_index"]], "seed": params["seed"]}, base, exp, keep,
+              report_every)
+
+
+# --- what the user sees while it runs ---------------------------------------------------------
+
+PROGRESS_COLUMNS = ("env_steps", METRIC, "episode_return_mean", "env_steps_per_s")
+PROGRESS_EVERY_S = 30.0
+
+
+class _DropTuneResumeHint(logging.Filter):
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)": ours names our command."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Experiment has been interrupted")
+
+
+def _quiet_tune() -> None:
+    """Tune prints nothing of its own: the progress table and the summary are ours.
+
+    Tune's new output engine prints an experiment box and two boxes per trial at any
+    verbosity above 0, and a TensorBoard hint to a directory that does not exist; its legacy
+    engine (RAY_AIR_NEW_OUTPUT=0) prints nothing at verbose=0.
+    """
+    import optuna
+
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    logging.getLogger("ray.tune.tune").addFilter(_DropTuneResumeHint())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _progress_callback(every_s: float) -> Any:
+    """A Tune callback printing ``progress_table`` every ``every_s`` seconds."""
+    from ray.tune import Callback
+
+    class ProgressTable(Callback):
+        def __init__(self) -> None:
+            self.last = time.monotonic()
+            self.start = self.last
+
+        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            now = time.monotonic()
+            if now - self.last >= every_s:
+                self.last = now
+                print(progress_table(trials, now - self.start), flush=True)
+
+    return ProgressTable()
+
+
+def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> str:
+    """Status counts, the best trial so far, and the running trials' progress, as text.
+
+    ``trials`` are Tune's trial objects (``trial_id``, ``status``, ``last_result``).
+    """
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    minutes, seconds = divmod(int(elapsed_s), 60)
+    lines = [f"[{minutes // 60:d}:{minutes % 60:02d}:{seconds:02d}] "
+             + " | ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    scored = [t for t in trials if _finite(t.last_result.get(METRIC))]
+    if scored:
+        best = max(scored, key=lambda t: t.last_result[METRIC])
+        lines[0] += (f"   best {METRIC} {best.last_result[METRIC]:.1f} ({best.trial_id}, "
+                     f"{best.last_result.get('env_steps', 0):,} steps)")
+    running = sorted((t for t in trials if t.status == "RUNNING"),
+                     key=lambda t: -t.last_result.get("env_steps", 0))
+    if running:
+        table = pd.DataFrame([{"trial": t.trial_id, "status": t.status,
+                               **{c: t.last_result.get(c) for c in PROGRESS_COLUMNS}}
+                              for t in running[:max_rows]])
+        lines.append(table.to_string(index=False, na_rep="-", formatters={
+            "env_steps": "{:,.0f}".format, METRIC: "{:.1f}".format,
+            "episode_return_mean": "{:.1f}".format, "env_steps_per_s": "{:,.0f}".format}))
+        if len(running) > max_rows:
+            lines.append(f"... and {len(running) - max_rows} more running")
+    return "\n".join(lines)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 # --- the sweep -------------------------------------------------------------------------------
@@ -267,7 +320,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
         grace_period=settings["grace_steps"], reduction_factor=settings["reduction_factor"],
     )
     return tune.Tuner(
-        _trainable(run_trial, settings),
+        _trainable(run_trial, settings, exp),
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=settings["num_samples"],
             max_concurrent_trials=_concurrency(settings), trial_dirname_creator=_trial_dirname,
@@ -281,9 +334,9 @@ def _run_config(settings: dict[str, Any], storage: str, name: str):
 
     return tune.RunConfig(
         name=name, storage_path=st.resolve(storage),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=settings["keep_checkpoints"]),
         failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
-        verbose=1,
+        # Tune's own output prints two boxes per trial; ours is one table every 30 s.
+        verbose=0, callbacks=[_progress_callback(PROGRESS_EVERY_S)],
     )
 
 
@@ -305,28 +358,8 @@ def _concurrency(settings: dict[str, Any]) -> int | None:
     return max(1, cpus // per_trial)
 
 
-def _trials_frame(results: Any) -> pd.DataFrame:
-    """One row per trial: id, status, final metrics and config/* columns."""
-    rows = []
-    for r in results:
-        m = r.metrics or {}
-        row = {"trial_id": m.get("trial_id", Path(r.path).name),
-               "status": "ERROR" if r.error else "TERMINATED",
-               "error": str(r.error).strip().splitlines()[-1] if r.error else "",
-               "path": r.path}
-        row.update({k: m.get(k) for k in ("env_steps", METRIC, "episode_return_mean",
-                                           "node_id", "time_total_s")})
-        row.update({f"config/{k}": v for k, v in (r.config or {}).items()})
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    ok = df["status"] == "TERMINATED"
-    df["_rank_key"] = np.where(ok, pd.to_numeric(df[METRIC], errors="coerce"), np.nan)
-    return df.sort_values("_rank_key", ascending=False, na_position="last").drop(
-        columns="_rank_key").reset_index(drop=True)
-
-
-def _trainable(fn: Any, settings: dict[str, Any], **params: Any) -> Any:
-    """A trainable with its fixed parameters, reserving a placement group per trial.
+def _trainable(fn: Any, settings: dict[str, Any], exp: str, **params: Any) -> Any:
+    """A trainable of experiment ``exp`` with its fixed parameters and a placement group.
 
     The group holds one CPU bundle for the learner and one per rollout actor.
     """
@@ -336,7 +369,8 @@ def _trainable(fn: Any, settings: dict[str, Any], **params: Any) -> Any:
 
     base = settings["base_config"]
     return tune.with_resources(
-        tune.with_parameters(fn, base=base, report_every=_report_every(settings), **params),
+        tune.with_parameters(fn, base=base, exp=exp, keep=settings["keep_checkpoints"],
+                             report_every=_report_every(settings), **params),
         tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
     )
 
@@ -352,29 +386,40 @@ def _row_config(row: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     return A2CConfig.from_dict({**base, **params}).to_dict()
 
 
-def _confirm(settings: dict[str, Any], df: pd.DataFrame, storage: str, name: str,
-             exp: str, top: int, n_seeds: int) -> dict[str, Any]:
-    """Re-run the top configurations on fresh seeds at the full budget; rank by mean return."""
+def _confirm(settings: dict[str, Any], ok: pd.DataFrame, storage: str, name: str,
+             exp: str, top: int, n_seeds: int, stop: StopSignals) -> dict[str, Any]:
+    """Re-run the top configurations on fresh seeds at the full budget; rank by mean return.
+
+    A confirmation that was interrupted continues where it stopped.
+    """
     from ray import tune
 
     base = settings["base_config"]
-    ok = df[(df["status"] == "TERMINATED") & df[METRIC].notna()].head(top)
+    ok = ok.head(top)
     params = [_row_config(row, base) for _, row in ok.iterrows()]
     seeds = [settings["seed"] + CONFIRM_SEED_OFFSET + j for j in range(n_seeds)]
-    tuner = tune.Tuner(
-        _trainable(run_confirmation, settings, configs=params),
-        param_space={"config_index": tune.grid_search(list(range(len(params)))),
-                     "seed": tune.grid_search(seeds)},
-        tune_config=tune.TuneConfig(max_concurrent_trials=_concurrency(settings),
-                                    trial_dirname_creator=_trial_dirname),
-        run_config=_run_config(settings, st.join(storage, name), "confirm"),
-    )
-    results = tuner.fit()
+    confirm_dir = st.join(exp, "confirm")
+    trainable = _trainable(run_confirmation, settings, confirm_dir, configs=params)
+    if _has_tune_state(confirm_dir):
+        tuner = tune.Tuner.restore(confirm_dir, trainable, resume_unfinished=True,
+                                   resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"config_index": tune.grid_search(list(range(len(params)))),
+                         "seed": tune.grid_search(seeds)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=_concurrency(settings),
+                                        trial_dirname_creator=_trial_dirname),
+            run_config=_run_config(settings, exp, "confirm"),
+        )
+    stop.fit(tuner)
+    if stop.received is not None:
+        return {}
+    runs = load_trials(confirm_dir)
     ranking = []
     for i, (_, row) in enumerate(ok.iterrows()):
-        returns = [r.metrics.get(METRIC) for r in results
-                   if r.config["config_index"] == i and not r.error and r.metrics]
-        returns = [float(x) for x in returns if x is not None and not math.isnan(x)]
+        mine = runs[(runs["config/config_index"] == i) & (runs["status"] == "TERMINATED")]
+        returns = [float(x) for x in _column(mine, METRIC).dropna()]
         mean = float(np.mean(returns)) if returns else float("nan")
         sem = (float(np.std(returns, ddof=1) / np.sqrt(len(returns)))
                if len(returns) > 1 else float("nan"))
@@ -401,9 +446,59 @@ def _close_orphans(url: str, name: str) -> None:
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
 
-def main() -> int:
-    """Entry point."""
-    args = build_parser().parse_args()
+class StopSignals:
+    """Ctrl-C and SIGTERM stop a sweep cleanly; a second one ends the command at once.
+
+    The first signal asks Tune to stop the way its own Ctrl-C handling does (through the
+    SIGUSR1 handler Tune installs while it runs): it stops launching trials, saves the
+    experiment state with the unfinished trials RUNNING or PENDING, and returns from
+    ``fit``. Outside ``fit`` it raises KeyboardInterrupt. A second signal exits at once with
+    128 + its number, which leaves the sweep as resumable as a SIGKILL does.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, second_message: str) -> None:
+        self.second_message = second_message
+        self.received: int | None = None
+        self.in_fit = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ours decides; Tune's SIGUSR1 stays
+        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            os.write(2, f"interrupted again: quitting at once; {self.second_message}\n".encode())
+            os._exit(128 + signum)
+        self.received = signum
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if not (self.in_fit and callable(tune_stop)):
+            raise KeyboardInterrupt
+        tune_stop(signal.SIGUSR1, frame)
+
+    def fit(self, tuner: Any) -> Any:
+        """``tuner.fit()``, stoppable by these signals."""
+        self.in_fit = True
+        try:
+            return tuner.fit()
+        finally:
+            self.in_fit = False
+
+    @property
+    def exit_code(self) -> int:
+        """130 after SIGINT, 143 after SIGTERM."""
+        return 128 + (self.received or 0)
+
+
+def _open(args: Any) -> tuple[dict[str, Any], str, str]:
+    """The sweep's settings, name and directory, validated before anything is written."""
     storage = args.storage_path
     if args.resume:
         if not args.name:
@@ -411,70 +506,115 @@ def main() -> int:
         exp = st.join(storage, args.name)
         if not st.exists(st.join(exp, "sweep.json")):
             raise UsageError(f"--resume: no sweep named {args.name!r} under {storage!r}")
-        settings = json.loads(st.read_text(st.join(exp, "sweep.json")))
-        name = args.name
-    else:
-        settings = _settings(args)
-        name = args.name or f"a2c_{args.env.split(':')[-1]}_{time.strftime('%Y%m%d-%H%M%S')}"
-        exp = st.join(storage, name)
-        if st.exists(exp):
-            raise UsageError(f"--name {name!r} already exists under {storage!r}: pass --resume "
-                             "to continue it, or choose another name")
+        return json.loads(st.read_text(st.join(exp, "sweep.json"))), args.name, exp
+    settings = _settings(args)
+    name = args.name or f"a2c_{args.env.split(':')[-1]}_{time.strftime('%Y%m%d-%H%M%S')}"
+    exp = st.join(storage, name)
+    if st.exists(exp):
+        raise UsageError(f"--name {name!r} already exists under {storage!r}: pass --resume "
+                         "to continue it, or choose another name")
+    return settings, name, exp
+
+
+def _has_tune_state(exp: str) -> bool:
+    return any(e.name.startswith("experiment_state-") for e in st.list_dir(exp))
+
+
+def _resume_command(name: str, storage: str) -> str:
+    return (f"python -m a2c_ray.tune --resume --name {shlex.quote(name)} --storage-path "
+            f"{shlex.quote(st.resolve(storage))}")
+
+
+def _interrupted(exp: str, name: str, storage: str, num_samples: int) -> None:
+    """The one line an interrupted sweep prints: how far it got, and how to continue."""
+    trials = load_trials(exp) if _has_tune_state(exp) else load_trials(exp).iloc[0:0]
+    started = int(trials["status"].isin(("RUNNING", "PAUSED", "TERMINATED", "ERROR")).sum())
+    finished = int(trials["status"].isin(("TERMINATED", "ERROR")).sum())
+    print(f"interrupted: {started} of {num_samples} trials started, {finished} finished; "
+          f"continue with: {_resume_command(name, storage)}", flush=True)
+
+
+def main() -> int:
+    """Entry point."""
+    args = build_parser().parse_args()
+    storage = args.storage_path
+    settings, name, exp = _open(args)
 
     import ray
     from ray import tune
 
+    _quiet_tune()
     ray.init(address=args.address) if args.address else ray.init()
     _check_storage(storage, args.shared_storage)
+    # Installed after ray.init, whose SIGTERM handler would otherwise replace ours.
+    with StopSignals(f"continue with: {_resume_command(name, storage)}") as stop:
+        try:
+            if args.resume and _has_tune_state(exp):
+                # Finished trials are kept, unfinished ones continue from their checkpoints,
+                # and the searcher (with its Optuna study) is restored from the experiment.
+                tuner = tune.Tuner.restore(exp, _trainable(run_trial, settings, exp),
+                                           resume_unfinished=True, resume_errored=True)
+            else:  # new, or stopped before Tune saved any state
+                tuner = _tuner(settings, storage, name, exp)
+                st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
+            stop.fit(tuner)
+            if stop.received is None:
+                return _finish(args, settings, storage, name, exp, stop)
+        except KeyboardInterrupt:
+            if stop.received is None:
+                raise
+        if st.exists(st.join(exp, "sweep.json")):
+            _interrupted(exp, name, storage, settings["num_samples"])
+        return stop.exit_code
 
-    if args.resume:
-        # Finished trials are kept, unfinished ones continue from their checkpoints, and the
-        # searcher (with its Optuna study in the RDB storage) is restored from the experiment.
-        tuner = tune.Tuner.restore(exp, _trainable(run_trial, settings),
-                                   resume_unfinished=True, resume_errored=True)
-    else:
-        tuner = _tuner(settings, storage, name, exp)
-        st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
-    results = tuner.fit()
 
-    df = _trials_frame(results)
-    ok = df[(df["status"] == "TERMINATED") & df[METRIC].notna()]
+def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: str,
+            stop: StopSignals) -> int:
+    """After the search: the summary, best_config.json, the confirmation; returns the exit code.
+
+    Returns early, with the exit code of the signal, when the confirmation is interrupted.
+    """
+    df = load_trials(exp)
+    ok = ranked(df, METRIC, MODE)
+    statuses = {k: int(v) for k, v in df["status"].value_counts().items() if v}
     summary: dict[str, Any] = {
         "metric": METRIC, "mode": MODE, "best_trial_id": None, "best_config": None,
-        "best_metric": None, "num_trials": len(df),
-        "trials_by_status": {k: int(v) for k, v in df["status"].value_counts().items()},
-        "stopped_early": int((df["env_steps"].fillna(0) < settings["max_steps"]).sum()),
+        "best_metric": None, "num_trials": len(df), "trials_by_status": statuses,
+        "stopped_early": int((_column(df, "env_steps").fillna(0) < settings["max_steps"]).sum()),
         "optuna_storage": settings["optuna_storage"], "study_name": name,
     }
     if ok.empty:
         st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
         _close_orphans(settings["optuna_storage"], name)
-        first_error = df["error"].iloc[0] if len(df) else ""
-        print(f"No trial finished with a {METRIC}: {summary['trials_by_status']}. First "
-              f"error: {first_error}\nResults: {exp}")
+        errors = [_first_error(d) for d in df["trial_dir"].dropna()]
+        first_error = next((e for e in errors if e), "")
+        print(f"No trial finished with a {METRIC}: {statuses}. First error: {first_error}\n"
+              f"Results: {exp}")
         return 1
     best = ok.iloc[0]
     best_config = _row_config(best, settings["base_config"])
     summary.update({"best_trial_id": str(best["trial_id"]), "best_config": best_config,
                     "best_metric": float(best[METRIC])})
-    st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
 
-    print(f"\nTop {min(5, len(df))} of {len(df)} trials by {METRIC} "
-          f"({summary['trials_by_status']}):")
-    cols = ["trial_id", "status", "env_steps", METRIC] + [
+    print(f"\nTop {min(5, len(ok))} of {len(df)} trials by {METRIC} ({statuses}):")
+    cols = ["trial_id", "env_steps", METRIC] + [
         f"config/{k}" for k in ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
                                 "rollout_length", "envs_per_worker") if f"config/{k}" in df]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df[cols].head(5).to_string(index=False))
+        print(ok[cols].head(5).to_string(index=False))
 
     if args.confirm_top:
-        winner = _confirm(settings, df, storage, name, exp, args.confirm_top, args.confirm_seeds)
+        winner = _confirm(settings, ok, storage, name, exp, args.confirm_top,
+                          args.confirm_seeds, stop)
+        if stop.received is not None:
+            return stop.exit_code
         if winner:
             summary.update({"confirmed_best_trial_id": winner["sweep_trial_id"],
                             "confirmed_best_config": winner["config"],
                             "confirmed_best_mean": winner["mean"],
                             "confirmed_best_sem": winner["sem"]})
-            st.write_text(st.join(exp, "best_config.json"), json.dumps(winner["config"], indent=2))
+            best_config = winner["config"]
+    st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
     st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     _close_orphans(settings["optuna_storage"], name)
     print(f"\nResults: {exp}")
@@ -482,6 +622,22 @@ def main() -> int:
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "
           f"{st.join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{name}_best")
     return 0
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """A column as floats (NaN where missing), also when no trial reported it."""
+    if name not in df:
+        return pd.Series(np.nan, index=df.index, dtype=float)
+    return pd.to_numeric(df[name], errors="coerce").astype(float)
+
+
+def _first_error(trial_dir: str) -> str:
+    """The last line of a trial's error.txt, or ''."""
+    uri = st.join(trial_dir, "error.txt")
+    if not st.exists(uri):
+        return ""
+    lines = st.read_text(uri).strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 import csv
 import os
 import pickle  # noqa: F401 - the malicious payload below is built for pickle
+from pathlib import Path
 
 import pytest
 import torch
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.checkpoint import load_checkpoint
+from a2c_ray.checkpoint import FILES, CheckpointStore, load_checkpoint, resolve
 
 VOLATILE = {"env_steps_per_s", "time_total_s"}
 
@@ -54,7 +55,31 @@ def test_loading_never_unpickles_code(tmp_path, monkeypatch):
     train(cfg, tmp_path, show_progress=False)
     marker = tmp_path / "pwned"
     monkeypatch.setenv("EVIL_MARKER", str(marker))
-    torch.save({"model": Evil(), "optimizer": {}}, tmp_path / "checkpoint" / "learner.pt")
+    torch.save({"model": Evil(), "optimizer": {}}, Path(resolve(tmp_path)) / "learner.pt")
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint(tmp_path / "checkpoint")
     assert not marker.exists()
+
+
+def write_fake(path: Path, files=FILES) -> None:
+    path.mkdir(parents=True)
+    for name in files:
+        (path / name).write_text("x")
+
+
+def test_store_names_its_newest_complete_checkpoint(tmp_path):
+    store = CheckpointStore(tmp_path / "checkpoint", keep=2)
+    for iteration in (10, 20, 30):
+        store.save(iteration, write_fake)
+    kept = sorted(p.name for p in (tmp_path / "checkpoint").iterdir())
+    assert kept == ["000000020", "000000030", "latest"]  # the newest two, and the pointer
+    assert resolve(tmp_path) == str(tmp_path / "checkpoint" / "000000030")
+    # killed while writing checkpoint 40, before naming it: 30 is still the one
+    write_fake(tmp_path / "checkpoint" / "000000040", FILES[:2])
+    assert store.latest() == str(tmp_path / "checkpoint" / "000000030")
+    # the pointer lost, or naming a checkpoint that is gone: the newest complete one
+    (tmp_path / "checkpoint" / "latest").unlink()
+    assert store.latest() == str(tmp_path / "checkpoint" / "000000030")
+    (tmp_path / "checkpoint" / "latest").write_text("000000099")
+    assert store.latest() == str(tmp_path / "checkpoint" / "000000030")
+    assert CheckpointStore(tmp_path / "nothing").latest() is None

@@ -27,7 +27,7 @@ def test_train_writes_contract_outputs_and_resumes(tmp_path):
                            "eval_return_mean", "policy_loss", "value_loss", "entropy",
                            "explained_variance", "grad_norm", "env_steps_per_s", "time_total_s"]
     assert any(p.name.startswith("events.out.tfevents") for p in (out / "tensorboard").iterdir())
-    assert (out / "checkpoint" / "learner.pt").is_file()
+    assert (out / "checkpoint" / "latest").is_file()
 
     r = run(["--out", str(out), "--resume", "--total-steps", "1024"])
     assert r.returncode == 0, r.stderr

@@ -64,7 +64,7 @@ def test_load_curves_long_form(sweep, tmp_path):
 @pytest.mark.slow
 def test_loaders_read_a_running_sweep(sweep, tmp_path):
     running = tmp_path / "running"
-    shutil.copytree(sweep, running, ignore=shutil.ignore_patterns("checkpoint_*", "confirm"))
+    shutil.copytree(sweep, running, ignore=shutil.ignore_patterns("checkpoint", "confirm"))
     trial = next(running.glob("run_trial_*"))
     with open(trial / "result.json", "a") as f:
         f.write('{"env_steps": 99999, "trunc')  # a line still being written

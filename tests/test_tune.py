@@ -73,66 +73,107 @@ def test_cartpole_sweep(tmp_path):
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
+def _finished(exp: Path) -> dict[Path, str]:
+    out = {}
+    for result in exp.glob("run_trial_*/result.json"):
+        lines = result.read_text().splitlines()
+        if lines and json.loads(lines[-1]).get("done"):
+            out[result] = result.read_text()
+    return out
+
+
+def _checkpointed_unfinished(exp: Path) -> bool:
+    return any((d / "checkpoint" / "latest").is_file() and d / "result.json" not in _finished(exp)
+               for d in exp.glob("run_trial_*"))
+
+
+STOPS = {  # how the sweep is stopped, and the exit status it must end with
+    "SIGKILL": (signal.SIGKILL, True, -signal.SIGKILL),
+    "Ctrl-C": (signal.SIGINT, True, 130),  # a terminal signals the whole process group
+    "SIGTERM": (signal.SIGTERM, False, 143),  # kill PID
+}
+
+
 @pytest.mark.slow
-def test_sweep_survives_sigkill_and_resumes(tmp_path):
-    args = ["--num-samples", "6", *SMALL, "--storage-path", str(tmp_path), "--name", "kill",
+@pytest.mark.parametrize("how", list(STOPS))
+def test_sweep_stopped_then_resumed(tmp_path, how):
+    sig, group, code = STOPS[how]
+    args = ["--num-samples", "5", *SMALL, "--storage-path", str(tmp_path), "--name", "stop",
             "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"]
-    exp = tmp_path / "kill"
-    proc = subprocess.Popen(TUNE + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    finished: dict[Path, str] = {}
+    exp = tmp_path / "stop"
+    out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out_file.open("w") as o, err_file.open("w") as e:  # files: a full pipe would block
+        proc = subprocess.Popen(TUNE + args, stdout=o, stderr=e, start_new_session=True)
     deadline = time.monotonic() + 600
     try:
-        while time.monotonic() < deadline and len(finished) < 2:
-            time.sleep(1)
-            for result in exp.glob("run_trial_*/result.json"):
-                lines = result.read_text().splitlines()
-                if lines and json.loads(lines[-1]).get("done"):
-                    finished[result] = result.read_text()
-        assert len(finished) >= 2, "no trial finished in time"
-        assert proc.poll() is None, "the sweep ended before it could be killed"
+        while time.monotonic() < deadline and not (
+                _finished(exp) and _checkpointed_unfinished(exp)):
+            time.sleep(0.5)
+        finished = _finished(exp)
+        assert finished, "no trial finished in time"
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+        os.killpg(proc.pid, sig) if group else os.kill(proc.pid, sig)
+        proc.wait(timeout=120)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    out, err = out_file.read_text(), err_file.read_text()
+    assert proc.returncode == code, err[-3000:]
+    if sig != signal.SIGKILL:
+        resume = ("continue with: python -m a2c_ray.tune --resume --name stop "
+                  f"--storage-path {tmp_path}")
+        assert resume in out and "Tuner.restore" not in out + err, out + err[-3000:]
+        assert "trials started" in out
+    assert not (exp / "summary.json").exists()  # no final summary of an unfinished sweep
+    states = [t.state for t in study_trials(exp, "stop")]
+    assert optuna.trial.TrialState.FAIL not in states
     time.sleep(2)
-    r = run(["--resume", "--name", "kill", "--storage-path", str(tmp_path)])
+
+    r = run(["--resume", "--name", "stop", "--storage-path", str(tmp_path)])
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
-    assert summary["num_trials"] == 6
     errors = {d.name: (d / "error.txt").read_text()[-2000:]
               for d in exp.glob("run_trial_*") if (d / "error.txt").is_file()}
-    assert summary["trials_by_status"] == {"TERMINATED": 6}, errors
+    assert summary["num_trials"] == 5 and summary["trials_by_status"] == {"TERMINATED": 5}, errors
     for path, text in finished.items():  # finished results are kept, not re-run
         assert path.read_text() == text
-    # the study holds every trial; one a killed driver asked for but never ran is closed
-    states = [t.state for t in study_trials(exp, "kill")]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 6
+    # every trial completed in the study too; one a killed driver asked for but never ran
+    # would be closed as FAIL, and none of those may be a trial that ran
+    states = [t.state for t in study_trials(exp, "stop")]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 5
     assert optuna.trial.TrialState.RUNNING not in states
 
 
-def test_resume_skips_gone_and_incomplete_checkpoints(tmp_path):
-    """A killed sweep can leave Tune's checkpoint deleted, or a newer one half copied."""
-    from ray import tune as ray_tune
+SECOND_SIGNAL = """
+import os, signal, sys, time
+from a2c_ray.tune import StopSignals
 
-    from a2c_ray.checkpoint import FILES
-    from a2c_ray.tune import _available_checkpoint
+class Tuner:  # stands for Tune's fit: its SIGUSR1 handler asks it to stop, which takes a while
+    def fit(self):
+        signal.signal(signal.SIGUSR1, lambda *a: print("stopping", flush=True))
+        print("fitting", flush=True)
+        time.sleep(30)
 
-    trial = tmp_path / "run_trial_0"
-    for index, files in ((1, FILES), (2, FILES), (3, FILES[:2])):  # 3: killed mid-copy
-        (trial / f"checkpoint_00000{index}" / "checkpoint").mkdir(parents=True)
-        for name in files:
-            (trial / f"checkpoint_00000{index}" / "checkpoint" / name).write_text("x")
+with StopSignals("continue with: X") as stop:
+    stop.fit(Tuner())
+print("not reached")
+"""
 
-    def resolved(index: int) -> str:
-        found = _available_checkpoint(ray_tune.Checkpoint(str(trial / f"checkpoint_00000{index}")))
-        return Path(found.path).name
 
-    assert resolved(1) == "checkpoint_000001"  # complete: used as Tune gives it
-    assert resolved(3) == "checkpoint_000002"  # incomplete: the newest complete one
-    assert resolved(4) == "checkpoint_000002"  # deleted by num_to_keep: likewise
-    for d in trial.iterdir():
-        (d / "checkpoint" / "state.json").unlink(missing_ok=True)
-    assert _available_checkpoint(ray_tune.Checkpoint(str(trial / "checkpoint_000004"))) is None
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_second_signal_quits_at_once(sig):
+    proc = subprocess.Popen([sys.executable, "-c", SECOND_SIGNAL], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "fitting\n"
+    proc.send_signal(sig)
+    assert proc.stdout.readline() == "stopping\n"  # the first asks Tune to stop
+    start = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - start < 5 and "not reached" not in out
+    assert proc.returncode == 128 + sig
+    assert err.strip() == "interrupted again: quitting at once; continue with: X"
 
 
 @pytest.mark.slow
