@@ -1,11 +1,11 @@
 """Helpers for the notebooks in analysis/ and for ``a2c_ray.report``.
 
-Finding a sweep, hyperparameter importances and matplotlib plots. Reads result files only.
+Finding a sweep, hyperparameter importances and matplotlib plots. Reads result files only,
+local or s3://, through ``a2c_ray.results``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from a2c_ray import storage as st
+from a2c_ray.results import load_trials, ranked, sweep_settings
 from a2c_ray.storage import DEFAULT_STORAGE
 
 
@@ -29,29 +29,40 @@ def sweep_path(default_storage: str = DEFAULT_STORAGE) -> str:
     return str(max(sweeps, key=lambda p: (p / "sweep.json").stat().st_mtime))
 
 
-def sweep_settings(path: str) -> dict[str, Any]:
-    """The sweep's sweep.json (metric, budgets, search space, Optuna storage)."""
-    return json.loads(st.read_text(st.join(path, "sweep.json")))
-
-
-def summary(path: str) -> dict[str, Any] | None:
-    """The sweep's summary.json, or None while it runs."""
-    uri = st.join(path, "summary.json")
-    return json.loads(st.read_text(uri)) if st.exists(uri) else None
-
-
 def param_importances(path: str) -> pd.Series:
-    """Hyperparameter importance (fANOVA, optuna.importance) from the stored Optuna study."""
+    """Hyperparameter importance (fANOVA, ``optuna.importance``) of a sweep's ranked trials.
+
+    Computed from the trials' files (each searched value against the trial's final metric),
+    not from the Optuna database, so it works wherever the results can be read: the study of
+    a sweep on S3 lives on the cluster's head.
+    """
     import optuna
 
+    from a2c_ray.search_space import to_distributions
+
     settings = sweep_settings(path)
-    study = optuna.load_study(study_name=Path(st.resolve(path)).name,
-                              storage=settings["optuna_storage"])
-    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    if len(done) < 2:
+    metric, mode = settings["metric"], settings.get("mode", "max")
+    trials = ranked(load_trials(path), metric, mode)
+    if len(trials) < 2:
         return pd.Series(dtype=float, name="importance")
+    space = to_distributions(settings["search_space"])
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    for _, row in trials.iterrows():
+        params = {k: _plain(row[f"config/{k}"]) for k in space}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=space,
+                                                  value=float(row[metric])))
     imp = optuna.importance.get_param_importances(study)
-    return pd.Series(imp, name="importance").sort_values(ascending=False)
+    return pd.Series(imp, name="importance", dtype=float).sort_values(ascending=False)
+
+
+def _plain(value: Any) -> Any:
+    """A pandas or numpy scalar as the plain Python value Optuna's distributions hold."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def seed_band(curves: pd.DataFrame, metric: str, points: int = 100) -> pd.DataFrame:

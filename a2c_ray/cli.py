@@ -7,6 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from a2c_ray.config import A2CConfig
 
 USAGE_ERROR = 2
 
@@ -33,6 +37,20 @@ def fail(message: str) -> None:
         prog = "a2c_ray"
     print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
     sys.exit(USAGE_ERROR)
+
+
+def read_config(uri: str) -> A2CConfig:
+    """An A2CConfig from a JSON file, local or s3:// (a sweep's best_config.json, a preset)."""
+    from a2c_ray import storage as st
+    from a2c_ray.config import A2CConfig, ConfigError
+
+    try:
+        text = st.read_text(st.resolve(uri))
+    except (FileNotFoundError, IsADirectoryError):
+        raise ConfigError(f"config file {uri!r} does not exist") from None
+    except OSError as err:
+        raise ConfigError(f"config file {uri!r} cannot be read: {err}") from None
+    return A2CConfig.from_json_text(text, uri)
 
 
 def run_cli(main: Callable[[], int | None], user_errors: tuple[type[BaseException], ...]) -> None:

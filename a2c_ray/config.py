@@ -123,15 +123,22 @@ class A2CConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> A2CConfig:
-        """Load a config from a JSON file of field values."""
+        """Load a config from a local JSON file of field values."""
         try:
-            values = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
         except FileNotFoundError:
             raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        return cls.from_json_text(text, str(path))
+
+    @classmethod
+    def from_json_text(cls, text: str, source: str) -> A2CConfig:
+        """Parse the JSON text of a config file; ``source`` names it in errors."""
+        try:
+            values = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid JSON: {err}") from None
+            raise ConfigError(f"config file {source!r} is not valid JSON: {err}") from None
         if not isinstance(values, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a JSON object of fields")
+            raise ConfigError(f"config file {source!r} must hold a JSON object of fields")
         return cls.from_dict(values)
 
     def replace(self, **changes: Any) -> A2CConfig:

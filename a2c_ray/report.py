@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from a2c_ray.analysis import param_importances, plot_curves, summary, sweep_settings
+from a2c_ray import storage as st
+from a2c_ray.analysis import param_importances, plot_curves
 from a2c_ray.cli import Parser, UsageError, run_cli
-from a2c_ray.results import load_curves, load_trials
+from a2c_ray.results import load_curves, load_trials, sweep_settings, sweep_summary
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
@@ -42,7 +43,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     trials = load_trials(sweep)
     ranked = trials.sort_values(metric, ascending=False, na_position="last")
     curves = load_curves(sweep)
-    parts = [f"<h1>Sweep {html.escape(Path(sweep).name)}</h1>",
+    parts = [f"<h1>Sweep {html.escape(st.name(sweep))}</h1>",
              f"<p>{len(trials)} trials of {html.escape(settings['base_config']['env_id'])}, "
              f"ranked by {metric}; status: "
              f"{html.escape(str(trials['status'].value_counts().to_dict()))}.</p>"]
@@ -67,7 +68,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
         parts += ["<h2>Hyperparameter importance</h2>", _png(fig)]
         plt.close(fig)
 
-    done = summary(sweep)
+    done = sweep_summary(sweep)
     best_config = (done or {}).get("best_config")
     if best_config:
         parts += ["<h2>Best configuration</h2>",
@@ -83,22 +84,23 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
                   f"3 deterministic episodes</p>",
                   f'<img src="data:image/gif;base64,{data}">']
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>a2c_ray sweep "
-            f"{html.escape(Path(sweep).name)}</title><style>{CSS}</style></head><body>"
+            f"{html.escape(st.name(sweep))}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")
 
 
 def main() -> int:
     """Entry point."""
     p = Parser(prog="python -m a2c_ray.report", description=__doc__.split("\n")[0])
-    p.add_argument("sweep", help="sweep directory")
-    p.add_argument("--out", help="HTML file to write (default: SWEEP_DIR/report.html)")
+    p.add_argument("sweep", help="sweep directory (local or s3://)")
+    p.add_argument("--out", help="HTML file to write, local or s3:// (default: "
+                   "SWEEP_DIR/report.html)")
     p.add_argument("--top", type=int, default=5, help="trials in the curves plot")
     p.add_argument("--no-gif", action="store_true", help="skip rendering the best policy")
     args = p.parse_args()
-    if not (Path(args.sweep) / "sweep.json").is_file():
+    if not st.exists(st.join(args.sweep, "sweep.json")):
         raise UsageError(f"{args.sweep!r} is not a sweep directory (no sweep.json)")
-    out = Path(args.out) if args.out else Path(args.sweep) / "report.html"
-    out.write_text(build_report(args.sweep, args.top, gif=not args.no_gif))
+    out = args.out or st.join(args.sweep, "report.html")
+    st.write_text(st.resolve(out), build_report(args.sweep, args.top, gif=not args.no_gif))
     print(f"wrote {out}")
     return 0
 

@@ -49,12 +49,6 @@ def _files(run_dir: str) -> set[str]:
     return {e.name for e in st.list_dir(run_dir) if not e.is_dir}
 
 
-def _run_dirs(path: str) -> list[str]:
-    """Trial (or run) directories directly under path: a progress.csv or params.json inside."""
-    return sorted(d for d in _dirs(path).values()
-                  if _files(d) & {"progress.csv", "params.json"})
-
-
 def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
     """Each trial Tune knows, from its newest ``experiment_state-*.json``; None if there is none.
 
@@ -82,6 +76,35 @@ def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
     return out
 
 
+def _runs(path: str) -> list[tuple[dict[str, Any], str | None, set[str]]]:
+    """(Tune's state of the trial, its directory or None, the files in it) for each trial.
+
+    For a directory of train runs each run counts as a trial, TERMINATED once it wrote
+    summary.json.
+    """
+    states = tune_trial_states(path)
+    dirs = _dirs(path)
+    files = {name: _files(d) for name, d in dirs.items()}
+    if states is None:  # train runs: DIR/seed_S, or DIR itself holding one run
+        states = {name: {"trial_id": name, "params": {},
+                         "status": "TERMINATED" if "summary.json" in f else "RUNNING"}
+                  for name, f in files.items() if f & {"progress.csv", "summary.json"}}
+    return [(state, dirs.get(name), files.get(name, set())) for name, state in states.items()]
+
+
+def _rows(run_dir: str, files: set[str]) -> pd.DataFrame:
+    """Every row a trial or run reported, oldest first.
+
+    A Tune trial's result.json, which Tune carries over when a sweep resumes (its
+    progress.csv on S3 restarts empty then), else a train run's progress.csv.
+    """
+    if "result.json" in files:
+        return pd.DataFrame(_json_lines(st.read_text(st.join(run_dir, "result.json"))))
+    if "progress.csv" in files:
+        return _csv(st.read_text(st.join(run_dir, "progress.csv")))
+    return pd.DataFrame()
+
+
 def load_trials(path: str | Path) -> pd.DataFrame:
     """One row per trial: trial_id, status, config/* and the final metrics.
 
@@ -100,30 +123,17 @@ def load_trials(path: str | Path) -> pd.DataFrame:
     base: dict[str, Any] = {}
     if st.exists(st.join(path, "sweep.json")):
         base = json.loads(st.read_text(st.join(path, "sweep.json"))).get("base_config", {})
-    states = tune_trial_states(path)
-    dirs = _dirs(path)
-    if states is None:  # train runs: DIR/seed_S, or DIR itself holding one run
-        runs = {name: d for name, d in dirs.items()
-                if _files(d) & {"progress.csv", "summary.json"}}
-        states = {name: {"trial_id": name, "params": {},
-                         "status": "TERMINATED" if "summary.json" in _files(d) else "RUNNING"}
-                  for name, d in runs.items()}
     rows = []
-    for name, state in states.items():
-        run_dir = dirs.get(name)
-        files = _files(run_dir) if run_dir else set()
-        last: dict[str, Any] = {}
+    for state, run_dir, files in _runs(path):
         params = dict(state["params"])
-        if "result.json" in files:
-            results = _json_lines(st.read_text(st.join(run_dir, "result.json")))
-            last = results[-1] if results else {}
-        elif "progress.csv" in files:  # a train run
-            progress = _csv(st.read_text(st.join(run_dir, "progress.csv")))
-            last = progress.iloc[-1].to_dict() if len(progress) else {}
-        if "params.json" in files:
-            params = json.loads(st.read_text(st.join(run_dir, "params.json")))
-        elif "summary.json" in files:
-            params = json.loads(st.read_text(st.join(run_dir, "summary.json")))["config"]
+        last: dict[str, Any] = {}
+        if run_dir is not None:
+            reported = _rows(run_dir, files)
+            last = reported.iloc[-1].to_dict() if len(reported) else {}
+            if "params.json" in files:
+                params = json.loads(st.read_text(st.join(run_dir, "params.json")))
+            elif "summary.json" in files:
+                params = json.loads(st.read_text(st.join(run_dir, "summary.json")))["config"]
         row = {"trial_id": state["trial_id"], "status": state["status"], "trial_dir": run_dir}
         row.update({f"config/{k}": v for k, v in {**base, **params}.items()})
         row.update({k: v for k, v in last.items()
@@ -185,26 +195,22 @@ def best_trials(path: str | Path) -> pd.DataFrame:
 def load_curves(path: str | Path) -> pd.DataFrame:
     """Learning curves in long form: trial_id, env_steps, one column per metric.
 
-    Rows a resumed trial logged twice (after a restore from a checkpoint) keep the last.
+    One row per report of each trial that ``load_trials`` lists. Rows a resumed trial
+    reported twice (it continues from its last checkpoint) keep the last.
     """
-    path = str(path)
     frames = []
-    for run_dir in _run_dirs(path):
-        if not st.exists(st.join(run_dir, "progress.csv")):
-            continue
-        df = _csv(st.read_text(st.join(run_dir, "progress.csv")))
+    for state, run_dir, files in _runs(str(path)):
+        df = _rows(run_dir, files) if run_dir is not None else pd.DataFrame()
         if df.empty or "env_steps" not in df:
             continue
-        trial_id = (str(df["trial_id"].iloc[-1]) if "trial_id" in df
-                    else Path(run_dir).name)
         df = df.dropna(subset=["env_steps"])  # a short, half-written last line
         df = df.drop(columns=[c for c in ("trial_id", "config") if c in df])
         df = df.drop_duplicates("env_steps", keep="last").sort_values("env_steps")
-        df.insert(0, "trial_id", trial_id)
+        df.insert(0, "trial_id", state["trial_id"])
         frames.append(df)
     if not frames:
         return pd.DataFrame(columns=["trial_id", "env_steps"])
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True).convert_dtypes()
     front = ["trial_id", "env_steps"]
     return out[front + [c for c in out.columns if c not in front]]
 

@@ -178,9 +178,8 @@ def check_writable(uri: str) -> None:
         return
     probe = join(uri, ".a2c_ray_write_check")
     try:
+        write_text(probe, "ok")  # the requests a real write makes, directory marker included
         fs, path = filesystem(probe)
-        with fs.open_output_stream(path) as f:
-            f.write(b"ok")
         fs.delete_file(path)
     except OSError as err:
         cause = _cause(err)

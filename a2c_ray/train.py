@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.checkpoint import CheckpointError, is_checkpoint
-from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.cli import Parser, UsageError, read_config, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
 from a2c_ray.spaces import SpaceError
@@ -47,7 +47,7 @@ def make_config(args: Any) -> A2CConfig:
     """Defaults, then --config, then the explicit flags, then --set; validated."""
     values: dict[str, Any] = {}
     if args.config:
-        values.update(A2CConfig.from_json(args.config).to_dict())
+        values.update(read_config(args.config).to_dict())
     flags = {"env_id": args.env, "total_env_steps": args.total_steps,
              "num_rollout_workers": args.num_rollout_workers,
              "envs_per_worker": args.envs_per_worker}

@@ -26,7 +26,7 @@ import pandas as pd
 
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointStore
-from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.cli import Parser, UsageError, read_config, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
 from a2c_ray.results import load_trials, ranked
@@ -257,7 +257,7 @@ def _settings(args: Any) -> dict[str, Any]:
                          "from one of them")
     starts = []
     for path in args.start_from:
-        config = A2CConfig.from_json(path)
+        config = read_config(path)
         values = {**config.to_dict(), "td_lambda": config.critic_lambda}
         try:
             starts.append(space_point(space, values))
@@ -498,16 +498,31 @@ class StopSignals:
 
 
 def _open(args: Any) -> tuple[dict[str, Any], str, str]:
-    """The sweep's settings, name and directory, validated before anything is written."""
+    """The sweep's settings, name and directory, validated before anything is written.
+
+    The storage is checked with a write (an unreachable endpoint, a missing bucket or missing
+    credentials end here, with exit code 2) after the flags and before anything else.
+    """
     storage = args.storage_path
+    if args.resume and not args.name:
+        raise UsageError("--resume needs --name NAME of the sweep to continue")
+    settings = None if args.resume else _settings(args)
+    try:
+        st.check_writable(storage)
+    except st.StorageError as err:
+        raise UsageError(f"--storage-path {err}") from None
     if args.resume:
-        if not args.name:
-            raise UsageError("--resume needs --name NAME of the sweep to continue")
         exp = st.join(storage, args.name)
         if not st.exists(st.join(exp, "sweep.json")):
             raise UsageError(f"--resume: no sweep named {args.name!r} under {storage!r}")
-        return json.loads(st.read_text(st.join(exp, "sweep.json"))), args.name, exp
-    settings = _settings(args)
+        settings = json.loads(st.read_text(st.join(exp, "sweep.json")))
+        study = settings["optuna_storage"]
+        if study.startswith("sqlite:///") and not Path(study[len("sqlite:///"):]).is_file():
+            raise UsageError(
+                f"--resume: the sweep's Optuna study {study} is not on this machine: resume "
+                "where the sweep started, or keep the study in a database both can reach "
+                "(--optuna-storage) when starting a sweep on S3")
+        return settings, args.name, exp
     name = args.name or f"a2c_{args.env.split(':')[-1]}_{time.strftime('%Y%m%d-%H%M%S')}"
     exp = st.join(storage, name)
     if st.exists(exp):

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
-import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
 from a2c_ray.results import export_parquet, load_curves, load_trials
+from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
@@ -85,16 +84,9 @@ def test_load_train_runs(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["sweep_overview", "learning_curves", "policy"])
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebooks_execute(sweep, tmp_path, monkeypatch, name):
-    monkeypatch.setenv("A2C_RAY_SWEEP", str(sweep))
-    monkeypatch.setenv("A2C_RAY_GIF_DIR", str(tmp_path))
-    nb = nbformat.read(ROOT / "analysis" / f"{name}.ipynb", as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # committed clean
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
+    outputs = run_notebook(name, sweep, tmp_path, monkeypatch)
     kinds = {k for o in outputs for k in o.get("data", {})}
     assert ("image/gif" if name == "policy" else "image/png") in kinds
 

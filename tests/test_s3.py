@@ -1,0 +1,177 @@
+"""Sweeps on s3://, against a real S3 endpoint on this machine (moto's server).
+
+The credentials are fake and the endpoint is set through the environment, which the sweep's
+driver and its Ray workers inherit, as they would inherit a cluster node's settings.
+"""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import imageio.v3 as iio
+import pytest
+from moto.server import ThreadedMotoServer
+
+from a2c_ray import storage as st
+from a2c_ray.results import load_curves, load_trials
+from tests.notebooks import NOTEBOOKS, run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNE = [sys.executable, "-m", "a2c_ray.tune"]
+SPACE = {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True}}
+SWEEP = "s3://sweeps/a2c/s3t"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "fake",
+           "AWS_SECRET_ACCESS_KEY": "fake", "AWS_DEFAULT_REGION": "us-east-1"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        boto3.client("s3").create_bucket(Bucket="sweeps")
+        yield env
+    server.stop()
+
+
+def _keys(prefix: str) -> list[str]:
+    s3 = boto3.client("s3")
+    return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket="sweeps", Prefix=prefix) for o in page.get("Contents", [])]
+
+
+def _text(key: str) -> str:
+    return boto3.client("s3").get_object(Bucket="sweeps", Key=key)["Body"].read().decode()
+
+
+def _state(prefix: str) -> tuple[dict[str, str], bool]:
+    """Finished trials' result.json texts, and whether an unfinished trial has a checkpoint."""
+    keys = _keys(prefix)
+    finished = {}
+    for key in keys:
+        if key.endswith("/result.json"):
+            text = _text(key)
+            if text.strip() and json.loads(text.strip().splitlines()[-1]).get("done"):
+                finished[key] = text
+    checkpointed = {k.split("/")[2] for k in keys if k.endswith("/checkpoint/latest")}
+    return finished, bool(checkpointed - {k.split("/")[2] for k in finished})
+
+
+@pytest.fixture(scope="module")
+def sweep(s3, tmp_path_factory):
+    """A CartPole sweep on S3, its driver SIGKILLed mid-way, resumed with a confirmation."""
+    tmp = tmp_path_factory.mktemp("s3sweep")
+    space = tmp / "space.json"
+    space.write_text(json.dumps(SPACE))
+    args = ["--env", "CartPole-v1", "--num-samples", "3", "--max-steps", "12288",
+            "--grace-steps", "12288", "--set", "eval_episodes=2", "--checkpoint-every", "5",
+            "--max-concurrent-trials", "2", "--storage-path", "s3://sweeps/a2c", "--name", "s3t",
+            "--search-space", str(space)]
+    with (tmp / "first.log").open("w") as log:
+        proc = subprocess.Popen(TUNE + args, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=tmp)
+    deadline = time.monotonic() + 600
+    try:
+        finished, checkpointed = {}, False
+        while time.monotonic() < deadline and not (finished and checkpointed):
+            time.sleep(1)
+            finished, checkpointed = _state("a2c/s3t/")
+        assert finished and checkpointed, (tmp / "first.log").read_text()[-3000:]
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(2)
+    r = subprocess.run(TUNE + ["--resume", "--name", "s3t", "--storage-path", "s3://sweeps/a2c",
+                               "--confirm-top", "1", "--confirm-seeds", "2"],
+                       capture_output=True, text=True, timeout=900, cwd=tmp)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    return {"finished": finished, "resume": r, "cwd": tmp}
+
+
+@pytest.mark.slow
+def test_sweep_killed_and_resumed_on_s3(sweep):
+    assert "resumes from s3://sweeps/a2c/s3t/run_trial_" in sweep["resume"].stdout
+    summary = json.loads(st.read_text(f"{SWEEP}/summary.json"))
+    assert summary["num_trials"] == 3 and summary["trials_by_status"] == {"TERMINATED": 3}
+    for key, text in sweep["finished"].items():  # kept as they were, not re-run
+        assert _text(key) == text
+    confirmation = json.loads(st.read_text(f"{SWEEP}/confirmation.json"))
+    assert len(confirmation) == 1 and len(confirmation[0]["returns"]) == 2
+    assert json.loads(st.read_text(f"{SWEEP}/best_config.json"))["env_id"] == "CartPole-v1"
+    # nothing written to the working directory in the bucket's place: only the test's files
+    assert sorted(p.name for p in Path(sweep["cwd"]).iterdir()) == ["first.log", "space.json"]
+
+
+@pytest.mark.slow
+def test_loaders_read_the_s3_sweep(sweep):
+    trials = load_trials(SWEEP)
+    assert len(trials) == 3 and set(trials["status"]) == {"TERMINATED"}
+    assert trials["trial_dir"].str.startswith("s3://sweeps/a2c/s3t/run_trial_").all()
+    assert (trials["env_steps"] >= 12288).all()
+    curves = load_curves(SWEEP)
+    assert set(curves["trial_id"]) == set(trials["trial_id"])
+    assert curves.groupby("trial_id")["env_steps"].max().min() >= 12288
+    assert len(load_trials(f"{SWEEP}/confirm")) == 2
+
+
+@pytest.mark.slow
+def test_evaluate_and_report_on_the_s3_sweep(sweep, tmp_path):
+    gif = tmp_path / "best.gif"
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint", SWEEP,
+                        "--episodes", "2", "--gif", str(gif), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout)
+    assert result["checkpoint"].startswith("s3://sweeps/a2c/s3t/run_trial_")
+    assert iio.imread(gif).shape[0] > 10
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.report", SWEEP, "--no-gif"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = st.read_text(f"{SWEEP}/report.html")
+    assert "Best configuration" in page and "data:image/png;base64," in page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_read_the_s3_sweep(sweep, tmp_path, monkeypatch, name):
+    outputs = run_notebook(name, SWEEP, tmp_path, monkeypatch)
+    text = "".join(o.get("text", "") for o in outputs)
+    assert SWEEP in text  # the first cell prints which sweep it reads
+
+
+BAD = {  # what goes wrong -> (storage path, environment changes, words in the error)
+    "missing bucket": ("s3://no-such-bucket/a2c", {}, "no-such-bucket"),
+    "unreachable endpoint": ("s3://sweeps/a2c", {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+                             "connect"),
+    "no credentials": ("s3://sweeps/a2c", {"AWS_ACCESS_KEY_ID": None,
+                                           "AWS_SECRET_ACCESS_KEY": None,
+                                           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                                           "AWS_CONFIG_FILE": "/nonexistent",
+                                           "AWS_EC2_METADATA_DISABLED": "true"}, "credentials"),
+}
+
+
+@pytest.mark.parametrize("what", list(BAD))
+def test_bad_s3_storage_exits_2_before_anything_starts(s3, tmp_path, what):
+    uri, changes, words = BAD[what]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    for key, value in changes.items():
+        env.pop(key, None) if value is None else env.__setitem__(key, value)
+    r = subprocess.run(TUNE + ["--env", "CartPole-v1", "--num-samples", "2", "--storage-path",
+                               uri, "--name", "bad"],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-3000:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and uri in lines[0] and words in lines[0], r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no local stand-in, no study
