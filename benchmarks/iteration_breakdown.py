@@ -32,7 +32,8 @@ def main() -> None:
     cfg = A2CConfig(env_id="HalfCheetah-v5", envs_per_worker=args.envs_per_worker,
                     rollout_length=32, num_rollout_workers=args.workers,
                     value_grad_steps=args.value_grad_steps)
-    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
+             log_to_driver=False)
     sampler, learner = RaySampler(cfg), Learner(cfg, *env_spaces(cfg.env_id))
     sampler.submit(learner.broadcast())
     concat_batches(sampler.collect())  # warm-up

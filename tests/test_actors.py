@@ -17,7 +17,8 @@ from a2c_ray.learner import Learner, concat_batches
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": a new Ray even where a `ray start` cluster (or a stale record of one) exists
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
