@@ -58,16 +58,21 @@ def build_parser() -> Parser:
                    help="env steps before ASHA may stop a trial")
     p.add_argument("--reduction-factor", type=float, default=3, help="ASHA's reduction factor")
     p.add_argument("--max-concurrent-trials", type=int, default=None,
-                   help="trials at once (default: the cluster's CPUs / CPUs per trial)")
+                   help="trials at once (default: the most CPUs the cluster can grow to / "
+                        "CPUs per trial)")
     p.add_argument("--storage-path", default=DEFAULT_STORAGE,
                    help="local directory, shared filesystem or s3://bucket/prefix")
     p.add_argument("--name", help="experiment name (default: a2c_<env>_<date-time>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the sweep STORAGE/NAME after its driver was killed")
+                   help="continue the sweep STORAGE/NAME after it was stopped (Ctrl-C, "
+                        "SIGTERM, its driver killed)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto (default: RAY_ADDRESS, "
                    "else start a local Ray)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler and of every "
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of every "
                    "trial's training")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
+                   help="tpe: TPE that counts running trials as bad (constant liar); "
+                        "tpe-plain: TPE blind to running trials; random")
     p.add_argument("--search-space", help="JSON search space (default: "
                    "a2c_ray/search_space.json; copy and edit it)")
     p.add_argument("--optuna-storage", help="Optuna RDB storage URL (default: SQLite file "
@@ -273,6 +278,7 @@ def _settings(args: Any) -> dict[str, Any]:
         "num_samples": args.num_samples, "max_steps": args.max_steps,
         "grace_steps": args.grace_steps, "reduction_factor": args.reduction_factor,
         "max_concurrent_trials": args.max_concurrent_trials, "seed": args.seed,
+        "sampler": args.sampler,
         "keep_checkpoints": args.keep_checkpoints, "max_failures": args.max_failures,
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
         "metric": METRIC, "mode": MODE, "start_points": starts,
@@ -291,7 +297,7 @@ def _check_storage(storage: str, shared: bool) -> None:
         )
 
 
-def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
+def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurrency: int):
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -312,7 +318,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
     searcher = OptunaSearch(
         space=to_distributions(space), metric=METRIC, mode=MODE,
         points_to_evaluate=points or None,
-        sampler=optuna.samplers.TPESampler(seed=settings["seed"]),
+        sampler=_sampler(settings),
         storage=optuna.storages.RDBStorage(url), study_name=name,
     )
     scheduler = ASHAScheduler(
@@ -323,10 +329,29 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str):
         _trainable(run_trial, settings, exp),
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=settings["num_samples"],
-            max_concurrent_trials=_concurrency(settings), trial_dirname_creator=_trial_dirname,
+            max_concurrent_trials=concurrency, trial_dirname_creator=_trial_dirname,
         ),
         run_config=_run_config(settings, storage, name),
     )
+
+
+SAMPLERS = ("tpe", "tpe-plain", "random")
+
+
+def _sampler(settings: dict[str, Any]) -> Any:
+    """The Optuna sampler: TPE that knows about the trials in flight, unless told otherwise.
+
+    ``tpe``: TPE with ``constant_liar``, which counts every running trial as a bad result so
+    that trials suggested while others run spread out instead of repeating one guess (set
+    explicitly: Optuna 5 turns it on by default, Optuna 4 off); ``tpe-plain``: TPE blind to
+    running trials, Optuna 4's default; ``random``: a baseline. All are seeded by --seed.
+    """
+    import optuna
+
+    kind, seed = settings.get("sampler", "tpe"), settings["seed"]
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=kind == "tpe")
 
 
 def _run_config(settings: dict[str, Any], storage: str, name: str):
@@ -344,18 +369,31 @@ def _trial_dirname(trial: Any) -> str:
     return f"{trial.trainable_name}_{trial.trial_id}"
 
 
-def _concurrency(settings: dict[str, Any]) -> int | None:
+def _concurrency(settings: dict[str, Any]) -> int:
+    """Trials at once: --max-concurrent-trials, else what the cluster can hold at its largest.
+
+    On an autoscaling cluster that is the most CPUs the autoscaler may grow it to, so trials
+    queue beyond the nodes up now and the autoscaler adds nodes for them; on a fixed cluster
+    or local Ray, the CPUs it has. Logged once, with the reason.
+    """
     import ray
 
+    from a2c_ray import cluster
+
+    per_trial = len(_bundles(settings))
     if settings["max_concurrent_trials"] is not None:
-        return settings["max_concurrent_trials"]
-    per_trial = 1 + settings["base_config"]["num_rollout_workers"]
-    cpus = int(ray.cluster_resources().get("CPU", 0))
-    if cpus == 0:
-        log.info("the cluster has no CPUs yet (autoscaling): trials queue until nodes join; "
-                 "pass --max-concurrent-trials to bound them")
-        return None
-    return max(1, cpus // per_trial)
+        n, why = settings["max_concurrent_trials"], "--max-concurrent-trials"
+    elif (most := cluster.max_cpus()) is not None:
+        cpus, source = most
+        n = max(1, cpus // per_trial)
+        why = (f"the cluster can grow to {cpus} CPUs ({source}), {per_trial} per trial; nodes "
+               "are added as trials wait")
+    else:
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        n = max(1, cpus // per_trial)
+        why = f"this cluster has {cpus} CPUs and no autoscaler in sight, {per_trial} per trial"
+    log.info("up to %d trials at once: %s; --max-concurrent-trials sets it", n, why)
+    return n
 
 
 def _trainable(fn: Any, settings: dict[str, Any], exp: str, **params: Any) -> Any:
@@ -365,14 +403,19 @@ def _trainable(fn: Any, settings: dict[str, Any], exp: str, **params: Any) -> An
     """
     from ray import tune
 
+    return tune.with_resources(
+        tune.with_parameters(fn, base=settings["base_config"], exp=exp,
+                             keep=settings["keep_checkpoints"],
+                             report_every=_report_every(settings), **params),
+        tune.PlacementGroupFactory(_bundles(settings)),
+    )
+
+
+def _bundles(settings: dict[str, Any]) -> list[dict[str, float]]:
+    """One trial's resources: a learner bundle, then one per rollout actor."""
     from a2c_ray.actors import trial_bundles
 
-    base = settings["base_config"]
-    return tune.with_resources(
-        tune.with_parameters(fn, base=base, exp=exp, keep=settings["keep_checkpoints"],
-                             report_every=_report_every(settings), **params),
-        tune.PlacementGroupFactory(trial_bundles(A2CConfig.from_dict(base))),
-    )
+    return trial_bundles(A2CConfig.from_dict(settings["base_config"]))
 
 
 def _report_every(settings: dict[str, Any]) -> int:
@@ -386,8 +429,8 @@ def _row_config(row: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     return A2CConfig.from_dict({**base, **params}).to_dict()
 
 
-def _confirm(settings: dict[str, Any], ok: pd.DataFrame, storage: str, name: str,
-             exp: str, top: int, n_seeds: int, stop: StopSignals) -> dict[str, Any]:
+def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_seeds: int,
+             stop: StopSignals) -> dict[str, Any]:
     """Re-run the top configurations on fresh seeds at the full budget; rank by mean return.
 
     A confirmation that was interrupted continues where it stopped.
@@ -400,15 +443,16 @@ def _confirm(settings: dict[str, Any], ok: pd.DataFrame, storage: str, name: str
     seeds = [settings["seed"] + CONFIRM_SEED_OFFSET + j for j in range(n_seeds)]
     confirm_dir = st.join(exp, "confirm")
     trainable = _trainable(run_confirmation, settings, confirm_dir, configs=params)
-    if _has_tune_state(confirm_dir):
+    if _has_tune_state(confirm_dir):  # interrupted earlier: Tune keeps its settings
         tuner = tune.Tuner.restore(confirm_dir, trainable, resume_unfinished=True,
                                    resume_errored=True)
     else:
+        concurrency = _concurrency(settings)
         tuner = tune.Tuner(
             trainable,
             param_space={"config_index": tune.grid_search(list(range(len(params)))),
                          "seed": tune.grid_search(seeds)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=_concurrency(settings),
+            tune_config=tune.TuneConfig(max_concurrent_trials=concurrency,
                                         trial_dirname_creator=_trial_dirname),
             run_config=_run_config(settings, exp, "confirm"),
         )
@@ -570,7 +614,7 @@ def main() -> int:
                 tuner = tune.Tuner.restore(exp, _trainable(run_trial, settings, exp),
                                            resume_unfinished=True, resume_errored=True)
             else:  # new, or stopped before Tune saved any state
-                tuner = _tuner(settings, storage, name, exp)
+                tuner = _tuner(settings, storage, name, exp, _concurrency(settings))
                 st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
             stop.fit(tuner)
             if stop.received is None:

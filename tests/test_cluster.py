@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -93,12 +94,14 @@ def test_every_aws_field_has_a_comment():
 
 
 
+def _raylets():
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "raylet/raylet" in " ".join(p.info["cmdline"] or [])]
+
+
 def _raylet_of(node_id):
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "raylet/raylet" in cmd and f"--node_id={node_id}" in cmd:
-            return p
-    return None
+    return next((p for p in _raylets()
+                 if f"--node_id={node_id}" in " ".join(p.info["cmdline"] or [])), None)
 
 
 def _running_trials(exp):
@@ -115,30 +118,42 @@ def _running_trials(exp):
     return out
 
 
+def readme_cluster_commands():
+    """The README's fake-cluster commands, as argument lists run by this interpreter."""
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in readme.split("```")[1::2] if "RAY_FAKE_CLUSTER=1 ray start" in b)
+    commands = []
+    for line in block.strip().splitlines():
+        words = shlex.split(line)
+        env = dict(w.split("=", 1) for w in words if re.match(r"^[A-Z_]+=", w))
+        words = [w for w in words if not re.match(r"^[A-Z_]+=", w)]
+        program = {"ray": [sys.executable, "-m", "ray.scripts.scripts"],
+                   "python": [sys.executable]}[words[0]]
+        commands.append((env, program + words[1:]))
+    return commands
+
+
 @pytest.mark.slow
-def test_sweep_on_a_local_multinode_cluster(tmp_path):
-    space = tmp_path / "space.json"
-    space.write_text(json.dumps(
-        {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True}}))
-    env = {**os.environ, "RAY_FAKE_CLUSTER": "1"}
-    start = time.monotonic()
-    subprocess.run(["ray", "start", "--head", "--num-cpus", "0", "--disable-usage-stats",
-                    f"--autoscaling-config={CLUSTER / 'local.yaml'}"],
-                   env=env, check=True, capture_output=True, timeout=120)
+def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
+    (start_env, start_cmd), (_, sweep_cmd), (_, stop_cmd) = readme_cluster_commands()
+    assert "--max-concurrent-trials" not in sweep_cmd  # concurrency comes from the cluster
+    # A user's fresh shell: HOME in tmp_path (so ~/a2c_ray_results is there), and none of the
+    # Ray settings an earlier in-process ray.init() of the test session left in os.environ.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "TUNE_"))}
+    env["HOME"] = str(tmp_path)
+    begin = time.monotonic()
+    started = subprocess.run(start_cmd, env={**env, **start_env}, capture_output=True,
+                             text=True, timeout=120, cwd=ROOT)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-3000:]
     try:
-        sweep = subprocess.Popen(
-            [sys.executable, "-m", "a2c_ray.tune", "--address", "auto", "--shared-storage",
-             "--num-samples", "4", "--env", "CartPole-v1", "--max-steps", "61440",
-             "--grace-steps", "61440", "--set", "eval_episodes=2", "--checkpoint-every", "20",
-             "--max-failures", "3", "--max-concurrent-trials", "2",
-             "--storage-path", str(tmp_path), "--name", "multi",
-             "--search-space", str(space)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        exp = tmp_path / "multi"
-        killed = None
+        sweep = subprocess.Popen(sweep_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, env=env, cwd=ROOT)
+        exp = tmp_path / "a2c_ray_results" / "local-cluster"
+        nodes_seen, killed = {len(_raylets())}, None
         deadline = time.monotonic() + 600
         while killed is None and time.monotonic() < deadline and sweep.poll() is None:
             time.sleep(0.5)
+            nodes_seen.add(len(_raylets()))
             running = _running_trials(exp)
             if len({node for _, node in running}) >= 2:  # two worker nodes busy: kill one
                 trial_dir, node = running[0]
@@ -150,16 +165,17 @@ def test_sweep_on_a_local_multinode_cluster(tmp_path):
         out, _ = sweep.communicate(timeout=900)
         assert killed is not None, "trials never ran on two nodes at once:\n" + out[-3000:]
         assert sweep.returncode == 0, out[-3000:]
+        assert "up to 2 trials at once: the cluster can grow to 2 CPUs" in out, out[-3000:]
+        assert min(nodes_seen) == 1 and max(nodes_seen) >= 3  # grew from the head alone
         summary = json.loads((exp / "summary.json").read_text())
         assert summary["num_trials"] == 4
         assert summary["trials_by_status"] == {"TERMINATED": 4}
         trials, curves = load_trials(exp), load_curves(exp)
-        nodes = curves["node_id"].nunique()  # every node any trial reported from
-        assert nodes >= 2
+        assert curves["node_id"].nunique() >= 2  # every node any trial reported from
         lost = trials[trials["trial_dir"] == str(killed[0])].iloc[0]
-        assert lost["env_steps"] >= 61440 and lost["node_id"] != killed[1]
-        assert "resumes from" in out
-        print(f"\nmultinode: trials ran on {nodes} nodes, the trial on the killed node resumed "
-              f"from its checkpoint, {time.monotonic() - start:.0f} s")
+        assert lost["env_steps"] >= 50000 and lost["node_id"] != killed[1]
+        assert f"trial {lost['trial_id']} resumes from" in out
+        print(f"\nfake cluster: {max(nodes_seen)} nodes at most, the trial on the killed node "
+              f"resumed from its checkpoint, {time.monotonic() - begin:.0f} s")
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run(stop_cmd, capture_output=True, timeout=120, env=env)
