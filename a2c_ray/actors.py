@@ -42,15 +42,15 @@ def trial_bundles(config: A2CConfig) -> list[dict[str, float]]:
     return [{"CPU": 1.0}] + [{"CPU": 1.0} for _ in range(config.num_rollout_workers)]
 
 
-def ensure_ray(num_cpus: int, address: str | None = None) -> None:
-    """Join ``address`` (or RAY_ADDRESS), else start a local Ray with ``num_cpus`` CPUs."""
+def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
+    """Join ``address`` (or RAY_ADDRESS), else start a new local Ray with ``num_cpus`` CPUs."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False)
+    else:  # a new local Ray, even where `ray start` left a cluster ray.init() would join
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
 
 
 class _FailureBudget:

@@ -68,47 +68,112 @@ def _plain(value: Any) -> Any:
 def seed_band(curves: pd.DataFrame, metric: str, points: int = 100) -> pd.DataFrame:
     """Mean and 68% band (standard error) of a metric across runs, on a common step grid.
 
-    Each run's curve is linearly interpolated onto ``points`` env-step values spanning the
-    range every run covers.
+    Meant for runs of one configuration on different seeds. Each run's curve is linearly
+    interpolated onto ``points`` env-step values spanning every run, but only within the
+    steps that run covers (never extrapolated); a grid point counts the runs that cover it
+    (``n``) and is kept where at least two do (or the one run there is).
     """
-    runs = [g.dropna(subset=[metric]) for _, g in curves.groupby("trial_id")]
-    runs = [g for g in runs if len(g)]
+    runs = [g.dropna(subset=[metric]) for _, g in curves.groupby(_run_key(curves))]
+    runs = [g.sort_values("env_steps") for g in runs if len(g)]
     if not runs:
         return pd.DataFrame(columns=["env_steps", "mean", "low", "high", "n"])
-    lo = max(g["env_steps"].min() for g in runs)
-    hi = min(g["env_steps"].max() for g in runs)
-    grid = np.linspace(lo, hi, points)
-    values = np.stack([np.interp(grid, g["env_steps"], g[metric]) for g in runs])
-    mean = values.mean(0)
-    sem = values.std(0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros_like(mean)
+    lo = min(g["env_steps"].min() for g in runs)
+    hi = max(g["env_steps"].max() for g in runs)
+    grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo], dtype=float)
+    values = np.full((len(runs), len(grid)), np.nan)
+    for i, g in enumerate(runs):
+        x, y = g["env_steps"].to_numpy(float), g[metric].to_numpy(float)
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        values[i, inside] = np.interp(grid[inside], x, y)
+    n = np.isfinite(values).sum(0)
+    keep = n >= min(2, len(runs))
+    values, grid, n = values[:, keep], grid[keep], n[keep]
+    mean = np.nanmean(values, 0)
+    spread = np.nanstd(values, 0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
+    sem = np.where(n > 1, spread / np.sqrt(np.maximum(n, 1)), 0.0)
     return pd.DataFrame({"env_steps": grid, "mean": mean, "low": mean - sem,
-                         "high": mean + sem, "n": len(runs)})
+                         "high": mean + sem, "n": n})
 
 
-def plot_curves(curves: pd.DataFrame, trial_ids: list[str], metric: str, ax: Any = None) -> Any:
-    """One line per trial of ``metric`` against env_steps."""
+def _run_key(curves: pd.DataFrame) -> list[str]:
+    """Columns that tell one run's rows from another's: trial_id, and seed where present."""
+    return ["trial_id", "seed"] if "seed" in curves else ["trial_id"]
+
+
+def plot_curves(curves: pd.DataFrame, trial_ids: list[str], metric: str, ax: Any = None,
+                label: str | None = None) -> Any:
+    """One line per trial of ``metric`` against env_steps; markers where points are few."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for tid in trial_ids:
         g = curves[curves["trial_id"] == tid].dropna(subset=[metric])
-        ax.plot(g["env_steps"], g[metric], label=str(tid))
+        ax.plot(g["env_steps"], g[metric], label=str(tid), marker="o" if len(g) < 30 else None,
+                markersize=4)
     ax.set_xlabel("env steps")
-    ax.set_ylabel(metric)
-    ax.legend(fontsize="small")
+    ax.set_ylabel(label or metric)
+    if trial_ids:
+        ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return ax
 
 
-def plot_band(band: pd.DataFrame, label: str, ax: Any = None) -> Any:
+def plot_band(band: pd.DataFrame, label: str, ax: Any = None, ylabel: str | None = None) -> Any:
     """A mean curve with its shaded 68% band, as from ``seed_band``."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(7, 4))[1]
-    (line,) = ax.plot(band["env_steps"], band["mean"], label=f"{label} (n={band['n'].iloc[0]})")
+    n = f"n={band['n'].max()}" if band["n"].min() == band["n"].max() else (
+        f"n={band['n'].min()} to {band['n'].max()}")
+    (line,) = ax.plot(band["env_steps"], band["mean"], label=f"{label} ({n})",
+                      marker="o" if len(band) < 30 else None, markersize=4)
     ax.fill_between(band["env_steps"], band["low"], band["high"], alpha=0.25,
                     color=line.get_color())
     ax.set_xlabel("env steps")
+    if ylabel:
+        ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def top_curves_figure(path: str, top: int = 5) -> Any:
+    """Evaluation and training return against env steps of a sweep's ``top`` best trials."""
+    import matplotlib.pyplot as plt
+
+    from a2c_ray.results import best_trials, load_curves
+
+    curves = load_curves(path)
+    ids = best_trials(path)["trial_id"].head(top).tolist()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    plot_curves(curves, ids, "eval_return_mean", axes[0], "evaluation return")
+    axes[0].set_title(f"deterministic evaluation, the {len(ids)} best trials")
+    plot_curves(curves, ids, "episode_return_mean", axes[1], "training return")
+    axes[1].set_title("training episodes (mean of the last 100)")
+    fig.tight_layout()
+    return fig
+
+
+def seed_bands_figure(path: str) -> Any | None:
+    """Each configuration a sweep ran on several seeds: mean evaluation return, 68% band.
+
+    These are the ``--confirm-top`` runs in SWEEP/confirm, one band per confirmed
+    configuration. None when the sweep ran no configuration on several seeds.
+    """
+    import matplotlib.pyplot as plt
+
+    from a2c_ray import storage as st
+    from a2c_ray.results import load_curves
+
+    confirm = st.join(path, "confirm")
+    if not st.exists(confirm):
+        return None
+    runs, curves = load_trials(confirm), load_curves(confirm)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for index, members in runs.groupby("config/config_index"):
+        band = seed_band(curves[curves["trial_id"].isin(members["trial_id"])],
+                         "eval_return_mean")
+        if len(band):
+            plot_band(band, f"confirmed configuration {index}", ax, "evaluation return")
+    ax.set_title("mean over seeds with a 68% band (standard error)")
+    return fig

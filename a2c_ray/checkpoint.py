@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from a2c_ray import storage as st
 from a2c_ray.config import A2CConfig
@@ -152,6 +151,8 @@ def save_checkpoint(
         learner: ``Learner.state_dict()``; its model and optimizer go to learner.pt.
         state: everything else, plain values and numpy arrays.
     """
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -192,6 +193,8 @@ def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[s
 
 
 def _load(path: Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
+    import torch
+
     config = A2CConfig.from_json(path / "config.json")
     learner = torch.load(path / "learner.pt", weights_only=True)
     with np.load(path / "arrays.npz", allow_pickle=False) as npz:

@@ -13,18 +13,33 @@ if TYPE_CHECKING:
     from a2c_ray.config import A2CConfig
 
 USAGE_ERROR = 2
+_prog = "a2c_ray"  # the running command's name, as its Parser gives it
 
 
 class UsageError(ValueError):
     """Bad input from the user: printed as one line, exit code 2."""
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to a flag's help, unless it has no default or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default == [] or default == argparse.SUPPRESS
+                or "default" in text or not action.option_strings or action.nargs == 0):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line (no usage block) and exit with code 2."""
 
     def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        global _prog
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(**kwargs)
+        _prog = self.prog
 
     def error(self, message: str) -> None:  # noqa: D102
         fail(f"{message} (see --help)")
@@ -32,11 +47,19 @@ class Parser(argparse.ArgumentParser):
 
 def fail(message: str) -> None:
     """Print ``prog: error: message`` on one line and exit 2."""
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "a2c_ray"
-    if prog in ("__main__.py", "-c", "-m"):
-        prog = "a2c_ray"
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"{_prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
     sys.exit(USAGE_ERROR)
+
+
+def prepare_ray(address: str | None) -> None:
+    """Call before anything imports Ray, in a command that starts a local Ray unless given one.
+
+    A local Ray gets token authentication, Ray 2.60's default for a cluster ``ray.init()``
+    starts, but asked for by name (RAY_AUTH_MODE=token, unless set otherwise), which Ray takes
+    without printing its opt-out warning at every start. Ray reads the setting on import.
+    """
+    if not (address or os.environ.get("RAY_ADDRESS")):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def read_config(uri: str) -> A2CConfig:

@@ -14,6 +14,9 @@ OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")
 LR_SCHEDULES = ("constant", "linear")
 
 
+EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, unknown, ill-typed or out of range."""
 
@@ -98,6 +101,11 @@ class A2CConfig:
     def batch_size(self) -> int:
         """Transitions per update: rollout_length x num_envs."""
         return self.rollout_length * self.num_envs
+
+    @property
+    def eval_seed(self) -> int:
+        """Reset seed of the first evaluation episode; episode k resets with eval_seed + k."""
+        return self.seed + EVAL_SEED_OFFSET
 
     @property
     def critic_lambda(self) -> float:

@@ -8,7 +8,9 @@ finished episode separately so that a truncated episode can bootstrap from it.
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +28,41 @@ class EnvFailure(RuntimeError):
     """An environment raised in reset or step; the message names the env, worker and call."""
 
 
+log = logging.getLogger("a2c_ray")
+
+# MuJoCo warnings known to be harmless, not shown: gymnasium's half_cheetah.xml (v2 to v5)
+# sets settotalmass, which MuJoCo 4 deprecates; the compiled model is the same.
+HARMLESS_MUJOCO_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+_mujoco_warnings_seen: set[str] = set()
+
+
+def _mujoco_warning(message: str) -> None:
+    """MuJoCo's warning handler: each warning once per process, the harmless ones never."""
+    text = " ".join(message.split())
+    if text in _mujoco_warnings_seen or text.startswith(HARMLESS_MUJOCO_WARNINGS):
+        return
+    _mujoco_warnings_seen.add(text)
+    log.warning("MuJoCo: %s", text)
+
+
+def _route_mujoco_warnings(env_id: str) -> None:
+    """Before a MuJoCo env compiles its model, send MuJoCo's warnings to ``_mujoco_warning``.
+
+    MuJoCo prints every warning to stderr itself, once per env built: a 16-env run printed
+    16 identical lines.
+    """
+    spec = gym.registry.get(env_id)
+    if "mujoco" not in sys.modules and not (spec and "mujoco" in str(spec.entry_point)):
+        return
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is not _mujoco_warning:
+        mujoco.set_mju_user_warning(_mujoco_warning)
+
+
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``."""
+    _route_mujoco_warnings(env_id)
     try:
         return gym.make(env_id, disable_env_checker=True, **kwargs)
     except (gym.error.Error, ModuleNotFoundError, ImportError) as err:

@@ -20,7 +20,8 @@ from a2c_ray.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.envs import EnvIdError, RunningMeanStd, env_spaces
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's (classic control) likewise
 
 
 def find_checkpoint(path: str | Path) -> str:
@@ -64,13 +65,22 @@ def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
 
 
 def evaluate(
-    path: str | Path, episodes: int = 10, seed: int = 0, gif: str | Path | None = None,
-    size: int = 320, max_frames: int = 500, fps: int = 30,
+    path: str | Path, episodes: int | None = None, seed: int | None = None,
+    gif: str | Path | None = None, size: int = 320, max_frames: int = 500, fps: int = 30,
 ) -> dict[str, Any]:
-    """Deterministic episodes of a checkpoint's policy; optionally a GIF of the first one."""
+    """Deterministic episodes of a checkpoint's policy; optionally a GIF of the first one.
+
+    By default the run's own evaluation protocol: its ``eval_episodes`` episodes, episode k
+    reset with its ``eval_seed`` + k. On a run's final checkpoint that reproduces the last
+    ``eval_return_mean`` the run reported. ``result["protocol"]`` says which was used.
+    """
+    checkpoint = find_checkpoint(path)  # before loading torch: a wrong path fails at once
+    config, model, normalize = load_policy(checkpoint)
     from a2c_ray.rollout import run_episodes
 
-    config, model, normalize = load_policy(path)
+    own = episodes in (None, config.eval_episodes) and seed in (None, config.eval_seed)
+    episodes = config.eval_episodes if episodes is None else episodes
+    seed = config.eval_seed if seed is None else seed
     render_kwargs = {}
     if gif is not None and _is_mujoco_id(config.env_id):
         render_kwargs = {"width": size, "height": size}
@@ -80,8 +90,10 @@ def evaluate(
     )
     if gif is not None:
         write_gif(frames, gif, fps)
-    return {"env_id": config.env_id, "checkpoint": find_checkpoint(path),
-            "episodes": episodes, "seed": seed, "return_mean": float(returns.mean()),
+    protocol = (f"{episodes} deterministic episodes, reset seeds {seed} to {seed + episodes - 1}"
+                + (", the run's own evaluation" if own else ""))
+    return {"env_id": config.env_id, "checkpoint": checkpoint, "episodes": episodes,
+            "seed": seed, "protocol": protocol, "return_mean": float(returns.mean()),
             "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
             "returns": returns.tolist(), "gif": str(gif) if gif else None}
 
@@ -93,13 +105,26 @@ def _is_mujoco_id(env_id: str) -> bool:
     return spec is not None and "mujoco" in str(spec.entry_point)
 
 
-def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30) -> Path:
-    """An animated, looping GIF of RGB frames [H, W, 3]."""
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 30,
+              margin: int = 12) -> Path:
+    """An animated, looping GIF of RGB frames [H, W, 3], cropped to what is not background.
+
+    A render on a white background (classic control: 600 x 400, mostly white) is cropped to
+    the box holding every pixel that is not white in any frame, plus ``margin``; any other
+    render (MuJoCo's skybox and floor) keeps its size.
+    """
     import imageio.v3 as iio
 
+    video = np.stack(frames)  # [F, H, W, 3]
+    mask = (video != 255).any(axis=(0, 3))  # [H, W]: not white in some frame
+    if (video[0, 0, 0] == 255).all() and mask.any():
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, mask.shape[0])
+        left, right = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, mask.shape[1])
+        video = video[:, top:bottom, left:right]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+    iio.imwrite(path, video, extension=".gif", duration=1000 / fps, loop=0)
     return path
 
 
@@ -108,14 +133,16 @@ def main() -> int:
     p = Parser(prog="python -m a2c_ray.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True,
                    help="checkpoint, train run, Tune trial or sweep directory")
-    p.add_argument("--episodes", type=int, default=10, help="deterministic episodes")
+    p.add_argument("--episodes", type=int, help="deterministic episodes (default: the run's "
+                   "eval_episodes, as its own evaluations)")
     p.add_argument("--gif", help="write a GIF of the first episode here")
-    p.add_argument("--seed", type=int, default=0, help="episode k resets with seed + k")
+    p.add_argument("--seed", type=int, help="episode k resets with seed + k (default: the "
+                   "run's evaluation seed)")
     p.add_argument("--size", type=int, default=320, help="rendered frame size (MuJoCo)")
     p.add_argument("--max-frames", type=int, default=500, help="frames kept in the GIF")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args()
-    if args.episodes < 1:
+    if args.episodes is not None and args.episodes < 1:
         raise UsageError(f"--episodes {args.episodes} must be >= 1")
     result = evaluate(args.checkpoint, args.episodes, args.seed, args.gif, args.size,
                       args.max_frames)
@@ -123,8 +150,8 @@ def main() -> int:
         print(json.dumps(result, indent=2))
     else:
         print(f"{result['env_id']}: return {result['return_mean']:.1f} +- "
-              f"{result['return_std']:.1f} over {args.episodes} episodes "
-              f"(checkpoint {result['checkpoint']})")
+              f"{result['return_std']:.1f} over {result['protocol']} (checkpoint "
+              f"{result['checkpoint']})")
         if args.gif:
             print(f"wrote {args.gif}")
     return 0

@@ -10,7 +10,8 @@ from gymnasium import spaces
 from torch import nn
 
 from a2c_ray.config import A2CConfig
-from a2c_ray.spaces import make_action_dist, obs_dim
+from a2c_ray.distributions import make_action_dist
+from a2c_ray.spaces import obs_dim
 
 # GELU is the tanh approximation, which the numpy sampling path computes the same way.
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {

@@ -16,13 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from a2c_ray import storage as st
-from a2c_ray.analysis import param_importances, plot_curves
+from a2c_ray.analysis import param_importances, seed_bands_figure, top_curves_figure
 from a2c_ray.cli import Parser, UsageError, run_cli
-from a2c_ray.results import load_curves, load_trials, sweep_settings, sweep_summary
+from a2c_ray.results import (
+    best_trials,
+    describe_statuses,
+    load_trials,
+    sweep_settings,
+    sweep_summary,
+    table,
+)
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
-th{background:#f4f4f4}h1{font-size:24px}h2{font-size:18px;margin-top:1.6em}"""
+CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
+color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;
+padding:3px 6px;text-align:right}th{background:#f4f4f4}h1{font-size:24px}
+h2{font-size:18px;margin-top:1.6em}img{max-width:100%;display:block}.wide{overflow-x:auto}
+summary{cursor:pointer;margin:.6em 0}figure{margin:0}"""
+KEY_FIELDS = 5  # searched fields in the main table: the most important ones
 
 
 def _png(fig: Any) -> str:
@@ -31,8 +41,12 @@ def _png(fig: Any) -> str:
     return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
+def _html_table(df: Any) -> str:
+    return df.to_html(index=False, float_format="{:.4g}".format, na_rep="-", border=0)
+
+
 def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
-    """The report's HTML for a sweep directory."""
+    """The report's HTML for a sweep directory (local or s3://)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,26 +55,36 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     settings = sweep_settings(sweep)
     metric = settings["metric"]
     trials = load_trials(sweep)
-    ranked = trials.sort_values(metric, ascending=False, na_position="last")
-    curves = load_curves(sweep)
+    shown = table(sweep, trials)
+    best = best_trials(sweep)
+    done = sweep_summary(sweep) or {}
+    env_id = settings["base_config"]["env_id"]
     parts = [f"<h1>Sweep {html.escape(st.name(sweep))}</h1>",
-             f"<p>{len(trials)} trials of {html.escape(settings['base_config']['env_id'])}, "
-             f"ranked by {metric}; status: "
-             f"{html.escape(str(trials['status'].value_counts().to_dict()))}.</p>"]
-
-    cols = ["trial_id", "status", "env_steps", metric] + sorted(
-        c for c in trials.columns
-        if c.startswith("config/") and c[7:] in settings["search_space"])
-    parts += ["<h2>Trials</h2>", ranked[cols].to_html(index=False, float_format="{:.4g}".format)]
-
-    best_ids = ranked["trial_id"].head(top).tolist()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    plot_curves(curves, best_ids, "episode_return_mean", ax)
-    ax.set_title(f"training return of the top {len(best_ids)} trials")
-    parts += ["<h2>Learning curves</h2>", _png(fig)]
-    plt.close(fig)
+             f"<p>{html.escape(describe_statuses(trials))}, {html.escape(env_id)}, up to "
+             f"{settings['max_steps']:,} env steps each. Ranked by <code>{metric}</code>, the "
+             f"mean return of the latest deterministic evaluation "
+             f"({settings['base_config'].get('eval_episodes', 10)} episodes)."
+             + ("" if done else " The sweep has not finished.") + "</p>"]
 
     importances = param_importances(sweep)
+    searched = list(settings["search_space"])
+    key = [k for k in importances.index if k in searched][:KEY_FIELDS] or searched[:KEY_FIELDS]
+    front = ["trial_id", "status", "env_steps", metric]
+    parts += ["<h2>Trials, best first</h2>",
+              f"<p>With the {len(key)} searched fields that mattered most"
+              + (" (fANOVA importance, below)" if len(importances) else "") + ".</p>",
+              f'<div class="wide">{_html_table(shown[front + key])}</div>',
+              f"<details><summary>Every searched field ({len(searched)})</summary>"
+              f'<div class="wide">{_html_table(shown)}</div></details>']
+
+    fig = top_curves_figure(sweep, top)
+    parts += ["<h2>Learning curves</h2>", _png(fig)]
+    plt.close(fig)
+    fig = seed_bands_figure(sweep)
+    if fig is not None:
+        parts += ["<h2>The confirmed configurations on fresh seeds</h2>", _png(fig)]
+        plt.close(fig)
+
     if len(importances):
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(importances) + 1))
         importances.iloc[::-1].plot.barh(ax=ax)
@@ -68,21 +92,27 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
         parts += ["<h2>Hyperparameter importance</h2>", _png(fig)]
         plt.close(fig)
 
-    done = sweep_summary(sweep)
-    best_config = (done or {}).get("best_config")
-    if best_config:
+    if done.get("confirmed_best_config"):
+        parts += ["<h2>Best configuration, confirmed on fresh seeds</h2>",
+                  f"<p>Trial {html.escape(str(done['confirmed_best_trial_id']))}'s "
+                  f"configuration: {done['confirmed_best_mean']:.1f} +- "
+                  f"{done['confirmed_best_sem']:.1f} (mean and standard error over the "
+                  f"confirmation seeds); best_config.json holds it.</p>",
+                  f"<pre>{html.escape(json.dumps(done['confirmed_best_config'], indent=2))}</pre>"]
+    elif done.get("best_config"):
         parts += ["<h2>Best configuration</h2>",
-                  f"<pre>{html.escape(json.dumps(best_config, indent=2))}</pre>"]
-    if gif and len(ranked):
+                  f"<pre>{html.escape(json.dumps(done['best_config'], indent=2))}</pre>"]
+    if gif and len(best):
         from a2c_ray.evaluate import evaluate
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = evaluate(sweep, episodes=3, gif=Path(tmp) / "best.gif", max_frames=300)
+            result = evaluate(sweep, gif=Path(tmp) / "best.gif", max_frames=300)
             data = base64.b64encode((Path(tmp) / "best.gif").read_bytes()).decode()
         parts += ["<h2>Best policy</h2>",
-                  f"<p>return {result['return_mean']:.1f} +- {result['return_std']:.1f} over "
-                  f"3 deterministic episodes</p>",
-                  f'<img src="data:image/gif;base64,{data}">']
+                  f"<p>Trial {html.escape(str(best['trial_id'].iloc[0]))}: return "
+                  f"{result['return_mean']:.1f} +- {result['return_std']:.1f} over "
+                  f"{html.escape(result['protocol'])}; the first episode:</p>",
+                  f'<figure><img src="data:image/gif;base64,{data}"></figure>']
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>a2c_ray sweep "
             f"{html.escape(st.name(sweep))}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")

@@ -86,9 +86,12 @@ def _runs(path: str) -> list[tuple[dict[str, Any], str | None, set[str]]]:
     dirs = _dirs(path)
     files = {name: _files(d) for name, d in dirs.items()}
     if states is None:  # train runs: DIR/seed_S, or DIR itself holding one run
+        runs = [name for name, f in files.items() if "progress.csv" in f]
+        if not runs and "progress.csv" in (own := _files(path)):
+            runs, dirs[st.name(path)], files[st.name(path)] = [st.name(path)], path, own
         states = {name: {"trial_id": name, "params": {},
-                         "status": "TERMINATED" if "summary.json" in f else "RUNNING"}
-                  for name, f in files.items() if f & {"progress.csv", "summary.json"}}
+                         "status": "TERMINATED" if "summary.json" in files[name] else "RUNNING"}
+                  for name in runs}
     return [(state, dirs.get(name), files.get(name, set())) for name, state in states.items()]
 
 
@@ -215,6 +218,40 @@ def load_curves(path: str | Path) -> pd.DataFrame:
     return out[front + [c for c in out.columns if c not in front]]
 
 
+def describe_statuses(trials: pd.DataFrame) -> str:
+    """'8 trials: 6 finished, 1 errored, 1 running', from the trials' statuses."""
+    words = {"TERMINATED": "finished", "ERROR": "errored", "RUNNING": "running",
+             "PENDING": "pending", "PAUSED": "paused"}
+    counts = trials["status"].astype(str).value_counts()
+    parts = [f"{int(counts[k])} {w}" for k, w in words.items() if counts.get(k, 0)]
+    return f"{len(trials)} trials: {', '.join(parts)}"
+
+
+def table(path: str | Path, trials: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The trials as a person reads them: best first, the metric and what was searched.
+
+    Columns: trial_id, status, env_steps, the ranking metric, then the searched fields of a
+    sweep (named without ``config/``), or for train runs the config fields that differ
+    between runs. Constants, host names and Tune's bookkeeping are left out; trials that
+    cannot be ranked follow the ranked ones.
+    """
+    trials = load_trials(path) if trials is None else trials
+    if st.exists(st.join(str(path), "sweep.json")):
+        settings = sweep_settings(path)
+        metric, mode = settings["metric"], settings.get("mode", "max")
+        fields = [f"config/{k}" for k in settings["search_space"]]
+    else:  # train runs
+        metric, mode = "eval_return_mean", "max"
+        fields = [c for c in trials.columns if c.startswith("config/")
+                  and trials[c].astype(str).nunique() > 1]
+    best = ranked(trials, metric, mode)
+    rest = trials[~trials["trial_id"].isin(best["trial_id"])]
+    out = pd.concat([best, rest], ignore_index=True)
+    columns = ["trial_id", "status", "env_steps", metric, *fields]
+    out = out.reindex(columns=columns)
+    return out.rename(columns=lambda c: c.removeprefix("config/"))
+
+
 def export_parquet(path: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
     """Write trials.parquet and curves.parquet for a sweep; returns their paths."""
     out = Path(out_dir)
@@ -230,14 +267,21 @@ def main() -> int:
     """``python -m a2c_ray.results SWEEP_DIR [--parquet OUT_DIR]``."""
     from a2c_ray.cli import Parser, UsageError
 
-    p = Parser(prog="python -m a2c_ray.results", description="Summarise a sweep's trials.")
-    p.add_argument("sweep", help="sweep directory (local or s3://)")
+    p = Parser(prog="python -m a2c_ray.results",
+               description="The trials of a sweep, or a directory of train runs, best first.")
+    p.add_argument("sweep", help="sweep directory, or train run directory (local or s3://)")
     p.add_argument("--parquet", help="also write trials.parquet and curves.parquet here")
     args = p.parse_args()
     if not st.exists(args.sweep):
-        raise UsageError(f"sweep directory {args.sweep!r} does not exist")
+        raise UsageError(f"{args.sweep!r} does not exist")
     trials = load_trials(args.sweep)
-    print(trials.drop(columns=["trial_dir"]).to_string(max_cols=12))
+    if trials.empty:
+        raise UsageError(f"{args.sweep!r} holds no sweep and no train run: expected STORAGE/NAME "
+                         "of python -m a2c_ray.tune or --out DIR of python -m a2c_ray.train")
+    shown = table(args.sweep, trials)
+    with pd.option_context("display.width", None, "display.max_columns", None,
+                           "display.float_format", "{:.4g}".format):
+        print(shown.to_string(index=False, na_rep="-"))
     if args.parquet:
         for written in export_parquet(args.sweep, args.parquet):
             print(f"wrote {written}")

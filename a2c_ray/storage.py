@@ -134,6 +134,7 @@ def write_text(uri: str, text: str) -> None:
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would outlive the rename
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -186,6 +187,14 @@ def check_writable(uri: str) -> None:
         if "ACCESS_DENIED" in cause or "AccessDenied" in cause:
             cause += " (are AWS credentials set? AWS_ACCESS_KEY_ID, AWS_PROFILE or a role)"
         raise StorageError(f"{uri}: cannot write there: {cause}") from None
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once (reading it means setting it for a moment)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _cause(err: BaseException) -> str:

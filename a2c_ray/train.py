@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.checkpoint import CheckpointError, is_checkpoint
-from a2c_ray.cli import Parser, UsageError, read_config, run_cli
+from a2c_ray.cli import Parser, UsageError, prepare_ray, read_config, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
 from a2c_ray.spaces import SpaceError
@@ -84,6 +84,7 @@ def main() -> int:
     out = Path(args.out)
     runs = [(s, out if len(seeds) == 1 else out / f"seed_{s}") for s in seeds]
     resume_from = {s: _check_out_dir(d, args.resume) for s, d in runs}
+    prepare_ray(args.address)
     from a2c_ray.trainer import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]

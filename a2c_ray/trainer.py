@@ -40,7 +40,6 @@ EXTRA_METRICS = (
     "iteration", "eval_return_std", "eval_return_last", "learning_rate", "weights_version",
     "worker_failures",
 )
-EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
 # Called after every iteration with the metrics and, when a checkpoint is due, a function
 # that writes one into the directory it is given.
@@ -185,7 +184,7 @@ def train(
     def evaluate() -> tuple[float, float]:
         returns, _, _ = run_episodes(
             learner.model, config.env_id, config.eval_episodes,
-            seed=config.seed + EVAL_SEED_OFFSET, normalize=learner.normalize_obs,
+            seed=config.eval_seed, normalize=learner.normalize_obs,
         )
         return float(returns.mean()), float(returns.std())
 

@@ -26,10 +26,10 @@ import pandas as pd
 
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointStore
-from a2c_ray.cli import Parser, UsageError, read_config, run_cli
+from a2c_ray.cli import Parser, UsageError, prepare_ray, read_config, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
-from a2c_ray.results import load_trials, ranked
+from a2c_ray.results import describe_statuses, load_trials, ranked, table
 from a2c_ray.search_space import (
     SearchSpaceError,
     baseline_point,
@@ -43,6 +43,9 @@ from a2c_ray.storage import DEFAULT_STORAGE
 log = logging.getLogger("a2c_ray")
 
 METRIC, MODE = "eval_return_last", "max"
+# The searched fields in the summary printed at the end (all of them: python -m a2c_ray.results).
+TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
+                    "rollout_length", "envs_per_worker")
 CONFIRM_SEED_OFFSET = 10_000  # confirmation seeds never repeat the sweep's seed
 
 
@@ -216,8 +219,9 @@ def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> s
                      key=lambda t: -t.last_result.get("env_steps", 0))
     if running:
         table = pd.DataFrame([{"trial": t.trial_id, "status": t.status,
-                               **{c: t.last_result.get(c) for c in PROGRESS_COLUMNS}}
+                               **{c: t.last_result.get(c, np.nan) for c in PROGRESS_COLUMNS}}
                               for t in running[:max_rows]])
+        table[list(PROGRESS_COLUMNS)] = table[list(PROGRESS_COLUMNS)].astype(float)
         lines.append(table.to_string(index=False, na_rep="-", formatters={
             "env_steps": "{:,.0f}".format, METRIC: "{:.1f}".format,
             "episode_return_mean": "{:.1f}".format, "env_steps_per_s": "{:,.0f}".format}))
@@ -598,12 +602,14 @@ def main() -> int:
     args = build_parser().parse_args()
     storage = args.storage_path
     settings, name, exp = _open(args)
+    prepare_ray(args.address)
 
-    import ray
     from ray import tune
 
+    from a2c_ray.actors import ensure_ray
+
     _quiet_tune()
-    ray.init(address=args.address) if args.address else ray.init()
+    ensure_ray(address=args.address)
     _check_storage(storage, args.shared_storage)
     # Installed after ray.init, whose SIGTERM handler would otherwise replace ours.
     with StopSignals(f"continue with: {_resume_command(name, storage)}") as stop:
@@ -647,7 +653,8 @@ def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: s
         _close_orphans(settings["optuna_storage"], name)
         errors = [_first_error(d) for d in df["trial_dir"].dropna()]
         first_error = next((e for e in errors if e), "")
-        print(f"No trial finished with a {METRIC}: {statuses}. First error: {first_error}\n"
+        print(f"No trial finished with a {METRIC} ({describe_statuses(df)}). First error: "
+              f"{first_error}\n"
               f"Results: {exp}")
         return 1
     best = ok.iloc[0]
@@ -655,16 +662,15 @@ def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: s
     summary.update({"best_trial_id": str(best["trial_id"]), "best_config": best_config,
                     "best_metric": float(best[METRIC])})
 
-    print(f"\nTop {min(5, len(ok))} of {len(df)} trials by {METRIC} ({statuses}):")
-    cols = ["trial_id", "env_steps", METRIC] + [
-        f"config/{k}" for k in ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
-                                "rollout_length", "envs_per_worker") if f"config/{k}" in df]
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(ok[cols].head(5).to_string(index=False))
+    space = settings["search_space"]
+    fields = [k for k in TOP_TABLE_FIELDS if k in space] or list(space)[:len(TOP_TABLE_FIELDS)]
+    top = table(exp, df)[["trial_id", "env_steps", METRIC, *fields]].head(5)
+    print(f"\nTop {len(top)} by {METRIC} ({describe_statuses(df)}; every searched field: "
+          f"python -m a2c_ray.results {exp}):")
+    print(top.to_string(index=False, float_format="{:.4g}".format))
 
     if args.confirm_top:
-        winner = _confirm(settings, ok, storage, name, exp, args.confirm_top,
-                          args.confirm_seeds, stop)
+        winner = _confirm(settings, ok, exp, args.confirm_top, args.confirm_seeds, stop)
         if stop.received is not None:
             return stop.exit_code
         if winner:
@@ -677,6 +683,7 @@ def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: s
     st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     _close_orphans(settings["optuna_storage"], name)
     print(f"\nResults: {exp}")
+    print(f"TensorBoard: tensorboard --logdir {exp}")
     print(f"Optuna study: optuna-dashboard {settings['optuna_storage']}")
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "
           f"{st.join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{name}_best")

@@ -95,14 +95,68 @@ def test_notebooks_execute(sweep, tmp_path, monkeypatch, name):
 def test_evaluate_writes_an_animated_gif(sweep, tmp_path):
     gif = tmp_path / "best.gif"
     r = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint", str(sweep),
-                        "--episodes", "3", "--gif", str(gif), "--json"],
+                        "--episodes", "3", "--seed", "7", "--gif", str(gif), "--json"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["episodes"] == 3 and len(result["returns"]) == 3
+    assert result["protocol"] == "3 deterministic episodes, reset seeds 7 to 9"
     frames = iio.imread(gif)  # [frames, H, W, 3]
-    assert frames.shape[0] > 10 and frames.shape[1:] == (400, 600, 3)  # CartPole's render size
+    # CartPole renders 600 x 400, mostly white: cropped to the band where the cart moves
+    assert frames.shape[0] > 10 and frames.shape[2:] == (600, 3) and frames.shape[1] < 300
     assert (frames[0] != frames[-1]).any()
+
+
+@pytest.mark.slow
+def test_evaluate_by_default_repeats_the_runs_own_evaluation(sweep):
+    from a2c_ray.evaluate import evaluate
+    from a2c_ray.results import best_trials
+
+    best = best_trials(sweep).iloc[0]  # the confirmed configuration's sweep trial
+    result = evaluate(sweep)
+    assert result["checkpoint"].startswith(str(best["trial_dir"]))
+    assert result["episodes"] == 2 and result["protocol"].endswith("the run's own evaluation")
+    assert result["return_mean"] == pytest.approx(best["eval_return_last"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_results_cli_prints_metric_and_searched_fields_best_first(sweep):
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.results", str(sweep)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    header, *rows = r.stdout.strip().splitlines()
+    assert header.split() == ["trial_id", "status", "env_steps", "eval_return_last",
+                              *SPACE]  # no constants, no config/ prefix, nothing hidden
+    assert "..." not in r.stdout and len(rows) == 4
+    values = [float(row.split()[3]) for row in rows]
+    assert values == sorted(values, reverse=True)
+
+
+def test_results_cli_reads_one_train_run(tmp_path):
+    out = tmp_path / "cp"
+    subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "CartPole-v1",
+                    "--total-steps", "512", "--out", str(out), "--set", "eval_episodes=2"],
+                   check=True, capture_output=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.results", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:4] == ["trial_id", "status", "env_steps", "eval_return_mean"]
+    assert r.stdout.split()[4:6] == ["cp", "TERMINATED"]
+    empty = subprocess.run([sys.executable, "-m", "a2c_ray.results", str(tmp_path / "cp" /
+                                                                       "tensorboard")],
+                           capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "holds no sweep and no train run" in empty.stderr
+
+
+@pytest.mark.slow
+def test_figures_plot_data_with_labels(sweep):
+    from a2c_ray.analysis import seed_bands_figure, top_curves_figure
+
+    for fig in (top_curves_figure(str(sweep)), seed_bands_figure(str(sweep))):
+        for ax in fig.axes:
+            assert ax.get_xlabel() == "env steps" and ax.get_ylabel()
+            steps = {x for line in ax.get_lines() for x in line.get_xdata()}
+            assert len(steps) > 1  # a curve, not a sliver at one env-step value
 
 
 def test_evaluate_mujoco_gif_and_bad_checkpoint(tmp_path):
@@ -134,4 +188,29 @@ def test_report_is_one_self_contained_html(sweep, tmp_path):
     assert len(sources) >= 3  # curves, importances, GIF
     assert all(s.startswith("data:image/") for s in sources)
     assert "data:image/gif;base64," in page and "Best configuration" in page
+    assert "confirmed on fresh seeds" in page  # the sweep ran --confirm-top
+    assert "{'TERMINATED'" not in page  # statuses in words, not a Python dict
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file
+    assert _overflow_at_1280px(out, tmp_path) <= 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _overflow_at_1280px(page: Path, tmp_path: Path) -> int:
+    """How many pixels the page is wider than a 1280-pixel window, in headless Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("needs Chromium (apt-get install chromium), as .ci/run installs it")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", (
+        "<script>document.body.dataset.overflow = document.documentElement.scrollWidth - "
+        "document.documentElement.clientWidth;</script></body>")))
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,900",
+                        "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-overflow="(-?\d+)"', r.stdout)
+    assert found, r.stderr[-2000:]
+    return int(found.group(1))

@@ -7,7 +7,8 @@ import torch
 from gymnasium import spaces
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.spaces import SpaceError, encode_obs, make_action_dist, obs_dim
+from a2c_ray.distributions import make_action_dist
+from a2c_ray.spaces import ACTION_SPACES, SpaceError, check_spaces, encode_obs, obs_dim
 
 B = 6
 
@@ -111,6 +112,17 @@ def test_observation_encoding():
 def test_unsupported_spaces_name_the_supported_ones():
     with pytest.raises(SpaceError, match="Box, Discrete, MultiDiscrete, MultiBinary"):
         make_action_dist(spaces.Dict({"a": spaces.Discrete(2)}))
+    with pytest.raises(SpaceError, match="Box, Discrete, MultiDiscrete, MultiBinary"):
+        check_spaces(spaces.Discrete(2), spaces.Dict({"a": spaces.Discrete(2)}))
+
+
+def test_every_supported_action_space_has_a_distribution():
+    examples = [spaces.Box(-1, 1, (2,)), spaces.Discrete(3), spaces.MultiDiscrete([2, 3]),
+                spaces.MultiBinary(4)]
+    assert sorted(type(s).__name__ for s in examples) == sorted(t.__name__ for t in ACTION_SPACES)
+    for space in examples:
+        check_spaces(spaces.Discrete(2), space)
+        make_action_dist(space)
     with pytest.raises(SpaceError, match="expected one of Box, Discrete"):
         obs_dim(spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)]))
 

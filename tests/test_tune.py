@@ -253,3 +253,24 @@ def test_help_shows_defaults():
     assert r.returncode == 0
     for default in ("HalfCheetah-v5", "1000000", "100000", "(default: 3", "200"):
         assert default in r.stdout
+
+
+def test_progress_table_shows_what_a_user_sweeps_for():
+    from types import SimpleNamespace as Trial
+
+    from a2c_ray.tune import progress_table
+
+    trials = [Trial(trial_id="a", status="RUNNING", last_result={}),
+              Trial(trial_id="b", status="RUNNING",
+                    last_result={"env_steps": 5000, "eval_return_last": 20.5,
+                                 "episode_return_mean": 30.0, "env_steps_per_s": 1234.5,
+                                 "policy_loss": 0.1}),
+              Trial(trial_id="c", status="TERMINATED",
+                    last_result={"env_steps": 9000, "eval_return_last": 99.0})]
+    lines = progress_table(trials, 75).splitlines()
+    assert lines[0] == ("[0:01:15] 2 RUNNING | 1 TERMINATED   best eval_return_last 99.0 "
+                        "(c, 9,000 steps)")
+    assert lines[1].split() == ["trial", "status", "env_steps", "eval_return_last",
+                                "episode_return_mean", "env_steps_per_s"]
+    assert lines[2].split() == ["b", "RUNNING", "5,000", "20.5", "30.0", "1,234"]
+    assert lines[3].split() == ["a", "RUNNING", "-", "-", "-", "-"]  # nothing reported yet
