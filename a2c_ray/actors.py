@@ -27,9 +27,10 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from a2c_ray.batch import Batch, Broadcast
 from a2c_ray.config import A2CConfig
 from a2c_ray.envs import EnvFailure
-from a2c_ray.rollout import Batch, Broadcast, RolloutWorker
+from a2c_ray.rollout import RolloutWorker
 
 log = logging.getLogger("a2c_ray")
 

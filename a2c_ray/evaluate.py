@@ -18,7 +18,7 @@ from a2c_ray import checkpoint
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
-from a2c_ray.envs import EnvIdError, RunningMeanStd, env_spaces
+from a2c_ray.envs import EnvIdError, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's (classic control) likewise
@@ -52,6 +52,7 @@ def find_checkpoint(path: str | Path) -> str:
 def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
     """(config, model, observation normaliser or None) from a checkpoint-like path."""
     from a2c_ray.model import ActorCritic
+    from a2c_ray.stats import RunningMeanStd
 
     config, learner, _ = load_checkpoint(find_checkpoint(path))
     model = ActorCritic(*env_spaces(config.env_id), config)

@@ -1,4 +1,8 @@
-"""Learning: the central learner owns the model, the optimizer and the normaliser statistics."""
+"""Layer 4, learning: the learner owns the model, the optimizer and the normaliser statistics.
+
+It consumes a ``Batch`` and produces the next ``Broadcast`` (a2c_ray.batch); it imports nothing
+of sampling.
+"""
 
 from __future__ import annotations
 
@@ -9,46 +13,17 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from a2c_ray.batch import Batch, Broadcast
 from a2c_ray.config import A2CConfig
-from a2c_ray.envs import RunningMeanStd, reward_scale
 from a2c_ray.gae import compute_gae, td_lambda_returns
 from a2c_ray.model import ActorCritic
 from a2c_ray.optim import make_optimizer
-from a2c_ray.rollout import Batch, Broadcast
 from a2c_ray.spaces import obs_dim
+from a2c_ray.stats import RunningMeanStd, reward_scale
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss or the gradients became NaN or infinite."""
-
-
-def concat_batches(batches: list[Batch]) -> Batch:
-    """Join worker batches along the env axis, in worker order.
-
-    Indices into the env axis (``final_idx``) are shifted by the envs of earlier workers; the
-    moments of each worker stay separate so the learner can merge them exactly.
-    """
-    if len(batches) == 1:
-        out = dict(batches[0])
-        out["obs_moments"] = [out["obs_moments"]]
-        out["ret_moments"] = [out["ret_moments"]]
-        return out
-    out: Batch = {}
-    for key in ("obs", "actions", "rewards", "terminated", "truncated"):
-        out[key] = np.concatenate([b[key] for b in batches], axis=1)
-    for key in ("last_obs", "final_obs", "episode_returns", "episode_lengths"):
-        out[key] = np.concatenate([b[key] for b in batches], axis=0)
-    offsets = np.cumsum([0] + [b["rewards"].shape[1] for b in batches[:-1]])
-    out["final_idx"] = np.concatenate(
-        [b["final_idx"] + np.array([0, off]) for b, off in zip(batches, offsets, strict=True)]
-    )
-    out["obs_moments"] = [b["obs_moments"] for b in batches]
-    out["ret_moments"] = [b["ret_moments"] for b in batches]
-    versions = {b["version"] for b in batches}
-    if len(versions) != 1:
-        raise RuntimeError(f"batches sampled with different weight versions {sorted(versions)}")
-    out["version"] = versions.pop()
-    return out
 
 
 def explained_variance(pred: np.ndarray, target: np.ndarray) -> float:
@@ -78,12 +53,12 @@ class Learner:
 
     def broadcast(self) -> Broadcast:
         """Weights as numpy arrays and frozen normaliser statistics, with a version number."""
-        return {
-            "version": self.version,
-            "weights": {k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()},
-            "obs_mean": self.obs_rms.mean.copy(),
-            "obs_var": self.obs_rms.var.copy(),
-        }
+        return Broadcast(
+            version=self.version,
+            weights={k: v.detach().numpy().copy() for k, v in self.model.state_dict().items()},
+            obs_mean=self.obs_rms.mean.copy(),
+            obs_var=self.obs_rms.var.copy(),
+        )
 
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
         """Normalise observations [B, D] with the current, frozen statistics (for evaluation)."""
@@ -110,10 +85,10 @@ class Learner:
         Also returns V(s_t) as a flat tensor [T * N], with grad when ``grad``, so the joint
         loss reuses this forward pass.
         """
-        obs = batch["obs"]
+        obs = batch.obs
         T, N, D = obs.shape
-        final_idx = batch["final_idx"]
-        flat = np.concatenate([obs.reshape(T * N, D), batch["last_obs"], batch["final_obs"]])
+        final_idx = batch.final_idx
+        flat = np.concatenate([obs.reshape(T * N, D), batch.last_obs, batch.final_obs])
         with torch.set_grad_enabled(grad):
             v_all = self.model.value(torch.from_numpy(flat))
         v = v_all.detach().numpy()
@@ -129,7 +104,7 @@ class Learner:
         """One A2C update on a batch; merges the batch's statistics afterwards.
 
         Args:
-            batch: a batch from ``concat_batches``.
+            batch: one worker's batch, or several joined by ``Batch.concat``.
             progress: fraction of the run's env steps done, for the learning-rate schedule.
 
         Returns:
@@ -137,7 +112,7 @@ class Learner:
         """
         cfg = self.config
         lr = self.set_learning_rate(progress)
-        rewards = batch["rewards"]  # [T, N]
+        rewards = batch.rewards  # [T, N]
         if cfg.normalize_reward:
             scale = reward_scale(self.ret_rms)
             rewards = np.clip(rewards * scale, -cfg.clip_reward, cfg.clip_reward)
@@ -146,7 +121,7 @@ class Learner:
         values, next_values, value_pred = self._values(batch, grad=joint)  # [T, N], [T, N], [B]
 
         # --- advantages (GAE) and critic targets (TD(lambda)) ---
-        flags = (batch["terminated"], batch["truncated"])
+        flags = (batch.terminated, batch.truncated)
         advantages = compute_gae(rewards, values, next_values, *flags, cfg.gamma, cfg.gae_lambda)
         if cfg.critic_lambda == cfg.gae_lambda:
             targets = advantages + values
@@ -157,9 +132,9 @@ class Learner:
         ev = explained_variance(values.reshape(-1), targets.reshape(-1))
 
         # --- losses ---
-        T, N, D = batch["obs"].shape
-        obs = torch.from_numpy(batch["obs"].reshape(T * N, D))
-        actions = torch.from_numpy(batch["actions"].reshape(T * N, *batch["actions"].shape[2:]))
+        T, N, D = batch.obs.shape
+        obs = torch.from_numpy(batch.obs.reshape(T * N, D))
+        actions = torch.from_numpy(batch.actions.reshape(T * N, *batch.actions.shape[2:]))
         adv = torch.from_numpy(advantages.reshape(-1).astype(np.float32))
         tgt = torch.from_numpy(targets.reshape(-1).astype(np.float32))
         if cfg.normalize_advantage and adv.numel() > 1:
@@ -183,12 +158,10 @@ class Learner:
                 self._step(cfg.vf_coef * nn.functional.mse_loss(self.model.value(obs), tgt), critic)
 
         # --- statistics owned by the learner, merged from every worker ---
-        for moments in batch["obs_moments"]:
-            if moments is not None:
-                self.obs_rms.merge(*moments)
-        for moments in batch["ret_moments"]:
-            if moments is not None:
-                self.ret_rms.merge(*moments)
+        for moments in batch.obs_moments:
+            self.obs_rms.merge(*moments)
+        for moments in batch.ret_moments:
+            self.ret_rms.merge(*moments)
         self.version += 1
         return {
             "policy_loss": policy_loss.item(),

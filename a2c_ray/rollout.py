@@ -1,4 +1,4 @@
-"""Sampling: ``RolloutWorker``, a plain class (no Ray inside) holding envs and a policy copy.
+"""Layer 3, sampling: ``RolloutWorker``, envs and a policy copy in a plain class (no Ray).
 
 The trainer runs it in-process or wraps it with ``ray.remote``; the class is named so that
 its actor processes show as ``ray::RolloutWorker``. Contract with the learner:
@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from a2c_ray.batch import Batch, Broadcast
 from a2c_ray.config import A2CConfig
-from a2c_ray.envs import EnvVector, RunningMeanStd, make_env
+from a2c_ray.envs import EnvVector, make_env
 from a2c_ray.model import ActorCritic, NumpyActor
 from a2c_ray.spaces import encode_obs
-
-Batch = dict[str, Any]
-Broadcast = dict[str, Any]
+from a2c_ray.stats import RunningMeanStd
 
 
 class RolloutWorker:
@@ -52,11 +51,11 @@ class RolloutWorker:
 
     def load(self, broadcast: Broadcast) -> None:
         """Load the learner's weights if the broadcast is newer than the ones held."""
-        if broadcast["version"] != self.version:
-            weights = {k: torch.tensor(v) for k, v in broadcast["weights"].items()}
+        if broadcast.version != self.version:
+            weights = {k: torch.tensor(v) for k, v in broadcast.weights.items()}
             self.model.load_state_dict(weights)
             self.actor.refresh()
-            self.version = broadcast["version"]
+            self.version = broadcast.version
 
     def sample(self, broadcast: Broadcast) -> Batch:
         """Collect ``rollout_length`` steps from every env with the broadcast's policy."""
@@ -66,7 +65,7 @@ class RolloutWorker:
         dist = self.model.dist
         obs_rms = None
         if cfg.normalize_obs:
-            obs_rms = RunningMeanStd(broadcast["obs_mean"], broadcast["obs_var"])
+            obs_rms = RunningMeanStd(broadcast.obs_mean, broadcast.obs_var)
 
         def norm(x: np.ndarray) -> np.ndarray:
             return x if obs_rms is None else obs_rms.normalize(x, cfg.clip_obs)
@@ -100,25 +99,23 @@ class RolloutWorker:
             self.obs = next_obs
 
         ep_returns, ep_lengths = self.vec.pop_episodes()
-        batch: Batch = {
-            "obs": obs,  # [T, N, D]
-            "actions": actions,  # [T, N, ...]
-            "rewards": rewards,  # [T, N]
-            "terminated": terminated,  # [T, N]
-            "truncated": truncated,  # [T, N]
-            "last_obs": norm(self.obs),  # [N, D]
-            "final_idx": np.asarray(final_idx, dtype=np.int64).reshape(-1, 2),  # [M, 2]
-            "final_obs": norm(np.asarray(final_obs, np.float32).reshape(-1, D)),  # [M, D]
-            "ret_moments": RunningMeanStd.moments(returns.reshape(-1))
-            if cfg.normalize_reward else None,
-            "obs_moments": None if raw_obs is None else RunningMeanStd.moments(
-                raw_obs.reshape(-1, D)
-            ),
-            "episode_returns": np.asarray(ep_returns, dtype=np.float64),
-            "episode_lengths": np.asarray(ep_lengths, dtype=np.int64),
-            "version": self.version,
-        }
-        return batch
+        return Batch(
+            obs=obs,
+            actions=actions,
+            rewards=rewards,
+            terminated=terminated,
+            truncated=truncated,
+            last_obs=norm(self.obs),
+            final_idx=np.asarray(final_idx, dtype=np.int64).reshape(-1, 2),
+            final_obs=norm(np.asarray(final_obs, np.float32).reshape(-1, D)),
+            obs_moments=() if raw_obs is None else (
+                RunningMeanStd.moments(raw_obs.reshape(-1, D)),),
+            ret_moments=(RunningMeanStd.moments(returns.reshape(-1)),)
+            if cfg.normalize_reward else (),
+            episode_returns=np.asarray(ep_returns, dtype=np.float64),
+            episode_lengths=np.asarray(ep_lengths, dtype=np.int64),
+            version=self.version,
+        )
 
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue sampling exactly where this worker is."""

@@ -1,8 +1,10 @@
-"""``train(config)``: the whole A2C loop, readable top to bottom.
+"""Layer 5, one configuration: a steppable A2C run, and ``train(config)`` on top of it.
 
-Each iteration: broadcast the learner's weights, collect a rollout from every worker, update,
-evaluate on schedule, log, checkpoint. The CLI (``a2c_ray.train``) and the Tune trainable
-(``a2c_ray.tune``) are thin wrappers around this function.
+Each iteration: collect a rollout from every worker with the broadcast weights, update,
+broadcast the new weights (the workers sample while the rest runs), evaluate on schedule,
+log, checkpoint when due. ``Trainer.run(until_env_steps)`` runs iterations up to a step
+count and can be called again; ``save``/``Trainer.restore`` continue a run exactly. The CLI
+(``a2c_ray.train``) and the Tune trainable (``a2c_ray.tune``) are thin wrappers around it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +25,11 @@ import numpy as np
 import torch
 
 from a2c_ray.actors import make_sampler
+from a2c_ray.batch import Batch
 from a2c_ray.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
 from a2c_ray.config import A2CConfig
 from a2c_ray.envs import env_spaces
-from a2c_ray.learner import Learner, concat_batches
+from a2c_ray.learner import Learner
 from a2c_ray.rollout import run_episodes
 
 log = logging.getLogger("a2c_ray")
@@ -40,11 +44,56 @@ EXTRA_METRICS = (
     "iteration", "eval_return_std", "eval_return_last", "learning_rate", "weights_version",
     "worker_failures",
 )
+TENSORBOARD_METRICS = METRICS + ("eval_return_std", "learning_rate")
 
 # Called after every iteration with the metrics and, when a checkpoint is due, a function
 # that writes one into the directory it is given.
 IterationCallback = Callable[[dict[str, float], Callable[[Path], Path] | None], None]
 
+_NAN = float("nan")
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _mean(values: deque) -> float:
+    return float(np.mean(values)) if values else _NAN
+
+
+@dataclass
+class TrainerState:
+    """A run's progress besides the learner and the workers (a checkpoint's state.json)."""
+
+    iteration: int = 0
+    env_steps: int = 0
+    time_total_s: float = 0.0  # wall time of the run before this session
+    recent_returns: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    recent_lengths: deque[int] = field(default_factory=lambda: deque(maxlen=100))
+    last_eval: tuple[float, float] = (_NAN, _NAN)  # mean and std of the latest evaluation
+
+    def to_dict(self, time_total_s: float) -> dict[str, Any]:
+        """Plain values for a checkpoint, with the run's wall time so far."""
+        return {
+            "iteration": self.iteration, "env_steps": self.env_steps,
+            "time_total_s": time_total_s,
+            "recent_returns": list(self.recent_returns),
+            "recent_lengths": list(self.recent_lengths),
+            "last_eval": list(self.last_eval),
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainerState:
+        """Inverse of to_dict."""
+        state = cls(iteration=int(saved["iteration"]), env_steps=int(saved["env_steps"]),
+                    time_total_s=float(saved["time_total_s"]),
+                    last_eval=tuple(float(v) for v in saved["last_eval"]))
+        state.recent_returns.extend(saved["recent_returns"])
+        state.recent_lengths.extend(saved["recent_lengths"])
+        return state
+
+
+# --- logging ------------------------------------------------------------------------------
 
 class _ProgressCsv:
     """progress.csv: one row per iteration, the contract's metrics first."""
@@ -52,13 +101,12 @@ class _ProgressCsv:
     def __init__(self, path: Path, keep_until_iteration: int | None) -> None:
         self.path = path
         self.columns = list(METRICS) + list(EXTRA_METRICS)
+        rows: list[dict[str, Any]] = []
         if keep_until_iteration is not None and path.exists():
             # Resuming: drop rows logged after the checkpoint, they are about to be redone.
             with path.open(newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= keep_until_iteration]
-            self._write_rows(rows, mode="w")
-        else:
-            self._write_rows([], mode="w")
+        self._write_rows(rows, mode="w")
 
     def _write_rows(self, rows: list[dict[str, Any]], mode: str) -> None:
         with self.path.open(mode, newline="") as f:
@@ -70,10 +118,6 @@ class _ProgressCsv:
 
     def append(self, metrics: dict[str, float]) -> None:
         self._write_rows([metrics], mode="a")
-
-
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
 
 
 class _Progress:
@@ -91,10 +135,7 @@ class _Progress:
         self.last_log = time.monotonic()
 
     def update(self, steps: int, m: dict[str, float]) -> None:
-        info = {
-            "sps": f"{m['env_steps_per_s']:.0f}",
-            "return": f"{m['episode_return_mean']:.1f}",
-        }
+        info = {"sps": f"{m['env_steps_per_s']:.0f}", "return": f"{m['episode_return_mean']:.1f}"}
         if not _isnan(m["eval_return_mean"]):
             info["eval"] = f"{m['eval_return_mean']:.1f}"
         if self.bar is not None:
@@ -102,15 +143,225 @@ class _Progress:
             self.bar.set_postfix(info, refresh=False)
         elif time.monotonic() - self.last_log > 30 or not _isnan(m["eval_return_mean"]):
             self.last_log = time.monotonic()
-            log.info(
-                "iter %d | steps %d/%d | %s",
-                m["iteration"], m["env_steps"], self.total,
-                " | ".join(f"{k} {v}" for k, v in info.items()),
-            )
+            log.info("iter %d | steps %d/%d | %s", m["iteration"], m["env_steps"], self.total,
+                     " | ".join(f"{k} {v}" for k, v in info.items()))
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class RunLogger:
+    """Where a run's metrics go: progress.csv and TensorBoard under out_dir, and the progress."""
+
+    def __init__(self, out_dir: Path | None, total: int, state: TrainerState, resumed: bool,
+                 show_progress: bool | None) -> None:
+        self.csv = self.tensorboard = None
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.csv = _ProgressCsv(out_dir / "progress.csv", state.iteration if resumed else None)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(out_dir / "tensorboard"))
+        self.progress = _Progress(total, state.env_steps, show_progress)
+
+    def log(self, metrics: dict[str, float], steps: int) -> None:
+        """One iteration's metrics; ``steps`` is the env steps it added."""
+        if self.csv is not None:
+            self.csv.append(metrics)
+        if self.tensorboard is not None:
+            for key in TENSORBOARD_METRICS:
+                if not _isnan(metrics[key]):
+                    self.tensorboard.add_scalar(key, metrics[key], metrics["env_steps"])
+        self.progress.update(steps, metrics)
+
+    def close(self) -> None:
+        """Close the progress bar and the TensorBoard writer."""
+        self.progress.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+# --- the trainer --------------------------------------------------------------------------
+
+class Trainer:
+    """One run: a learner, its samplers, its progress, its logger.
+
+    Use as a context manager (or call ``close``) so the sampler's actors are released.
+
+    Args:
+        config: the run's configuration; ``total_env_steps`` is the run's budget (the learning
+            rate schedule and the final evaluation and checkpoint follow it).
+        out_dir: where progress.csv, TensorBoard events, checkpoint/ and summary.json go;
+            None writes no files (the Tune trainable reports through a callback).
+        use_ray: sample with Ray actors; by default when ``num_rollout_workers >= 1``.
+            False with K >= 1 workers runs the same K workers in this process.
+        ray_address: Ray cluster to join; by default RAY_ADDRESS, else a local Ray sized
+            for the workers (unless Ray is already initialised, as in a Tune trial).
+        show_progress: progress bar; by default when stderr is a terminal.
+    """
+
+    def __init__(self, config: A2CConfig, out_dir: str | Path | None = None, *,
+                 use_ray: bool | None = None, ray_address: str | None = None,
+                 show_progress: bool | None = None,
+                 _saved: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+        self._start = time.monotonic()
+        torch.set_num_threads(1)
+        self.config = config
+        self.learner = Learner(config, *env_spaces(config.env_id))
+        self.sampler = make_sampler(config, use_ray, ray_address)
+        self.state = TrainerState()
+        if _saved is not None:
+            learner_state, saved = _saved
+            self.learner.load_state_dict(learner_state)
+            if not self.sampler.set_states(saved["workers"]):
+                log.warning("%s cannot be restored exactly: resumed with fresh episodes",
+                            config.env_id)
+            self.state = TrainerState.from_dict(saved)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.logger = RunLogger(self.out_dir, config.total_env_steps, self.state,
+                                _saved is not None, show_progress)
+        self.metrics: dict[str, float] = {}
+        self._submitted = False  # a rollout with the latest weights is under way
+        self._worker_states: list[dict[str, Any]] | None = None  # taken when a save is due
+        self._steps_at_start, self._eval_time = self.state.env_steps, 0.0
+        self._loop_start: float | None = None
+
+    @classmethod
+    def restore(cls, checkpoint: str | Path, total_env_steps: int | None = None,
+                out_dir: str | Path | None = None, **kwargs: Any) -> Trainer:
+        """Continue the run a checkpoint (or a run directory holding one) was saved from.
+
+        Its config is used, with ``total_env_steps`` as the new budget where given.
+        """
+        config, learner_state, saved = load_checkpoint(checkpoint)
+        if total_env_steps is not None:
+            config = config.replace(total_env_steps=total_env_steps)
+        return cls(config, out_dir, _saved=(learner_state, saved), **kwargs)
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has used its budget."""
+        return self.state.env_steps >= self.config.total_env_steps
+
+    def run(self, until_env_steps: int | None = None,
+            on_iteration: IterationCallback | None = None) -> dict[str, float]:
+        """Run iterations until ``until_env_steps`` (default: the budget); the last metrics.
+
+        Every iteration is logged; when a checkpoint is due (every ``checkpoint_interval``
+        iterations and at the end of the budget) it is written to out_dir/checkpoint/ and
+        handed to ``on_iteration`` as a function that writes one into a given directory.
+        """
+        until = self.config.total_env_steps if until_env_steps is None else until_env_steps
+        until = min(until, self.config.total_env_steps)
+        if self._loop_start is None:
+            self._loop_start = time.monotonic()
+        while self.state.env_steps < until:
+            metrics, due = self._iterate(pipeline_until=until)
+            if self.out_dir is not None and due:
+                CheckpointStore(self.out_dir / "checkpoint").save(self.state.iteration, self.save)
+            if on_iteration is not None:
+                on_iteration(metrics, self.save if due else None)
+        return self.metrics
+
+    def _iterate(self, pipeline_until: int) -> tuple[dict[str, float], bool]:
+        """One iteration; returns its metrics and whether a checkpoint is due."""
+        cfg, state = self.config, self.state
+        if not self._submitted:
+            self.sampler.submit(self.learner.broadcast())
+        batch = Batch.concat(self.sampler.collect())
+        metrics = self.learner.update(batch, progress=state.env_steps / cfg.total_env_steps)
+        steps = batch.num_steps
+        state.env_steps += steps
+        state.iteration += 1
+        state.recent_returns.extend(batch.episode_returns.tolist())
+        state.recent_lengths.extend(batch.episode_lengths.tolist())
+        done = self.done
+        due = done or state.iteration % cfg.checkpoint_interval == 0
+        # Worker states for a checkpoint are taken before the next rollout starts.
+        self._worker_states = self.sampler.get_states() if due else None
+        # One broadcast of the new weights; workers sample while we evaluate and log. Not past
+        # this run() call's end, so the trainer can be saved exactly between calls.
+        self._submitted = state.env_steps < pipeline_until
+        if self._submitted:
+            self.sampler.submit(self.learner.broadcast())
+
+        interval = cfg.eval_interval_steps
+        before = state.env_steps - steps
+        crossed = interval > 0 and state.env_steps // interval > before // interval
+        evaluated = done or crossed
+        if evaluated:
+            eval_start = time.monotonic()
+            state.last_eval = self.evaluate()
+            self._eval_time += time.monotonic() - eval_start
+
+        metrics.update({
+            "iteration": state.iteration,
+            "env_steps": state.env_steps,
+            "episode_return_mean": _mean(state.recent_returns),
+            "episode_len_mean": _mean(state.recent_lengths),
+            "eval_return_mean": state.last_eval[0] if evaluated else _NAN,
+            "eval_return_std": state.last_eval[1] if evaluated else _NAN,
+            # The latest evaluation, carried between evaluations: what sweeps rank by.
+            "eval_return_last": state.last_eval[0],
+            # Training throughput of this session: wall time less evaluation.
+            "env_steps_per_s": (state.env_steps - self._steps_at_start)
+            / max(time.monotonic() - self._loop_start - self._eval_time, 1e-9),
+            "time_total_s": self.time_total_s,
+            "weights_version": self.learner.version,
+            "worker_failures": self.sampler.failures.count,
+        })
+        self.logger.log(metrics, steps)
+        self.metrics = metrics
+        return metrics, due
+
+    @property
+    def time_total_s(self) -> float:
+        """Wall time of the run, earlier sessions included."""
+        return self.state.time_total_s + time.monotonic() - self._start
+
+    def evaluate(self) -> tuple[float, float]:
+        """Mean and std of the return over the config's deterministic evaluation episodes."""
+        returns, _, _ = run_episodes(
+            self.learner.model, self.config.env_id, self.config.eval_episodes,
+            seed=self.config.eval_seed, normalize=self.learner.normalize_obs,
+        )
+        return float(returns.mean()), float(returns.std())
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint of this run into ``path``, exactly where it stands."""
+        workers = self._worker_states
+        if workers is None:
+            if self._submitted:
+                raise RuntimeError("a rollout is under way: save between run() calls or when "
+                                   "a checkpoint is due")
+            workers = self.sampler.get_states()
+        state = {**self.state.to_dict(self.time_total_s), "workers": workers}
+        return save_checkpoint(path, self.config, self.learner.state_dict(), state)
+
+    def summary(self) -> dict[str, Any]:
+        """The run's summary, as written to out_dir/summary.json by ``close``."""
+        return {
+            "env_id": self.config.env_id,
+            "seed": self.config.seed,
+            "env_steps": self.state.env_steps,
+            "eval_return_mean": self.state.last_eval[0],
+            "eval_return_std": self.state.last_eval[1],
+            "wall_s": time.monotonic() - self._start,
+            "env_steps_per_s": self.metrics.get("env_steps_per_s", _NAN),
+            "config": self.config.to_dict(),
+        }
+
+    def close(self) -> None:
+        """Release the workers and the logger."""
+        self.logger.close()
+        self.sampler.close()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def train(
@@ -123,156 +374,28 @@ def train(
     ray_address: str | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Train one configuration; returns the summary (also written to out_dir/summary.json).
+    """Train one configuration to its budget; returns the summary (also out_dir/summary.json).
 
     Args:
         config: the run's configuration.
         out_dir: where progress.csv, TensorBoard events, checkpoint/ and summary.json go;
-            None writes no files (the Tune trainable reports through ``on_iteration``).
+            None writes no files.
         resume_from: a checkpoint, or a run directory holding one, to continue from exactly.
             Its config is used, with ``config.total_env_steps`` as the new budget.
         on_iteration: called after each iteration with the metrics and, when a checkpoint is
             due, a function that writes one into a given directory.
-        use_ray: sample with Ray actors; by default when ``num_rollout_workers >= 1``.
-            False with K >= 1 workers runs the same K workers in this process.
-        ray_address: Ray cluster to join; by default RAY_ADDRESS, else a local Ray sized
-            for the workers (unless Ray is already initialised, as in a Tune trial).
-        show_progress: progress bar; by default when stderr is a terminal.
+        use_ray: as for ``Trainer``.
+        ray_address: as for ``Trainer``.
+        show_progress: as for ``Trainer``.
     """
-    start = time.monotonic()
-    torch.set_num_threads(1)
-    saved: dict[str, Any] | None = None
+    options = dict(use_ray=use_ray, ray_address=ray_address, show_progress=show_progress)
     if resume_from is not None:
-        ckpt_config, learner_state, saved = load_checkpoint(resume_from)
-        config = ckpt_config.replace(total_env_steps=config.total_env_steps)
-    obs_space, action_space = env_spaces(config.env_id)
-    learner = Learner(config, obs_space, action_space)
-    sampler = make_sampler(config, use_ray, ray_address)
-
-    iteration, env_steps, time_before = 0, 0, 0.0
-    recent_returns: deque[float] = deque(maxlen=100)
-    recent_lengths: deque[int] = deque(maxlen=100)
-    last_eval: tuple[float, float] = (float("nan"), float("nan"))
-    if saved is not None:
-        learner.load_state_dict(learner_state)
-        if not sampler.set_states(saved["workers"]):
-            log.warning("%s cannot be restored exactly: resumed with fresh episodes",
-                        config.env_id)
-        iteration, env_steps = int(saved["iteration"]), int(saved["env_steps"])
-        time_before = float(saved["time_total_s"])
-        recent_returns.extend(saved["recent_returns"])
-        recent_lengths.extend(saved["recent_lengths"])
-        last_eval = tuple(saved["last_eval"])
-
-    out = Path(out_dir) if out_dir is not None else None
-    progress_csv = writer = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        progress_csv = _ProgressCsv(out / "progress.csv", iteration if saved else None)
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out / "tensorboard"))
-
-    def state(workers: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "iteration": iteration, "env_steps": env_steps,
-            "time_total_s": time_before + time.monotonic() - start,
-            "recent_returns": list(recent_returns), "recent_lengths": list(recent_lengths),
-            "last_eval": list(last_eval), "workers": workers,
-        }
-
-    def evaluate() -> tuple[float, float]:
-        returns, _, _ = run_episodes(
-            learner.model, config.env_id, config.eval_episodes,
-            seed=config.eval_seed, normalize=learner.normalize_obs,
-        )
-        return float(returns.mean()), float(returns.std())
-
-    bar = _Progress(config.total_env_steps, env_steps, show_progress)
-    steps_at_start, eval_time, loop_start = env_steps, 0.0, time.monotonic()
-    interval = config.eval_interval_steps
-    metrics: dict[str, float] = {}
-    try:
-        sampler.submit(learner.broadcast())
-        while env_steps < config.total_env_steps:
-            # --- collect: every worker's rollout with the broadcast weights ---
-            batch = concat_batches(sampler.collect())
-            # --- update ---
-            metrics = learner.update(batch, progress=env_steps / config.total_env_steps)
-            steps = batch["rewards"].size
-            env_steps += steps
-            iteration += 1
-            recent_returns.extend(batch["episode_returns"].tolist())
-            recent_lengths.extend(batch["episode_lengths"].tolist())
-            done = env_steps >= config.total_env_steps
-            due = done or iteration % config.checkpoint_interval == 0
-            # Worker states for a checkpoint are taken before the next rollout starts.
-            worker_states = sampler.get_states() if due else None
-            if not done:
-                # One broadcast of the new weights; workers sample while we log below.
-                sampler.submit(learner.broadcast())
-
-            # --- evaluate on schedule and at the end ---
-            crossed = interval > 0 and env_steps // interval > (env_steps - steps) // interval
-            evaluated = done or crossed
-            if evaluated:
-                eval_start = time.monotonic()
-                last_eval = evaluate()
-                eval_time += time.monotonic() - eval_start
-
-            # --- log ---
-            metrics.update({
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "episode_return_mean": _mean(recent_returns),
-                "episode_len_mean": _mean(recent_lengths),
-                "eval_return_mean": last_eval[0] if evaluated else float("nan"),
-                "eval_return_std": last_eval[1] if evaluated else float("nan"),
-                # The latest evaluation, carried between evaluations: what sweeps rank by.
-                "eval_return_last": last_eval[0],
-                # Training throughput of this session: wall time less evaluation.
-                "env_steps_per_s": (env_steps - steps_at_start)
-                / max(time.monotonic() - loop_start - eval_time, 1e-9),
-                "time_total_s": time_before + time.monotonic() - start,
-                "weights_version": learner.version,
-                "worker_failures": sampler.failures.count,
-            })
-            if progress_csv is not None:
-                progress_csv.append(metrics)
-                for key in METRICS + ("eval_return_std", "learning_rate"):
-                    if not _isnan(metrics[key]):
-                        writer.add_scalar(key, metrics[key], env_steps)
-            bar.update(steps, metrics)
-
-            # --- checkpoint ---
-            def save(path: Path, states: Any = worker_states) -> Path:
-                return save_checkpoint(path, config, learner.state_dict(), state(states))
-
-            if out is not None and due:
-                CheckpointStore(out / "checkpoint").save(iteration, save)
-            if on_iteration is not None:
-                on_iteration(metrics, save if due else None)
-    finally:
-        bar.close()
-        sampler.close()
-        if writer is not None:
-            writer.close()
-
-    wall = time.monotonic() - start
-    summary = {
-        "env_id": config.env_id,
-        "seed": config.seed,
-        "env_steps": env_steps,
-        "eval_return_mean": last_eval[0],
-        "eval_return_std": last_eval[1],
-        "wall_s": wall,
-        "env_steps_per_s": metrics.get("env_steps_per_s", float("nan")),
-        "config": config.to_dict(),
-    }
-    if out is not None:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        trainer = Trainer.restore(resume_from, config.total_env_steps, out_dir, **options)
+    else:
+        trainer = Trainer(config, out_dir, **options)
+    with trainer:
+        trainer.run(on_iteration=on_iteration)
+    summary = trainer.summary()
+    if trainer.out_dir is not None:
+        (trainer.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _mean(values: deque) -> float:
-    return float(np.mean(values)) if values else float("nan")

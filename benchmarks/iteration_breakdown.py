@@ -17,8 +17,9 @@ import torch
 
 from a2c_ray import A2CConfig
 from a2c_ray.actors import RaySampler
+from a2c_ray.batch import Batch
 from a2c_ray.envs import env_spaces
-from a2c_ray.learner import Learner, concat_batches
+from a2c_ray.learner import Learner
 
 
 def main() -> None:
@@ -36,13 +37,13 @@ def main() -> None:
              log_to_driver=False)
     sampler, learner = RaySampler(cfg), Learner(cfg, *env_spaces(cfg.env_id))
     sampler.submit(learner.broadcast())
-    concat_batches(sampler.collect())  # warm-up
+    Batch.concat(sampler.collect())  # warm-up
     sampler.submit(learner.broadcast())
     t_collect = t_update = t_submit = 0.0
     start = time.perf_counter()
     for _ in range(args.iterations):
         a = time.perf_counter()
-        batch = concat_batches(sampler.collect())
+        batch = Batch.concat(sampler.collect())
         b = time.perf_counter()
         learner.update(batch)
         c = time.perf_counter()

@@ -11,8 +11,9 @@ import ray
 
 from a2c_ray import A2CConfig, train
 from a2c_ray.actors import LocalSampler, RaySampler, trial_bundles
+from a2c_ray.batch import Batch
 from a2c_ray.envs import EnvFailure
-from a2c_ray.learner import Learner, concat_batches
+from a2c_ray.learner import Learner
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,12 @@ def test_actor_batches_are_bit_identical_to_in_process(local_ray):
             batches = []
             for learner, sampler in zip(learners, samplers, strict=True):
                 sampler.submit(learner.broadcast())
-                batches.append(concat_batches(sampler.collect()))
+                batches.append(Batch.concat(sampler.collect()))
             local, remote = batches
             for key in ("obs", "actions", "rewards", "terminated", "truncated", "last_obs",
-                        "final_idx", "final_obs", "episode_returns"):
-                np.testing.assert_array_equal(local[key], remote[key], err_msg=key)
+                        "final_idx", "final_obs", "episode_returns", "episode_lengths"):
+                np.testing.assert_array_equal(getattr(local, key), getattr(remote, key),
+                                              err_msg=key)
             m_local, m_remote = (lr.update(b) for lr, b in zip(learners, batches, strict=True))
             for key, value in m_local.items():
                 assert value == m_remote[key] or (np.isnan(value) and np.isnan(m_remote[key]))

@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from a2c_ray import A2CConfig
-from a2c_ray.envs import EnvFailure, RunningMeanStd
-from a2c_ray.learner import Learner, concat_batches
+from a2c_ray.batch import Batch
+from a2c_ray.envs import EnvFailure
+from a2c_ray.learner import Learner
 from a2c_ray.rollout import RolloutWorker
+from a2c_ray.stats import RunningMeanStd
 
 
 def worker(env_id, T, n_envs=1, **kw):
@@ -18,30 +20,30 @@ def worker(env_id, T, n_envs=1, **kw):
 def test_truncation_keeps_final_obs_and_no_reset_transition():
     cfg, w = worker("tests.toy_envs:Counter-v0", T=12)  # time limit 5
     b = w.sample(Learner(cfg, w.vec.obs_space, w.vec.action_space).broadcast())
-    obs = b["obs"][:, 0, 0]
+    obs = b.obs[:, 0, 0]
     # observations count 0..4 within each episode; the reset obs 0 follows the last step
     np.testing.assert_allclose(obs, [0, .1, .2, .3, .4, 0, .1, .2, .3, .4, 0, .1], atol=1e-6)
-    assert b["truncated"][:, 0].nonzero()[0].tolist() == [4, 9]
-    assert not b["terminated"].any()
-    assert b["final_idx"].tolist() == [[4, 0], [9, 0]]
-    np.testing.assert_allclose(b["final_obs"][:, 0], [0.5, 0.5])  # true final states
-    np.testing.assert_allclose(b["last_obs"][:, 0], [0.2], atol=1e-6)
-    assert b["episode_returns"].tolist() == [5.0, 5.0]
-    assert b["episode_lengths"].tolist() == [5, 5]
+    assert b.truncated[:, 0].nonzero()[0].tolist() == [4, 9]
+    assert not b.terminated.any()
+    assert b.final_idx.tolist() == [[4, 0], [9, 0]]
+    np.testing.assert_allclose(b.final_obs[:, 0], [0.5, 0.5])  # true final states
+    np.testing.assert_allclose(b.last_obs[:, 0], [0.2], atol=1e-6)
+    assert b.episode_returns.tolist() == [5.0, 5.0]
+    assert b.episode_lengths.tolist() == [5, 5]
 
 
 def test_terminated_episodes_do_not_bootstrap():
     cfg, w = worker("tests.toy_envs:CounterTerminal-v0", T=9)  # terminates at t == 7
     learner = Learner(cfg, w.vec.obs_space, w.vec.action_space)
     b = w.sample(learner.broadcast())
-    assert b["terminated"][:, 0].nonzero()[0].tolist() == [6]
-    assert b["final_idx"].shape == (0, 2)
+    assert b.terminated[:, 0].nonzero()[0].tolist() == [6]
+    assert b.final_idx.shape == (0, 2)
 
 
 def test_learner_bootstraps_truncation_from_final_observation():
     cfg, w = worker("tests.toy_envs:Counter-v0", T=12)
     learner = Learner(cfg, w.vec.obs_space, w.vec.action_space)
-    b = concat_batches([w.sample(learner.broadcast())])
+    b = Batch.concat([w.sample(learner.broadcast())])
     values, next_values, _ = learner._values(b)
     with torch.no_grad():
         v = lambda x: learner.model.value(torch.tensor([[x]], dtype=torch.float32)).item()  # noqa: E731
@@ -55,9 +57,9 @@ def test_concat_shifts_final_indices_by_earlier_envs():
                     num_rollout_workers=2)
     workers = [RolloutWorker(cfg, i) for i in range(2)]
     learner = Learner(cfg, workers[0].vec.obs_space, workers[0].vec.action_space)
-    batch = concat_batches([w.sample(learner.broadcast()) for w in workers])
-    assert batch["obs"].shape == (6, 4, 1)
-    assert sorted(map(tuple, batch["final_idx"].tolist())) == [(4, 0), (4, 1), (4, 2), (4, 3)]
+    batch = Batch.concat([w.sample(learner.broadcast()) for w in workers])
+    assert batch.obs.shape == (6, 4, 1)
+    assert sorted(map(tuple, batch.final_idx.tolist())) == [(4, 0), (4, 1), (4, 2), (4, 3)]
 
 
 def test_workers_seed_their_envs_differently():
@@ -95,6 +97,6 @@ def test_normalized_observations_use_the_broadcast_statistics():
     learner.obs_rms = RunningMeanStd(np.full(4, 1.0), np.full(4, 4.0), 10.0)
     raw = w.obs.copy()
     b = w.sample(learner.broadcast())
-    np.testing.assert_allclose(b["obs"][0], (raw - 1.0) / np.sqrt(4.0 + 1e-8), rtol=1e-5)
-    count, mean, _ = b["obs_moments"]
+    np.testing.assert_allclose(b.obs[0], (raw - 1.0) / np.sqrt(4.0 + 1e-8), rtol=1e-5)
+    (count, mean, _), = b.obs_moments
     assert count == 4 and mean.shape == (4,)
