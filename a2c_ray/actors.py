@@ -1,4 +1,4 @@
-"""Ray rollout actors feeding the central learner.
+"""Layer 5, one configuration: Ray rollout actors (or the same workers in-process) for the learner.
 
 The Ray contract, in one place:
 

@@ -1,4 +1,4 @@
-"""Helpers for the notebooks in analysis/ and for ``a2c_ray.report``.
+"""Layer 7, results: helpers for the notebooks in analysis/ and for ``a2c_ray.report``.
 
 Finding a sweep, hyperparameter importances and matplotlib plots. Reads result files only,
 local or s3://, through ``a2c_ray.results``.

@@ -1,4 +1,4 @@
-"""Checkpoints that load without unpickling anything, kept locally or on s3://.
+"""Layer 5, one configuration: checkpoints that load without unpickling, local or s3://.
 
 A checkpoint is a directory:
 
@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -177,28 +178,64 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
-    """Read a checkpoint: (config, learner state dict, the rest of the state).
-
-    ``path`` is anything ``resolve`` takes, local or remote.
-    """
+def _require(path: str | Path) -> str:
     uri = resolve(path)
     if uri is None:
         raise CheckpointError(
             f"{str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint directory (files "
             f"{', '.join(FILES)}), or a run or trial directory holding one"
         )
+    return uri
+
+
+def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
+    """Read a checkpoint: (config, learner state dict, the rest of the state).
+
+    ``path`` is anything ``resolve`` takes, local or remote. A file that cannot be read
+    raises CheckpointError naming it; nothing is written.
+    """
+    uri = _require(path)
     with local_copy(uri) as local:
-        return _load(local)
+        return _load(local, uri)
 
 
-def _load(path: Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
+def load_config(path: str | Path) -> A2CConfig:
+    """Only the config of a checkpoint (or of a run or trial directory holding one)."""
+    uri = _require(path)
+    return _read(uri, "config.json",
+                 lambda name: A2CConfig.from_json_text(st.read_text(st.join(uri, name)), name))
+
+
+def _read(uri: str, name: str, read: Callable[[str], Any]) -> Any:
+    """``read(name)``, with any failure turned into one line naming the file in ``uri``."""
+    try:
+        return read(name)
+    except Exception as err:  # noqa: BLE001  (torch, numpy and json each raise their own)
+        first = " ".join(str(err).split()).split(". ")[0][:100]  # torch's run to pages
+        cause = type(err).__name__ + (f": {first}" if first else "")
+        raise CheckpointError(f"checkpoint file {st.join(uri, name)} is damaged or not an "
+                              f"a2c_ray checkpoint ({cause})") from err
+
+
+def _load(local: Path, uri: str) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:
     import torch
 
-    config = A2CConfig.from_json(path / "config.json")
-    learner = torch.load(path / "learner.pt", weights_only=True)
-    with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    state = _join(json.loads((path / "state.json").read_text()), arrays)
+    def npz(name: str) -> dict[str, np.ndarray]:
+        with np.load(local / name, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+
+    config = _read(uri, "config.json", lambda name: A2CConfig.from_json(local / name))
+    def torch_file(name: str) -> Any:
+        with warnings.catch_warnings():  # the error says it; torch would warn as well
+            warnings.simplefilter("ignore")
+            return torch.load(local / name, weights_only=True, map_location="cpu")
+
+    learner = _read(uri, "learner.pt", torch_file)
+    arrays = _read(uri, "arrays.npz", npz)
+    state = _read(uri, "state.json",
+                  lambda name: _join(json.loads((local / name).read_text()), arrays))
+    if not isinstance(learner, dict) or not isinstance(state, dict) or "learner" not in state:
+        raise CheckpointError(f"checkpoint {uri} is not an a2c_ray checkpoint: its learner.pt or "
+                              "state.json lacks the expected entries")
     learner.update(state.pop("learner"))
     return config, learner, state

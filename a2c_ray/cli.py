@@ -1,4 +1,4 @@
-"""Shared command-line plumbing: one-line errors with exit code 2, logging set-up."""
+"""Layer 8, CLIs: shared plumbing, one-line errors with exit code 2, logging set-up."""
 
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # noqa: D102
         fail(f"{message} (see --help)")
+
+    def given(self, argv: list[str] | None = None) -> set[str]:
+        """The destinations of the flags the command line gives, defaults left out."""
+        defaults = {a: a.default for a in self._actions}
+        try:
+            for action in self._actions:
+                action.default = argparse.SUPPRESS
+            return set(vars(self.parse_args(argv)))
+        finally:
+            for action, default in defaults.items():
+                action.default = default
 
 
 def fail(message: str) -> None:

@@ -1,4 +1,4 @@
-"""How large the Ray cluster a sweep runs on can grow: the sweep's concurrency comes from it.
+"""Layer 6, the sweep: how large the Ray cluster can grow, which sets the concurrency.
 
 An autoscaling cluster adds nodes only for work that waits, so a sweep that sized itself by
 the CPUs up now would never grow it. Ray 2.60's autoscaler does not report its limits to the

@@ -1,4 +1,4 @@
-"""The typed, validated configuration of one A2C run."""
+"""Layer 1, core data: the typed, validated configuration of one A2C run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model (layer 2, torch): the one factory from action space to action distribution.
+"""Layer 2, model (torch): the one factory from action space to action distribution.
 
 Box actions get a diagonal Gaussian, Discrete a categorical, MultiDiscrete independent
 categoricals and MultiBinary independent Bernoullis. Every distribution works on flat

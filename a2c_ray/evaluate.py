@@ -1,4 +1,4 @@
-"""``python -m a2c_ray.evaluate``: roll out a checkpoint's policy, report returns, write a GIF.
+"""Layer 8, CLIs: ``python -m a2c_ray.evaluate`` rolls out a checkpoint's policy, writes a GIF.
 
 --checkpoint takes a checkpoint directory, a train run directory, a Ray Tune trial or
 checkpoint directory, or a whole sweep directory (then the best trial's latest checkpoint).
@@ -158,5 +158,10 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point ``a2c-ray-evaluate``: main() with one-line errors, exit code 2."""
     run_cli(main, (UsageError, CheckpointError, EnvIdError))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,4 +1,4 @@
-"""Generalized Advantage Estimation and TD(lambda) returns: pure numpy, no torch, no Ray.
+"""Layer 1, core data: GAE and TD(lambda) returns in pure numpy, no torch, no Ray.
 
 All arrays are shaped [T, N]: T steps of a rollout from N environments. Step t of env n
 observed s_t, received r_t and ended in s_{t+1}; ``next_values[t]`` is V(s_{t+1}) of that

@@ -1,4 +1,4 @@
-"""The actor-critic network: MLP bodies, an action distribution head and a value head."""
+"""Layer 2, model (torch): the actor-critic network and its numpy mirror for sampling."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Optimizers: TensorFlow-style RMSprop and the factory the learner uses."""
+"""Layer 4, learning: TensorFlow-style RMSprop and the optimizer factory the learner uses."""
 
 from __future__ import annotations
 

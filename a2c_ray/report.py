@@ -1,4 +1,4 @@
-"""``python -m a2c_ray.report SWEEP_DIR``: one self-contained HTML report of a sweep.
+"""Layer 8, CLIs: ``python -m a2c_ray.report SWEEP``, one self-contained HTML report.
 
 The trials table, learning curves of the best trials, hyperparameter importances, the best
 configuration and a GIF of the best policy, with every image inlined: one file to open or
@@ -135,5 +135,10 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point ``a2c-ray-report``: main() with one-line errors, exit code 2."""
     run_cli(main, (UsageError,))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,4 +1,4 @@
-"""Loading sweep results into pandas: reads Ray Tune's files, never the trainer.
+"""Layer 7, results: sweeps and runs into pandas from their files; never the trainer.
 
 Works on a local directory or an s3:// URI, and on a sweep that is still running (partly
 written lines are skipped). Also reads a directory of ``python -m a2c_ray.train`` runs
@@ -288,7 +288,12 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point ``a2c-ray-results``: main() with one-line errors, exit code 2."""
     from a2c_ray.cli import UsageError, run_cli
 
     run_cli(main, (UsageError,))
+
+
+if __name__ == "__main__":
+    cli()

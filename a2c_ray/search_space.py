@@ -1,4 +1,4 @@
-"""Search spaces for sweeps: a JSON file of A2CConfig fields and their distributions.
+"""Layer 6, the sweep: search spaces, a JSON file of A2CConfig fields and distributions.
 
 Each entry maps an A2CConfig field to one of::
 
@@ -103,6 +103,18 @@ def to_distributions(space: dict[str, Any]) -> dict[str, optuna.distributions.Ba
     return {name: _dist(name, spec) for name, spec in space.items()}
 
 
+def in_distribution(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
+    """Whether an Optuna distribution can produce ``value``.
+
+    Optuna has no public test for this; its private ``_contains`` (Optuna 3 to 5) is used here
+    and only here, and tests/test_search_space.py fails loudly if it changes.
+    """
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):  # a categorical without this value
+        return False
+
+
 def space_point(space: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """The searched fields of a full config as a point of this space.
 
@@ -112,11 +124,7 @@ def space_point(space: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
     point = {}
     for name, dist in to_distributions(space).items():
         value = values.get(name)
-        try:
-            inside = dist._contains(dist.to_internal_repr(value))
-        except (ValueError, TypeError):  # a categorical without this value
-            inside = False
-        if not inside:
+        if not in_distribution(dist, value):
             raise SearchSpaceError(f"{name}={value!r} is outside the search space entry "
                                    f"{space[name]}")
         point[name] = value

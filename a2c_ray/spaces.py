@@ -1,4 +1,4 @@
-"""Sampling (layer 3, numpy and gymnasium, no torch): supported spaces, observations encoded.
+"""Layer 1, core data (numpy, gymnasium spaces; no torch): supported spaces, encoded observations.
 
 Supported observation spaces: Box of any shape (flattened), Discrete (one-hot).
 Supported action spaces: Box, Discrete, MultiDiscrete and MultiBinary; their distributions

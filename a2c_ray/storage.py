@@ -1,4 +1,4 @@
-"""Paths that are local directories or URIs (s3://...), through pyarrow's filesystems.
+"""Layer 5, one configuration: local directories or URIs (s3://...) through pyarrow.
 
 Every function takes and returns URIs as the user wrote them: a local path (made absolute,
 ``~`` expanded) or ``scheme://bucket/key`` with any ``?query`` kept. A path listed from a

@@ -1,4 +1,4 @@
-"""``python -m a2c_ray.train``: train one configuration on one or more seeds.
+"""Layer 8, CLIs: ``python -m a2c_ray.train``, one configuration on one or more seeds.
 
 Writes to DIR (or DIR/seed_S for each seed when several are given): progress.csv,
 TensorBoard events under tensorboard/, checkpoint/ and summary.json.
@@ -7,12 +7,14 @@ TensorBoard events under tensorboard/, checkpoint/ and summary.json.
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from a2c_ray.checkpoint import CheckpointError, is_checkpoint
+from a2c_ray.checkpoint import CheckpointError, is_checkpoint, load_config
 from a2c_ray.cli import Parser, UsageError, prepare_ray, read_config, run_cli
 from a2c_ray.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
@@ -24,8 +26,9 @@ def build_parser() -> Parser:
     p = Parser(prog="python -m a2c_ray.train", description=__doc__.split("\n")[0])
     p.add_argument("--env", help="gymnasium id, e.g. HalfCheetah-v5 or package.module:EnvId-v0 "
                    "(default: the config's env_id)")
-    p.add_argument("--total-steps", type=int, help="environment steps to train for "
-                   "(default: the config's total_env_steps)")
+    p.add_argument("--max-steps", "--total-steps", dest="total_steps", type=int,
+                   help="environment steps to train for (default: the config's "
+                   "total_env_steps; on --resume, the saved run's)")
     p.add_argument("--seed", type=int, nargs="+", help="one or more seeds (default: the "
                    "config's seed); several seeds train one after another into DIR/seed_S")
     p.add_argument("--out", required=True, help="output directory DIR")
@@ -35,7 +38,8 @@ def build_parser() -> Parser:
     p.add_argument("--num-rollout-workers", type=int, help="Ray rollout actors (0: sample "
                    "in this process)")
     p.add_argument("--envs-per-worker", type=int, help="environments per worker")
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint; a "
+                   "larger --max-steps extends the run, any other flag must match it")
     p.add_argument("--address", help="Ray cluster to join (default: start a local Ray sized "
                    "for the workers)")
     p.add_argument("--progress", choices=("auto", "bar", "log"), default="auto",
@@ -43,8 +47,12 @@ def build_parser() -> Parser:
     return p
 
 
-def make_config(args: Any) -> A2CConfig:
-    """Defaults, then --config, then the explicit flags, then --set; validated."""
+def make_config(args: Any) -> tuple[A2CConfig, dict[str, Any]]:
+    """Defaults, then --config, then the explicit flags, then --set; validated.
+
+    Also returns what the user asked for explicitly (the file, the flags, --set), which a
+    resumed run checks against its saved config.
+    """
     values: dict[str, Any] = {}
     if args.config:
         values.update(read_config(args.config).to_dict())
@@ -57,7 +65,24 @@ def make_config(args: Any) -> A2CConfig:
     for text in args.overrides:
         key, value = parse_override(text)
         values[key] = value
-    return A2CConfig.from_dict(values)
+    return A2CConfig.from_dict(values), values
+
+
+def resumed_config(saved: A2CConfig, asked: dict[str, Any], where: str) -> A2CConfig:
+    """The config a resumed run continues with: the saved one, with a new budget if asked.
+
+    Any other field asked for that differs from the saved run raises UsageError naming the
+    field and both values: a run cannot change its configuration halfway.
+    """
+    wanted = A2CConfig.from_dict({**saved.to_dict(), **asked})  # validated, types coerced
+    for key in asked:
+        if key != "total_env_steps" and getattr(wanted, key) != getattr(saved, key):
+            raise UsageError(
+                f"--resume: {key} is {getattr(saved, key)!r} in the run at {where} but "
+                f"{getattr(wanted, key)!r} was asked; a resumed run keeps its configuration "
+                "(only --max-steps may change): drop the flag, or start a new run in another "
+                "--out directory")
+    return saved.replace(total_env_steps=wanted.total_env_steps)
 
 
 def _check_out_dir(run_dir: Path, resume: bool) -> Path | None:
@@ -76,7 +101,7 @@ def _check_out_dir(run_dir: Path, resume: bool) -> Path | None:
 def main() -> int:
     """Entry point."""
     args = build_parser().parse_args()
-    config = make_config(args)
+    config, asked = make_config(args)
     env_spaces(config.env_id)  # unknown ids and unsupported spaces fail before any file
     seeds = args.seed or [config.seed]
     if len(set(seeds)) != len(seeds):
@@ -84,13 +109,19 @@ def main() -> int:
     out = Path(args.out)
     runs = [(s, out if len(seeds) == 1 else out / f"seed_{s}") for s in seeds]
     resume_from = {s: _check_out_dir(d, args.resume) for s, d in runs}
+    configs = {s: config.replace(seed=s) for s in seeds}
+    if args.resume:  # every run checked before any continues
+        for seed, run_dir in runs:
+            saved = load_config(resume_from[seed])
+            run_asked = {**asked, "seed": seed} if args.seed else asked
+            configs[seed] = resumed_config(saved, run_asked, str(run_dir))
     prepare_ray(args.address)
     from a2c_ray.trainer import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
     summaries = []
     for seed, run_dir in runs:
-        summary = train(config.replace(seed=seed), run_dir, resume_from=resume_from[seed],
+        summary = train(configs[seed], run_dir, resume_from=resume_from[seed],
                         ray_address=args.address, show_progress=progress)
         summaries.append(summary)
         print(f"seed {seed}: eval return {summary['eval_return_mean']:.1f} "
@@ -99,12 +130,12 @@ def main() -> int:
     if len(runs) > 1:
         means = np.array([s["eval_return_mean"] for s in summaries])
         combined = {
-            "env_id": config.env_id, "seeds": seeds,
+            "env_id": configs[seeds[0]].env_id, "seeds": seeds,
             "eval_return_mean": float(means.mean()),
             "eval_return_std": float(means.std(ddof=1)),
             "eval_return_sem": float(means.std(ddof=1) / np.sqrt(len(means))),
             "runs": {str(s): str(d) for s, d in runs},
-            "config": config.replace(seed=seeds[0]).to_dict(),
+            "config": configs[seeds[0]].to_dict(),
         }
         (out / "summary.json").write_text(json.dumps(combined, indent=2))
         print(f"{len(seeds)} seeds: eval return {combined['eval_return_mean']:.1f} "
@@ -112,5 +143,26 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+class _TrainModule(types.ModuleType):
+    """This module, callable as the ``train`` function.
+
+    Importing ``a2c_ray.train`` sets the package's attribute ``train`` to this module, which
+    would hide the function from ``from a2c_ray import train``; calling it calls the function.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        from a2c_ray.trainer import train
+
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _TrainModule
+
+
+def cli() -> None:
+    """Console entry point ``a2c-ray-train``: main() with one-line errors, exit code 2."""
     run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, CheckpointError))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,4 +1,4 @@
-"""``python -m a2c_ray.tune``: a hyperparameter sweep with OptunaSearch (TPE) and ASHA.
+"""Layers 6 and 8: ``python -m a2c_ray.tune``, a sweep with OptunaSearch (TPE) and ASHA.
 
 Runs on local Ray by default, or on a cluster with ``--address auto`` (or RAY_ADDRESS).
 Results land in Ray Tune's own layout under STORAGE/NAME, plus:
@@ -95,7 +95,7 @@ def build_parser() -> Parser:
                    help="after the search, re-run the best K configurations on fresh seeds")
     p.add_argument("--confirm-seeds", type=int, default=5, metavar="S",
                    help="fresh seeds per confirmed configuration")
-    p.add_argument("--start-from", action="append", default=[], metavar="CONFIG",
+    p.add_argument("--start-from", "--config", action="append", default=[], metavar="CONFIG",
                    help="JSON config (a preset, a best_config.json) whose searched fields are "
                         "the first trial, before SB3's defaults and TPE; repeatable")
     return p
@@ -579,6 +579,52 @@ def _open(args: Any) -> tuple[dict[str, Any], str, str]:
     return settings, name, exp
 
 
+# On --resume: flags a resumed sweep applies, and how to read the saved value of the others.
+RESUME_APPLIES = {"resume", "name", "storage_path", "address", "shared_storage", "confirm_top",
+                  "confirm_seeds"}
+SAVED_SETTING = {
+    "env": lambda s: s["base_config"]["env_id"],
+    "num_rollout_workers": lambda s: s["base_config"]["num_rollout_workers"],
+    "checkpoint_every": lambda s: s["base_config"]["checkpoint_interval"],
+}
+
+
+def _check_resume_flags(args: Any, given: set[str]) -> None:
+    """A resumed sweep keeps its settings: a flag that differs from them exits 2, naming both.
+
+    --confirm-top and --confirm-seeds apply (the confirmation runs after the search); the
+    storage, name and cluster flags say where the sweep is. Everything else is fixed once
+    trials have been suggested with it.
+    """
+    if not args.name:
+        return  # _open says what is missing
+    path = st.join(args.storage_path, args.name, "sweep.json")
+    try:
+        saved = json.loads(st.read_text(path))
+    except (OSError, ValueError):
+        return  # _open says what is missing
+    for flag in sorted(given - RESUME_APPLIES):
+        option = "--" + flag.replace("_", "-")
+        asked = getattr(args, flag)
+        if flag == "overrides":
+            base = saved["base_config"]
+            for key, value in (parse_override(t) for t in asked):
+                if base.get(key) != value:
+                    raise UsageError(f"--resume: --set {key}={value!r} differs from the sweep's "
+                                     f"{key}={base.get(key)!r}; a resumed sweep keeps its "
+                                     "settings: start a new sweep (--start-from its "
+                                     "best_config.json) to change them")
+            continue
+        if flag in ("search_space", "start_from"):
+            raise UsageError(f"--resume: {option} applies to a new sweep only; the sweep "
+                             f"keeps the one it started with ({path})")
+        was = SAVED_SETTING[flag](saved) if flag in SAVED_SETTING else saved.get(flag)
+        if asked != was:
+            raise UsageError(f"--resume: {option} {asked} differs from the sweep's {was}; a "
+                             "resumed sweep keeps its settings: drop the flag, or start a new "
+                             "sweep to change them")
+
+
 def _has_tune_state(exp: str) -> bool:
     return any(e.name.startswith("experiment_state-") for e in st.list_dir(exp))
 
@@ -599,7 +645,10 @@ def _interrupted(exp: str, name: str, storage: str, num_samples: int) -> None:
 
 def main() -> int:
     """Entry point."""
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.resume:
+        _check_resume_flags(args, parser.given())
     storage = args.storage_path
     settings, name, exp = _open(args)
     prepare_ray(args.address)
@@ -706,5 +755,10 @@ def _first_error(trial_dir: str) -> str:
     return lines[-1] if lines else ""
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point ``a2c-ray-tune``: main() with one-line errors, exit code 2."""
     run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, SearchSpaceError))
+
+
+if __name__ == "__main__":
+    cli()

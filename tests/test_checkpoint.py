@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.checkpoint import FILES, CheckpointStore, load_checkpoint, resolve
+from a2c_ray.checkpoint import FILES, CheckpointError, CheckpointStore, load_checkpoint, resolve
 
 VOLATILE = {"env_steps_per_s", "time_total_s"}
 
@@ -56,8 +56,9 @@ def test_loading_never_unpickles_code(tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     monkeypatch.setenv("EVIL_MARKER", str(marker))
     torch.save({"model": Evil(), "optimizer": {}}, Path(resolve(tmp_path)) / "learner.pt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError, match="learner.pt is damaged") as err:
         load_checkpoint(tmp_path / "checkpoint")
+    assert isinstance(err.value.__cause__, pickle.UnpicklingError)
     assert not marker.exists()
 
 

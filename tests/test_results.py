@@ -11,7 +11,7 @@ import imageio.v3 as iio
 import pandas as pd
 import pytest
 
-from a2c_ray.results import export_parquet, load_curves, load_trials
+from a2c_ray.results import export_parquet, load_curves, load_trials, tune_trial_states
 from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +45,18 @@ def test_load_trials_one_typed_row_per_trial(sweep):
     assert (trials["config/env_id"] == "CartPole-v1").all()
     confirm = load_trials(sweep / "confirm")
     assert len(confirm) == 2 and set(confirm["config/seed"]) == {10000, 10001}
+
+
+@pytest.mark.slow
+def test_tunes_private_experiment_state_is_still_read(sweep):
+    # results.tune_trial_states is the one reader of Tune's experiment_state-*.json, a private
+    # format: if a Ray upgrade changes it, this fails instead of every status going missing.
+    states = tune_trial_states(str(sweep))
+    trial_dirs = {Path(d).name for d in load_trials(sweep)["trial_dir"]}
+    assert states is not None and set(states) == trial_dirs
+    for state in states.values():
+        assert state["status"] == "TERMINATED" and state["trial_id"]
+        assert set(state["params"]) == set(SPACE)
 
 
 @pytest.mark.slow

@@ -274,3 +274,25 @@ def test_progress_table_shows_what_a_user_sweeps_for():
                                 "episode_return_mean", "env_steps_per_s"]
     assert lines[2].split() == ["b", "RUNNING", "5,000", "20.5", "30.0", "1,234"]
     assert lines[3].split() == ["a", "RUNNING", "-", "-", "-", "-"]  # nothing reported yet
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--num-samples", "20"], "--num-samples 20 differs from the sweep's 8"),
+    (["--max-steps", "5000"], "--max-steps 5000 differs from the sweep's 20000"),
+    (["--env", "Acrobot-v1"], "--env Acrobot-v1 differs from the sweep's CartPole-v1"),
+    (["--set", "ent_coef=0.1"], "--set ent_coef=0.1 differs from the sweep's ent_coef=None"),
+    (["--search-space", "x.json"], "--search-space applies to a new sweep only"),
+], ids=["num-samples", "max-steps", "env", "set", "search-space"])
+def test_resume_refuses_changed_settings(tmp_path, args, named):
+    from a2c_ray.tune import _settings, build_parser
+
+    settings = _settings(build_parser().parse_args(
+        ["--env", "CartPole-v1", "--num-samples", "8", "--max-steps", "20000",
+         "--grace-steps", "5000"]))
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "sweep.json").write_text(json.dumps(settings))
+    r = subprocess.run([*TUNE, "--resume", "--name", "s", "--storage-path", str(tmp_path),
+                        *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and named in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
