@@ -89,8 +89,10 @@ def read_config(uri: str) -> A2CConfig:
 
 def run_cli(main: Callable[[], int | None], user_errors: tuple[type[BaseException], ...]) -> None:
     """Run a CLI main; the given exception types become one-line errors with exit code 2."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
+    # Our own progress lines at INFO; other libraries' (PyOpenGL's, say) only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    logging.getLogger("a2c_ray").setLevel(logging.INFO)
     try:
         code = main()
     except user_errors as err:

@@ -17,6 +17,7 @@ import os
 import shlex
 import signal
 import time
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -179,6 +180,12 @@ def _quiet_tune() -> None:
     logging.getLogger("ray.tune").setLevel(logging.WARNING)
     logging.getLogger("ray.tune.tune").addFilter(_DropTuneResumeHint())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A resumed trial continues from its own checkpoint, not Tune's, so Tune counts its
+    # training_iteration from 1 again and OptunaSearch reports intermediate values at steps the
+    # Optuna trial already has. Optuna keeps the first value and warns at every report; neither
+    # the ranking nor ASHA reads intermediate values.
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message="The reported value is ignored because this `step=")
 
 
 def _progress_callback(every_s: float) -> Any:

@@ -132,6 +132,7 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
 
     r = run(["--resume", "--name", "stop", "--storage-path", str(tmp_path)])
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "already reported" not in r.stdout + r.stderr  # Optuna's warning per resumed report
     summary = json.loads((exp / "summary.json").read_text())
     errors = {d.name: (d / "error.txt").read_text()[-2000:]
               for d in exp.glob("run_trial_*") if (d / "error.txt").is_file()}
