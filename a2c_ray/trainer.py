@@ -210,17 +210,21 @@ class Trainer:
         self.config = config
         self.learner = Learner(config, *env_spaces(config.env_id))
         self.sampler = make_sampler(config, use_ray, ray_address)
-        self.state = TrainerState()
-        if _saved is not None:
-            learner_state, saved = _saved
-            self.learner.load_state_dict(learner_state)
-            if not self.sampler.set_states(saved["workers"]):
-                log.warning("%s cannot be restored exactly: resumed with fresh episodes",
-                            config.env_id)
-            self.state = TrainerState.from_dict(saved)
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.logger = RunLogger(self.out_dir, config.total_env_steps, self.state,
-                                _saved is not None, show_progress)
+        try:  # the sampler's actors are released if anything below fails
+            self.state = TrainerState()
+            if _saved is not None:
+                learner_state, saved = _saved
+                self.learner.load_state_dict(learner_state)
+                if not self.sampler.set_states(saved["workers"]):
+                    log.warning("%s cannot be restored exactly: resumed with fresh episodes",
+                                config.env_id)
+                self.state = TrainerState.from_dict(saved)
+            self.out_dir = Path(out_dir) if out_dir is not None else None
+            self.logger = RunLogger(self.out_dir, config.total_env_steps, self.state,
+                                    _saved is not None, show_progress)
+        except BaseException:
+            self.sampler.close()
+            raise
         self.metrics: dict[str, float] = {}
         self._submitted = False  # a rollout with the latest weights is under way
         self._worker_states: list[dict[str, Any]] | None = None  # taken when a save is due
