@@ -224,12 +224,12 @@ def _load(local: Path, uri: str) -> tuple[A2CConfig, dict[str, Any], dict[str, A
         with np.load(local / name, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
 
-    config = _read(uri, "config.json", lambda name: A2CConfig.from_json(local / name))
     def torch_file(name: str) -> Any:
         with warnings.catch_warnings():  # the error says it; torch would warn as well
             warnings.simplefilter("ignore")
             return torch.load(local / name, weights_only=True, map_location="cpu")
 
+    config = _read(uri, "config.json", lambda name: A2CConfig.from_json(local / name))
     learner = _read(uri, "learner.pt", torch_file)
     arrays = _read(uri, "arrays.npz", npz)
     state = _read(uri, "state.json",

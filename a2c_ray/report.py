@@ -56,7 +56,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     metric = settings["metric"]
     trials = load_trials(sweep)
     shown = table(sweep, trials)
-    best = best_trials(sweep)
+    best = best_trials(sweep, trials)
     done = sweep_summary(sweep) or {}
     env_id = settings["base_config"]["env_id"]
     parts = [f"<h1>Sweep {html.escape(st.name(sweep))}</h1>",

@@ -179,15 +179,16 @@ def sweep_summary(path: str | Path) -> dict[str, Any] | None:
     return _json(st.join(str(path), "summary.json"))
 
 
-def best_trials(path: str | Path) -> pd.DataFrame:
+def best_trials(path: str | Path, trials: pd.DataFrame | None = None) -> pd.DataFrame:
     """A sweep's rankable trials, best first, by the sweep's own metric.
 
     ``ranked`` order, except that after ``--confirm-top`` the trial whose configuration won
     the confirmation on fresh seeds comes first (summary.json names it), since that is the
-    configuration best_config.json holds.
+    configuration best_config.json holds. ``trials``: ``load_trials(path)``, if already read.
     """
     settings = sweep_settings(path)
-    trials = ranked(load_trials(path), settings["metric"], settings.get("mode", "max"))
+    trials = load_trials(path) if trials is None else trials
+    trials = ranked(trials, settings["metric"], settings.get("mode", "max"))
     confirmed = (sweep_summary(path) or {}).get("confirmed_best_trial_id")
     if confirmed is not None:
         first = trials["trial_id"] == confirmed

@@ -643,9 +643,11 @@ def _resume_command(name: str, storage: str) -> str:
 
 def _interrupted(exp: str, name: str, storage: str, num_samples: int) -> None:
     """The one line an interrupted sweep prints: how far it got, and how to continue."""
-    trials = load_trials(exp) if _has_tune_state(exp) else load_trials(exp).iloc[0:0]
-    started = int(trials["status"].isin(("RUNNING", "PAUSED", "TERMINATED", "ERROR")).sum())
-    finished = int(trials["status"].isin(("TERMINATED", "ERROR")).sum())
+    started = finished = 0  # stopped before Tune saved any state
+    if _has_tune_state(exp):
+        status = load_trials(exp)["status"]
+        started = int(status.isin(("RUNNING", "PAUSED", "TERMINATED", "ERROR")).sum())
+        finished = int(status.isin(("TERMINATED", "ERROR")).sum())
     print(f"interrupted: {started} of {num_samples} trials started, {finished} finished; "
           f"continue with: {_resume_command(name, storage)}", flush=True)
 
