@@ -11,7 +11,8 @@ The Ray contract, in one place:
 * ``submit`` starts the next rollout as soon as the new weights exist, so actors step envs
   while the learner logs, evaluates and checkpoints; ``collect`` waits for it.
 * Inside a Ray Tune trial the actors go into the trial's placement group: bundle 0 is the
-  learner's, bundle i + 1 is actor i's (see ``trial_bundles``).
+  learner's, bundle i + 1 is actor i's (see ``trial_bundles``). A trial of several seeds
+  holds one such run of bundles per seed, the learner of seed j at bundle j * (K + 1).
 * An actor whose process dies is replaced and its part of the batch re-collected; an env
   that raises is reported with env id and worker index, and the worker is rebuilt, up to
   ``max_failures`` times per run before the error propagates.
@@ -38,9 +39,9 @@ log = logging.getLogger("a2c_ray")
 RemoteRolloutWorker = ray.remote(RolloutWorker)
 
 
-def trial_bundles(config: A2CConfig) -> list[dict[str, float]]:
-    """Resources of one trial: a learner bundle, then one bundle per rollout actor."""
-    return [{"CPU": 1.0}] + [{"CPU": 1.0} for _ in range(config.num_rollout_workers)]
+def trial_bundles(config: A2CConfig, seeds: int = 1) -> list[dict[str, float]]:
+    """Resources of one trial: for each seed, a learner bundle and one per rollout actor."""
+    return [{"CPU": 1.0} for _ in range(seeds * (1 + config.num_rollout_workers))]
 
 
 def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
@@ -108,12 +109,14 @@ class RaySampler:
     """K ``RolloutWorker`` Ray actors, one CPU each."""
 
     def __init__(self, config: A2CConfig, address: str | None = None,
-                 max_failures: int = 3) -> None:
+                 max_failures: int = 3, placement: tuple[Any, int] | None = None) -> None:
         self.config = config
         self.num_workers = max(1, config.num_rollout_workers)
         ensure_ray(self.num_workers, address)
         self.failures = _FailureBudget(max_failures)
-        self.placement_group = ray.util.get_current_placement_group()
+        if placement is None:  # the learner holds bundle 0 of the current group, if any
+            placement = (ray.util.get_current_placement_group(), 0)
+        self.placement_group, self.learner_bundle = placement
         self.actors = [self._start(i) for i in range(self.num_workers)]
         ray.get([a.ping.remote() for a in self.actors])  # fail early if envs cannot be made
         self._broadcast_ref: ray.ObjectRef | None = None
@@ -123,7 +126,7 @@ class RaySampler:
         options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
         if self.placement_group is not None:
             options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-                self.placement_group, placement_group_bundle_index=i + 1
+                self.placement_group, placement_group_bundle_index=self.learner_bundle + i + 1
             )
         return RemoteRolloutWorker.options(**options).remote(self.config.to_dict(), i)
 
@@ -169,8 +172,8 @@ class RaySampler:
         self.actors = []
 
 
-def make_sampler(config: A2CConfig, use_ray: bool | None = None,
-                 address: str | None = None) -> LocalSampler | RaySampler:
+def make_sampler(config: A2CConfig, use_ray: bool | None = None, address: str | None = None,
+                 placement: tuple[Any, int] | None = None) -> LocalSampler | RaySampler:
     """Ray actors when ``num_rollout_workers >= 1`` (or use_ray), else in-process workers.
 
     With use_ray=False and K >= 1 workers, the same K workers run in this process: the
@@ -178,5 +181,5 @@ def make_sampler(config: A2CConfig, use_ray: bool | None = None,
     """
     use_ray = config.num_rollout_workers > 0 if use_ray is None else use_ray
     if use_ray:
-        return RaySampler(config, address)
+        return RaySampler(config, address, placement=placement)
     return LocalSampler(config, max(1, config.num_rollout_workers))

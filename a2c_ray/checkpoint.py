@@ -7,7 +7,9 @@ A checkpoint is a directory:
 * ``state.json`` + ``arrays.npz``: counters, normaliser statistics, RNG and environment states
   as plain JSON with numpy arrays beside it (read with ``allow_pickle=False``).
 
-A checkpoint from an untrusted bucket therefore cannot run code when loaded.
+A checkpoint from an untrusted bucket therefore cannot run code when loaded. A sweep's trial
+of several seeds saves them together: ``seeds.json`` (the seeds, written last) and one such
+directory per seed, ``seed-<seed>/``.
 
 A run keeps its checkpoints in a ``CheckpointStore``: ``RUN/checkpoint/`` for a train run,
 ``TRIAL/checkpoint/`` for a sweep's trial. Each save is a new subdirectory named by its
@@ -35,14 +37,34 @@ from a2c_ray.config import A2CConfig
 
 FILES = ("config.json", "learner.pt", "state.json", "arrays.npz")
 LATEST = "latest"  # in a store: the name of its newest complete checkpoint
+SEEDS = "seeds.json"  # in a checkpoint of several seeds: their list; one directory each
 
 
 class CheckpointError(ValueError):
     """A path is not a readable a2c_ray checkpoint."""
 
 
+def seed_dirname(seed: int) -> str:
+    """The directory of one seed in a checkpoint of several."""
+    return f"seed-{seed}"
+
+
 def _complete(uri: str) -> bool:
-    return {e.name for e in st.list_dir(uri) if not e.is_dir} >= set(FILES)
+    names = {e.name for e in st.list_dir(uri) if not e.is_dir}
+    if names >= set(FILES):
+        return True
+    return SEEDS in names and all(_complete(u) for u in seed_checkpoints(uri))
+
+
+def seed_checkpoints(uri: str) -> list[str]:
+    """The one-seed checkpoints in a checkpoint: each seed's directory, or ``uri`` itself."""
+    if not st.exists(st.join(uri, SEEDS)):
+        return [uri]
+    try:
+        seeds = json.loads(st.read_text(st.join(uri, SEEDS)))
+    except ValueError:
+        raise CheckpointError(f"checkpoint file {st.join(uri, SEEDS)} is damaged") from None
+    return [st.join(uri, seed_dirname(int(s))) for s in seeds]
 
 
 class CheckpointStore:
@@ -179,13 +201,14 @@ def save_checkpoint(
 
 
 def _require(path: str | Path) -> str:
+    """The one-seed checkpoint a path means: of a trial of several seeds, its first seed's."""
     uri = resolve(path)
     if uri is None:
         raise CheckpointError(
             f"{str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint directory (files "
             f"{', '.join(FILES)}), or a run or trial directory holding one"
         )
-    return uri
+    return seed_checkpoints(uri)[0]
 
 
 def load_checkpoint(path: str | Path) -> tuple[A2CConfig, dict[str, Any], dict[str, Any]]:

@@ -14,6 +14,7 @@ OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")
 LR_SCHEDULES = ("constant", "linear")
 
 
+EVAL_HISTORY = 10  # evaluations a run remembers; a sweep's score averages at most this many
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
 

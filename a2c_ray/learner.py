@@ -32,6 +32,15 @@ def explained_variance(pred: np.ndarray, target: np.ndarray) -> float:
     return float("nan") if var == 0 else 1.0 - float(np.var(target - pred)) / var
 
 
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``a``'s memory, or a copy where ``a`` is read-only.
+
+    A batch from a single Ray actor arrives straight from the object store, read-only;
+    torch warns on a tensor over such memory even though the learner never writes to it.
+    """
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 class Learner:
     """A2C with GAE: one policy-gradient step per batch, plus optional extra critic steps."""
 
@@ -90,7 +99,7 @@ class Learner:
         final_idx = batch.final_idx
         flat = np.concatenate([obs.reshape(T * N, D), batch.last_obs, batch.final_obs])
         with torch.set_grad_enabled(grad):
-            v_all = self.model.value(torch.from_numpy(flat))
+            v_all = self.model.value(_tensor(flat))
         v = v_all.detach().numpy()
         values = v[: T * N].reshape(T, N)
         next_values = np.empty_like(values)
@@ -133,8 +142,8 @@ class Learner:
 
         # --- losses ---
         T, N, D = batch.obs.shape
-        obs = torch.from_numpy(batch.obs.reshape(T * N, D))
-        actions = torch.from_numpy(batch.actions.reshape(T * N, *batch.actions.shape[2:]))
+        obs = _tensor(batch.obs.reshape(T * N, D))
+        actions = _tensor(batch.actions.reshape(T * N, *batch.actions.shape[2:]))
         adv = torch.from_numpy(advantages.reshape(-1).astype(np.float32))
         tgt = torch.from_numpy(targets.reshape(-1).astype(np.float32))
         if cfg.normalize_advantage and adv.numel() > 1:

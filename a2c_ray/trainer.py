@@ -27,7 +27,7 @@ import torch
 from a2c_ray.actors import make_sampler
 from a2c_ray.batch import Batch
 from a2c_ray.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
-from a2c_ray.config import A2CConfig
+from a2c_ray.config import EVAL_HISTORY, A2CConfig
 from a2c_ray.envs import env_spaces
 from a2c_ray.learner import Learner
 from a2c_ray.rollout import run_episodes
@@ -71,6 +71,8 @@ class TrainerState:
     recent_returns: deque[float] = field(default_factory=lambda: deque(maxlen=100))
     recent_lengths: deque[int] = field(default_factory=lambda: deque(maxlen=100))
     last_eval: tuple[float, float] = (_NAN, _NAN)  # mean and std of the latest evaluation
+    # The means of the latest evaluations, oldest first: what a sweep's score averages.
+    recent_evals: deque[float] = field(default_factory=lambda: deque(maxlen=EVAL_HISTORY))
 
     def to_dict(self, time_total_s: float) -> dict[str, Any]:
         """Plain values for a checkpoint, with the run's wall time so far."""
@@ -80,6 +82,7 @@ class TrainerState:
             "recent_returns": list(self.recent_returns),
             "recent_lengths": list(self.recent_lengths),
             "last_eval": list(self.last_eval),
+            "recent_evals": list(self.recent_evals),
         }
 
     @classmethod
@@ -90,6 +93,9 @@ class TrainerState:
                     last_eval=tuple(float(v) for v in saved["last_eval"]))
         state.recent_returns.extend(saved["recent_returns"])
         state.recent_lengths.extend(saved["recent_lengths"])
+        # Checkpoints from before the history was kept hold only the latest evaluation.
+        last = [] if math.isnan(state.last_eval[0]) else [state.last_eval[0]]
+        state.recent_evals.extend(saved.get("recent_evals", last))
         return state
 
 
@@ -199,17 +205,20 @@ class Trainer:
         ray_address: Ray cluster to join; by default RAY_ADDRESS, else a local Ray sized
             for the workers (unless Ray is already initialised, as in a Tune trial).
         show_progress: progress bar; by default when stderr is a terminal.
+        placement: the placement group and bundle index of this run's learner, when its
+            rollout actors go into a group the run does not own (a seed of a sweep's trial);
+            by default the current one, bundle 0.
     """
 
     def __init__(self, config: A2CConfig, out_dir: str | Path | None = None, *,
                  use_ray: bool | None = None, ray_address: str | None = None,
-                 show_progress: bool | None = None,
+                 show_progress: bool | None = None, placement: tuple[Any, int] | None = None,
                  _saved: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         self._start = time.monotonic()
         torch.set_num_threads(1)
         self.config = config
         self.learner = Learner(config, *env_spaces(config.env_id))
-        self.sampler = make_sampler(config, use_ray, ray_address)
+        self.sampler = make_sampler(config, use_ray, ray_address, placement)
         try:  # the sampler's actors are released if anything below fails
             self.state = TrainerState()
             if _saved is not None:
@@ -219,13 +228,15 @@ class Trainer:
                     log.warning("%s cannot be restored exactly: resumed with fresh episodes",
                                 config.env_id)
                 self.state = TrainerState.from_dict(saved)
+                self.metrics = dict(saved.get("metrics", {}))
             self.out_dir = Path(out_dir) if out_dir is not None else None
             self.logger = RunLogger(self.out_dir, config.total_env_steps, self.state,
                                     _saved is not None, show_progress)
         except BaseException:
             self.sampler.close()
             raise
-        self.metrics: dict[str, float] = {}
+        if _saved is None:
+            self.metrics: dict[str, float] = {}
         self._submitted = False  # a rollout with the latest weights is under way
         self._worker_states: list[dict[str, Any]] | None = None  # taken when a save is due
         self._steps_at_start, self._eval_time = self.state.env_steps, 0.0
@@ -297,6 +308,7 @@ class Trainer:
         if evaluated:
             eval_start = time.monotonic()
             state.last_eval = self.evaluate()
+            state.recent_evals.append(state.last_eval[0])
             self._eval_time += time.monotonic() - eval_start
 
         metrics.update({
@@ -332,6 +344,14 @@ class Trainer:
         )
         return float(returns.mean()), float(returns.std())
 
+    def score(self, evals: int) -> float:
+        """The mean of the latest ``evals`` evaluations (fewer while fewer exist); NaN before one.
+
+        A sweep ranks a seed by this: one evaluation is noisy, a few in a row much less so.
+        """
+        latest = list(self.state.recent_evals)[-evals:]
+        return float(np.mean(latest)) if latest else _NAN
+
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint of this run into ``path``, exactly where it stands."""
         workers = self._worker_states
@@ -340,7 +360,9 @@ class Trainer:
                 raise RuntimeError("a rollout is under way: save between run() calls or when "
                                    "a checkpoint is due")
             workers = self.sampler.get_states()
-        state = {**self.state.to_dict(self.time_total_s), "workers": workers}
+        # The latest metrics too: a run restored at its budget still has them to report.
+        state = {**self.state.to_dict(self.time_total_s), "workers": workers,
+                 "metrics": self.metrics}
         return save_checkpoint(path, self.config, self.learner.state_dict(), state)
 
     def summary(self) -> dict[str, Any]:
