@@ -28,21 +28,22 @@ def find_checkpoint(path: str | Path) -> str:
     """Resolve a checkpoint, run, trial or sweep directory (local or s3://) to one checkpoint.
 
     A sweep means its best trial (``a2c_ray.results.ranked``): the confirmed winner's sweep
-    trial after ``--confirm-top``.
+    trial after ``--confirm-top``. A trial of several seeds means its first seed's checkpoint
+    (``.../seed-<seed>``; pass that directory of another seed to see that one).
     """
     uri = st.resolve(path)
     if not st.exists(uri):
         raise CheckpointError(f"--checkpoint {str(path)!r} does not exist")
     found = checkpoint.resolve(uri)
     if found is not None:
-        return found
+        return checkpoint.seed_checkpoints(found)[0]
     if st.exists(st.join(uri, "sweep.json")):
         from a2c_ray.results import best_trials
 
         for trial_dir in best_trials(uri)["trial_dir"].dropna():
             found = checkpoint.resolve(trial_dir)
             if found is not None:
-                return found
+                return checkpoint.seed_checkpoints(found)[0]
     raise CheckpointError(
         f"--checkpoint {str(path)!r} holds no a2c_ray checkpoint: expected a checkpoint, run, "
         "trial or sweep directory"

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from a2c_ray import storage as st
@@ -162,6 +163,24 @@ def ranked(trials: pd.DataFrame, metric: str, mode: str = "max") -> pd.DataFrame
     return ok.sort_values(metric, ascending=mode == "min", kind="stable").reset_index(drop=True)
 
 
+def seed_stats(returns: list[float]) -> dict[str, float]:
+    """How a configuration did across seeds: mean, std, standard error, worst, IQM, count.
+
+    ``std`` is the sample standard deviation and ``sem`` = std / sqrt(n) (NaN for one seed);
+    ``iqm`` is the interquartile mean (the mean of the middle half, a quarter of the seeds cut
+    from each end as in rliable; the plain mean below four seeds).
+    """
+    values = np.sort(np.asarray(returns, dtype=float))
+    n = len(values)
+    if n == 0:
+        nan = float("nan")
+        return {"mean": nan, "std": nan, "sem": nan, "worst": nan, "iqm": nan, "n": 0}
+    std = float(values.std(ddof=1)) if n > 1 else float("nan")
+    cut = n // 4
+    return {"mean": float(values.mean()), "std": std, "sem": std / float(np.sqrt(n)),
+            "worst": float(values[0]), "iqm": float(values[cut:n - cut].mean()), "n": n}
+
+
 def _json(uri: str) -> dict[str, Any] | None:
     return json.loads(st.read_text(uri)) if st.exists(uri) else None
 
@@ -197,10 +216,13 @@ def best_trials(path: str | Path, trials: pd.DataFrame | None = None) -> pd.Data
 
 
 def load_curves(path: str | Path) -> pd.DataFrame:
-    """Learning curves in long form: trial_id, env_steps, one column per metric.
+    """Learning curves in long form: trial_id, seed, env_steps, one column per metric.
 
-    One row per report of each trial that ``load_trials`` lists. Rows a resumed trial
-    reported twice (it continues from its last checkpoint) keep the last.
+    One row per seed and report of each trial that ``load_trials`` lists. A trial of several
+    seeds reports each seed's own values (``per_seed``): its rows hold those, each seed's
+    ``score`` among them (the trial's score is their mean). A one-seed trial or a train run
+    has one row per report, with every metric it reported. Rows a resumed trial reported
+    twice (it continues from its last checkpoint) keep the last.
     """
     frames = []
     for state, run_dir, files in _runs(str(path)):
@@ -208,15 +230,42 @@ def load_curves(path: str | Path) -> pd.DataFrame:
         if df.empty or "env_steps" not in df:
             continue
         df = df.dropna(subset=["env_steps"])  # a short, half-written last line
-        df = df.drop(columns=[c for c in ("trial_id", "config") if c in df])
         df = df.drop_duplicates("env_steps", keep="last").sort_values("env_steps")
+        df = _per_seed_rows(df, state["params"] or _run_config(run_dir, files))
+        df = df.drop(columns=[c for c in ("trial_id", "config") if c in df])
         df.insert(0, "trial_id", state["trial_id"])
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=["trial_id", "env_steps"])
+        return pd.DataFrame(columns=["trial_id", "seed", "env_steps"])
     out = pd.concat(frames, ignore_index=True).convert_dtypes()
-    front = ["trial_id", "env_steps"]
-    return out[front + [c for c in out.columns if c not in front]]
+    front = ["trial_id", "seed", "env_steps"]
+    out = out[front + [c for c in out.columns if c not in front]]
+    return out.sort_values(front, kind="stable").reset_index(drop=True)
+
+
+def _run_config(run_dir: str, files: set[str]) -> dict[str, Any]:
+    """A trial's params.json, or a train run's config from its summary.json; else {}."""
+    if "params.json" in files:
+        return json.loads(st.read_text(st.join(run_dir, "params.json")))
+    if "summary.json" in files:
+        return json.loads(st.read_text(st.join(run_dir, "summary.json")))["config"]
+    return {}
+
+
+def _per_seed_rows(reports: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """A trial's reports as one row per seed and report, with a ``seed`` column."""
+    if "per_seed" in reports:
+        rows = [{"seed": int(seed), "env_steps": report["env_steps"], **values}
+                for report in reports.to_dict("records")
+                if isinstance(report.get("per_seed"), dict)
+                for seed, values in report["per_seed"].items()]
+        return pd.DataFrame(rows)
+    # One seed: the one its config names (a train run's progress.csv or an older sweep).
+    config = reports["config"].iloc[-1] if "config" in reports else None
+    seed = (config if isinstance(config, dict) else params).get("seed")
+    out = reports.drop(columns=[c for c in reports.columns if "/" in c])
+    out.insert(0, "seed", pd.NA if seed is None else int(seed))
+    return out
 
 
 def describe_statuses(trials: pd.DataFrame) -> str:
@@ -231,7 +280,8 @@ def describe_statuses(trials: pd.DataFrame) -> str:
 def table(path: str | Path, trials: pd.DataFrame | None = None) -> pd.DataFrame:
     """The trials as a person reads them: best first, the metric and what was searched.
 
-    Columns: trial_id, status, env_steps, the ranking metric, then the searched fields of a
+    Columns: trial_id, status, env_steps, the ranking metric (with score_std and score_min
+    where it is the score of several seeds), then the searched fields of a
     sweep (named without ``config/``), or for train runs the config fields that differ
     between runs. Constants, host names and Tune's bookkeeping are left out; trials that
     cannot be ranked follow the ranked ones.
@@ -248,7 +298,8 @@ def table(path: str | Path, trials: pd.DataFrame | None = None) -> pd.DataFrame:
     best = ranked(trials, metric, mode)
     rest = trials[~trials["trial_id"].isin(best["trial_id"])]
     out = pd.concat([best, rest], ignore_index=True)
-    columns = ["trial_id", "status", "env_steps", metric, *fields]
+    spread = [c for c in ("score_std", "score_min") if c in out and metric == "score"]
+    columns = ["trial_id", "status", "env_steps", metric, *spread, *fields]
     out = out.reindex(columns=columns)
     return out.rename(columns=lambda c: c.removeprefix("config/"))
 

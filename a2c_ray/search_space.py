@@ -35,6 +35,20 @@ SB3_A2C_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Seed 000's published HalfCheetah configuration (shared/seeds/000_*.txt): 3x256, gamma 0.99,
+# learning rate 1e-3, GAE and TD lambda 1 (reward to go with a baseline), 50 critic steps per
+# batch, 25,000-step batches (25 envs x 1000 steps), advantages normalised. What it does not
+# publish takes its homework code's choices: Adam, tanh, a constant rate, no observation or
+# reward normalisation, no entropy bonus; the loosest gradient clip of the default space.
+SEED_000_CONFIG: dict[str, Any] = {
+    "n_layers": 3, "layer_size": 256, "activation": "tanh", "gamma": 0.99,
+    "learning_rate": 1e-3, "lr_schedule": "constant", "optimizer": "adam",
+    "gae_lambda": 1.0, "td_lambda": 1.0, "value_grad_steps": 50, "rollout_length": 1000,
+    "envs_per_worker": 25, "normalize_advantage": True, "normalize_obs": False,
+    "normalize_reward": False, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 5.0,
+}
+
+
 class SearchSpaceError(ValueError):
     """A search space file is unreadable or names an invalid distribution."""
 
@@ -131,11 +145,18 @@ def space_point(space: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
     return point
 
 
-def baseline_point(space: dict[str, Any]) -> dict[str, Any] | None:
-    """SB3's default A2C as a point of this space, or None if the space cannot express it."""
-    if not set(space) <= set(SB3_A2C_DEFAULTS):
+def baseline_point(space: dict[str, Any],
+                   config: dict[str, Any] = SB3_A2C_DEFAULTS) -> dict[str, Any] | None:
+    """A known configuration (SB3's default A2C) as a point of this space; None if outside it."""
+    if not set(space) <= set(config):
         return None
     try:
-        return space_point(space, SB3_A2C_DEFAULTS)
+        return space_point(space, config)
     except SearchSpaceError:
         return None
+
+
+def known_points(space: dict[str, Any]) -> list[dict[str, Any]]:
+    """The published configurations this space can express: SB3's default A2C, seed 000's."""
+    points = [baseline_point(space, c) for c in (SB3_A2C_DEFAULTS, SEED_000_CONFIG)]
+    return [p for p in points if p is not None]

@@ -28,26 +28,27 @@ import pandas as pd
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointStore
 from a2c_ray.cli import Parser, UsageError, prepare_ray, read_config, run_cli
-from a2c_ray.config import A2CConfig, ConfigError, parse_override
+from a2c_ray.config import EVAL_HISTORY, A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
-from a2c_ray.results import describe_statuses, load_trials, ranked, table
+from a2c_ray.results import describe_statuses, load_trials, ranked, seed_stats, table
 from a2c_ray.search_space import (
     SearchSpaceError,
-    baseline_point,
+    known_points,
     load_search_space,
     space_point,
     to_distributions,
 )
+from a2c_ray.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, test_seeds
 from a2c_ray.spaces import SpaceError
 from a2c_ray.storage import DEFAULT_STORAGE
 
 log = logging.getLogger("a2c_ray")
 
-METRIC, MODE = "eval_return_last", "max"
+METRIC, MODE = "score", "max"
+SPREAD = ("score_std", "score_min")  # how much the score depends on the seed
 # The searched fields in the summary printed at the end (all of them: python -m a2c_ray.results).
 TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
                     "rollout_length", "envs_per_worker")
-CONFIRM_SEED_OFFSET = 10_000  # confirmation seeds never repeat the sweep's seed
 
 
 def build_parser() -> Parser:
@@ -72,8 +73,18 @@ def build_parser() -> Parser:
                         "SIGTERM, its driver killed)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto (default: RAY_ADDRESS, "
                    "else start a local Ray)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampler and of every "
-                   "trial's training")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of the sampler and of the "
+                   f"trials' training seeds (0 to {MAX_SWEEP_SEED})")
+    p.add_argument("--seeds-per-trial", type=int, default=3, metavar="S",
+                   help="training seeds every trial runs in lockstep, one CPU each (times "
+                        "1 + --num-rollout-workers); the trial is ranked on all of them")
+    p.add_argument("--score-evals", type=int, default=3, metavar="N",
+                   help=f"evaluations each seed's score averages, the latest N (1 to "
+                        f"{EVAL_HISTORY})")
+    p.add_argument("--stopped-trials", choices=("pruned", "complete"), default="pruned",
+                   help="what Optuna is told of a trial ASHA stopped: pruned at its env step, "
+                        "or complete with its low-budget score (what Ray's OptunaSearch does; "
+                        "for comparison)")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
                    help="tpe: TPE that counts running trials as bad (constant liar); "
                         "tpe-plain: TPE blind to running trials; random")
@@ -93,9 +104,10 @@ def build_parser() -> Parser:
     p.add_argument("--shared-storage", action="store_true",
                    help="the local --storage-path is on a filesystem every node shares")
     p.add_argument("--confirm-top", type=int, default=0, metavar="K",
-                   help="after the search, re-run the best K configurations on fresh seeds")
+                   help="after the search, re-run the best K configurations on test seeds "
+                        "(never trained on in a sweep) at the full budget")
     p.add_argument("--confirm-seeds", type=int, default=5, metavar="S",
-                   help="fresh seeds per confirmed configuration")
+                   help=f"test seeds per confirmed configuration (at most {MAX_TEST_SEEDS})")
     p.add_argument("--start-from", "--config", action="append", default=[], metavar="CONFIG",
                    help="JSON config (a preset, a best_config.json) whose searched fields are "
                         "the first trial, before SB3's defaults and TPE; repeatable")
@@ -105,58 +117,69 @@ def build_parser() -> Parser:
 # --- the trial -------------------------------------------------------------------------------
 
 def run_trial(params: dict[str, Any], base: dict[str, Any], exp: str, keep: int = 2,
-              report_every: int = 1) -> None:
-    """Ray Tune function trainable: one A2C run.
+              report_every: int = 1, score_evals: int = 3) -> None:
+    """Ray Tune function trainable: one configuration on its training seeds, in lockstep.
 
-    It reports to Tune after an evaluation, at the end, and whenever ``report_every`` more
-    env steps have passed; reporting every iteration made Tune's
-    per-result work cost a third of a 2-core machine.
+    ``params["seeds"]`` are the seeds (the searcher's); without it, the base config's seed.
+    Every seed is advanced to the next report point (``report_every`` more env steps, or the
+    next evaluation), then the trial reports the seeds' metrics, ``score`` and its spread
+    (``lockstep.trial_metrics``); reporting every iteration made Tune's per-result work cost a
+    third of a 2-core machine.
 
-    The trial keeps its own checkpoints in ``EXP/TRIAL/checkpoint/`` (a ``CheckpointStore``)
-    and Tune keeps none: a trial restarted after a failure or a ``--resume`` continues from
-    the newest complete one there. (Tune's own checkpoints, with ``num_to_keep``, can leave
-    the saved experiment state naming a checkpoint already deleted when the driver is killed
-    between the deletion and the next snapshot, and the trial then cannot be restored.)
+    The trial keeps its own checkpoints in ``EXP/TRIAL/checkpoint/`` (a ``CheckpointStore``),
+    every seed's state in each, and Tune keeps none: a trial restarted after a failure (a seed's
+    actor killed, say) or a ``--resume`` continues from the newest complete one there. (Tune's
+    own checkpoints, with ``num_to_keep``, can leave the saved experiment state naming a
+    checkpoint already deleted when the driver is killed between the deletion and the next
+    snapshot, and the trial then cannot be restored.)
     """
     import ray
     from ray import tune
 
-    from a2c_ray.trainer import train
+    from a2c_ray.lockstep import SeedGroup, trial_metrics
 
+    params = dict(params)
+    seeds = params.pop("seeds", None) or [base["seed"]]
     config = A2CConfig.from_dict({**base, **params})
+    configs = [config.replace(seed=int(s)) for s in seeds]
     context = tune.get_context()
     trial = st.join(exp, Path(context.get_trial_dir()).name)
     store = CheckpointStore(st.join(trial, "checkpoint"), keep=keep)
     node_id = ray.get_runtime_context().get_node_id()
-
-    last = [-report_every]
-
-    def report(metrics: dict[str, float], save: Any) -> None:
-        if save is not None:
-            store.save(int(metrics["iteration"]), save)
-        steps = metrics["env_steps"]
-        done = steps >= config.total_env_steps
-        evaluated = not math.isnan(metrics["eval_return_mean"])
-        if done or evaluated or steps - last[0] >= report_every:
-            last[0] = steps
-            tune.report({**metrics, "node_id": node_id})
-
     resume = store.latest()
     if resume is not None:
         print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
-    train(config, resume_from=resume, on_iteration=report, show_progress=False)
+    interval, every = config.eval_interval_steps, config.checkpoint_interval
+    with SeedGroup(configs, score_evals, resume) as group:
+        saved = group.iteration  # 0, or the checkpoint's
+        while True:  # a trial restored at its budget reports its saved metrics once
+            until = group.env_steps + report_every
+            if interval > 0:  # stop at each evaluation, so every one is reported
+                until = min(until, (group.env_steps // interval + 1) * interval)
+            per_seed = group.run(until)
+            if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
+                break
+            metrics = trial_metrics(per_seed)
+            if group.iteration > saved and (group.done or group.iteration // every
+                                            > saved // every):
+                store.save(group.iteration, group.save)  # before the report: ASHA may stop
+                saved = group.iteration                 # the trial as soon as it has it
+            tune.report({**metrics, "node_id": node_id})
+            if group.done:
+                break
 
 
 def run_confirmation(params: dict[str, Any], base: dict[str, Any], exp: str,
-                     configs: list[dict[str, Any]], keep: int = 2, report_every: int = 1) -> None:
-    """Trainable for --confirm-top: configuration ``config_index`` on seed ``seed``."""
-    run_trial({**configs[params["config_index"]], "seed": params["seed"]}, base, exp, keep,
-              report_every)
+                     configs: list[dict[str, Any]], keep: int = 2, report_every: int = 1,
+                     score_evals: int = 3) -> None:
+    """Trainable for --confirm-top: configuration ``config_index`` on test seed ``seed``."""
+    run_trial({**configs[params["config_index"]], "seeds": [params["seed"]]}, base, exp, keep,
+              report_every, score_evals)
 
 
 # --- what the user sees while it runs ---------------------------------------------------------
 
-PROGRESS_COLUMNS = ("env_steps", METRIC, "episode_return_mean", "env_steps_per_s")
+PROGRESS_COLUMNS = ("env_steps", METRIC, "score_min", "episode_return_mean", "env_steps_per_s")
 PROGRESS_EVERY_S = 30.0
 
 
@@ -230,7 +253,7 @@ def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> s
                               for t in running[:max_rows]])
         table[list(PROGRESS_COLUMNS)] = table[list(PROGRESS_COLUMNS)].astype(float)
         lines.append(table.to_string(index=False, na_rep="-", formatters={
-            "env_steps": "{:,.0f}".format, METRIC: "{:.1f}".format,
+            "env_steps": "{:,.0f}".format, METRIC: "{:.1f}".format, "score_min": "{:.1f}".format,
             "episode_return_mean": "{:.1f}".format, "env_steps_per_s": "{:,.0f}".format}))
         if len(running) > max_rows:
             lines.append(f"... and {len(running) - max_rows} more running")
@@ -246,12 +269,18 @@ def _finite(value: Any) -> bool:
 def _settings(args: Any) -> dict[str, Any]:
     """Everything a sweep needs, validated before anything is written."""
     for flag in ("num_samples", "max_steps", "grace_steps", "checkpoint_every",
-                 "keep_checkpoints", "confirm_seeds"):
+                 "keep_checkpoints", "confirm_seeds", "seeds_per_trial"):
         if getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be >= 1")
     for flag in ("max_failures", "confirm_top", "num_rollout_workers"):
         if getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be >= 0")
+    if not 0 <= args.seed <= MAX_SWEEP_SEED:
+        raise UsageError(f"--seed {args.seed} must be in [0, {MAX_SWEEP_SEED}]")
+    if args.confirm_seeds > MAX_TEST_SEEDS:
+        raise UsageError(f"--confirm-seeds {args.confirm_seeds} must be <= {MAX_TEST_SEEDS}")
+    if not 1 <= args.score_evals <= EVAL_HISTORY:
+        raise UsageError(f"--score-evals {args.score_evals} must be in [1, {EVAL_HISTORY}]")
     if args.grace_steps > args.max_steps:
         raise UsageError(f"--grace-steps {args.grace_steps} exceeds --max-steps {args.max_steps}")
     if args.reduction_factor <= 1:
@@ -289,7 +318,8 @@ def _settings(args: Any) -> dict[str, Any]:
         "num_samples": args.num_samples, "max_steps": args.max_steps,
         "grace_steps": args.grace_steps, "reduction_factor": args.reduction_factor,
         "max_concurrent_trials": args.max_concurrent_trials, "seed": args.seed,
-        "sampler": args.sampler,
+        "sampler": args.sampler, "seeds_per_trial": args.seeds_per_trial,
+        "score_evals": args.score_evals, "stopped_trials": args.stopped_trials,
         "keep_checkpoints": args.keep_checkpoints, "max_failures": args.max_failures,
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
         "metric": METRIC, "mode": MODE, "start_points": starts,
@@ -309,11 +339,10 @@ def _check_storage(storage: str, shared: bool) -> None:
 
 
 def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurrency: int):
-    import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
+    from a2c_ray.study import StudySearcher
 
     space = settings["search_space"]
     url = settings["optuna_storage"]
@@ -323,14 +352,14 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
         url = f"sqlite:///{Path(db) / 'optuna.db'}"
         settings["optuna_storage"] = url
     points: list[dict[str, Any]] = []
-    for point in [*settings.get("start_points", []), baseline_point(space)]:
+    for point in [*settings.get("start_points", []), *known_points(space)]:
         if point and point not in points:
             points.append(point)
-    searcher = OptunaSearch(
-        space=to_distributions(space), metric=METRIC, mode=MODE,
-        points_to_evaluate=points or None,
-        sampler=_sampler(settings),
-        storage=optuna.storages.RDBStorage(url), study_name=name,
+    searcher = StudySearcher(
+        to_distributions(space), url, name, _sampler(settings), metric=METRIC, mode=MODE,
+        max_steps=settings["max_steps"], sweep_seed=settings["seed"],
+        seeds_per_trial=settings["seeds_per_trial"], points_to_evaluate=points,
+        prune_stopped=settings["stopped_trials"] == "pruned",
     )
     scheduler = ASHAScheduler(
         time_attr="env_steps", metric=METRIC, mode=MODE, max_t=settings["max_steps"],
@@ -380,7 +409,7 @@ def _trial_dirname(trial: Any) -> str:
     return f"{trial.trainable_name}_{trial.trial_id}"
 
 
-def _concurrency(settings: dict[str, Any]) -> int:
+def _concurrency(settings: dict[str, Any], seeds: int | None = None) -> int:
     """Trials at once: --max-concurrent-trials, else what the cluster can hold at its largest.
 
     On an autoscaling cluster that is the most CPUs the autoscaler may grow it to, so trials
@@ -391,7 +420,7 @@ def _concurrency(settings: dict[str, Any]) -> int:
 
     from a2c_ray import cluster
 
-    per_trial = len(_bundles(settings))
+    per_trial = len(_bundles(settings, seeds))
     if settings["max_concurrent_trials"] is not None:
         n, why = settings["max_concurrent_trials"], "--max-concurrent-trials"
     elif (most := cluster.max_cpus()) is not None:
@@ -407,26 +436,30 @@ def _concurrency(settings: dict[str, Any]) -> int:
     return n
 
 
-def _trainable(fn: Any, settings: dict[str, Any], exp: str, **params: Any) -> Any:
+def _trainable(fn: Any, settings: dict[str, Any], exp: str, seeds: int | None = None,
+               **params: Any) -> Any:
     """A trainable of experiment ``exp`` with its fixed parameters and a placement group.
 
-    The group holds one CPU bundle for the learner and one per rollout actor.
+    The group holds, for each of the trial's ``seeds`` (default: the sweep's seeds per
+    trial), one CPU bundle for the learner and one per rollout actor.
     """
     from ray import tune
 
     return tune.with_resources(
         tune.with_parameters(fn, base=settings["base_config"], exp=exp,
                              keep=settings["keep_checkpoints"],
-                             report_every=_report_every(settings), **params),
-        tune.PlacementGroupFactory(_bundles(settings)),
+                             report_every=_report_every(settings),
+                             score_evals=settings.get("score_evals", 1), **params),
+        tune.PlacementGroupFactory(_bundles(settings, seeds)),
     )
 
 
-def _bundles(settings: dict[str, Any]) -> list[dict[str, float]]:
-    """One trial's resources: a learner bundle, then one per rollout actor."""
+def _bundles(settings: dict[str, Any], seeds: int | None = None) -> list[dict[str, float]]:
+    """One trial's resources: for each seed, a learner bundle and one per rollout actor."""
     from a2c_ray.actors import trial_bundles
 
-    return trial_bundles(A2CConfig.from_dict(settings["base_config"]))
+    seeds = settings.get("seeds_per_trial", 1) if seeds is None else seeds
+    return trial_bundles(A2CConfig.from_dict(settings["base_config"]), seeds)
 
 
 def _report_every(settings: dict[str, Any]) -> int:
@@ -436,29 +469,33 @@ def _report_every(settings: dict[str, Any]) -> int:
 
 def _row_config(row: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     """The full, validated config of a trial row (plain Python values)."""
-    params = {k[len("config/"):]: v for k, v in row.items() if k.startswith("config/")}
+    params = {k[len("config/"):]: v for k, v in row.items()
+              if k.startswith("config/") and k != "config/seeds"}
     return A2CConfig.from_dict({**base, **params}).to_dict()
 
 
 def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_seeds: int,
              stop: StopSignals) -> dict[str, Any]:
-    """Re-run the top configurations on fresh seeds at the full budget; rank by mean return.
+    """Re-run the top configurations on test seeds at the full budget; rank by mean return.
 
-    A confirmation that was interrupted continues where it stopped.
+    A seed's return is its final deterministic evaluation (``eval_episodes`` episodes). Each
+    configuration's entry in confirmation.json holds every seed's return and their mean,
+    standard error, worst seed and interquartile mean (``results.seed_stats``). A
+    confirmation that was interrupted continues where it stopped.
     """
     from ray import tune
 
     base = settings["base_config"]
     ok = ok.head(top)
     params = [_row_config(row, base) for _, row in ok.iterrows()]
-    seeds = [settings["seed"] + CONFIRM_SEED_OFFSET + j for j in range(n_seeds)]
+    seeds = test_seeds(n_seeds)
     confirm_dir = st.join(exp, "confirm")
-    trainable = _trainable(run_confirmation, settings, confirm_dir, configs=params)
+    trainable = _trainable(run_confirmation, settings, confirm_dir, seeds=1, configs=params)
     if _has_tune_state(confirm_dir):  # interrupted earlier: Tune keeps its settings
         tuner = tune.Tuner.restore(confirm_dir, trainable, resume_unfinished=True,
                                    resume_errored=True)
     else:
-        concurrency = _concurrency(settings)
+        concurrency = _concurrency(settings, seeds=1)
         tuner = tune.Tuner(
             trainable,
             param_space={"config_index": tune.grid_search(list(range(len(params)))),
@@ -474,21 +511,25 @@ def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_s
     ranking = []
     for i, (_, row) in enumerate(ok.iterrows()):
         mine = runs[(runs["config/config_index"] == i) & (runs["status"] == "TERMINATED")]
-        returns = [float(x) for x in _column(mine, METRIC).dropna()]
-        mean = float(np.mean(returns)) if returns else float("nan")
-        sem = (float(np.std(returns, ddof=1) / np.sqrt(len(returns)))
-               if len(returns) > 1 else float("nan"))
+        returns = dict(zip(mine["config/seed"].astype(int), _column(mine, "eval_return_last"),
+                           strict=True))
+        returns = {int(k): float(v) for k, v in sorted(returns.items()) if math.isfinite(v)}
+        stats = seed_stats(list(returns.values()))
         ranking.append({"sweep_trial_id": str(row["trial_id"]),
                         "sweep_metric": float(row[METRIC]),
-                        "seeds": seeds, "returns": returns, "mean": mean, "sem": sem,
-                        "ci68": [mean - sem, mean + sem],
+                        "sweep_score_std": float(_column(ok, "score_std").iloc[i]),
+                        "seeds": list(returns), "returns": list(returns.values()),
+                        **stats, "ci68": [stats["mean"] - stats["sem"],
+                                          stats["mean"] + stats["sem"]],
                         "config": params[i]})
     ranking.sort(key=lambda r: -r["mean"] if not math.isnan(r["mean"]) else math.inf)
     st.write_text(st.join(exp, "confirmation.json"), json.dumps(ranking, indent=2))
-    print("\nConfirmation on fresh seeds (mean +- standard error, a 68% interval):")
+    print(f"\nConfirmation on test seeds {seeds[0]}..{seeds[-1]} (final evaluation; mean +- "
+          "standard error, worst seed, interquartile mean):")
     for rank, r in enumerate(ranking, 1):
-        print(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- {r['sem']:.1f} over "
-              f"{len(r['returns'])} seeds (sweep: {r['sweep_metric']:.1f})")
+        print(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- {r['sem']:.1f}, "
+              f"worst {r['worst']:.1f}, IQM {r['iqm']:.1f} over {len(r['returns'])} seeds "
+              f"(sweep {METRIC}: {r['sweep_metric']:.1f})")
     return ranking[0] if ranking else {}
 
 
@@ -632,6 +673,40 @@ def _check_resume_flags(args: Any, given: set[str]) -> None:
                              "sweep to change them")
 
 
+def _local_cpus(settings: dict[str, Any]) -> int | None:
+    """CPUs for a local Ray: this machine's, or one trial's where a trial needs more.
+
+    A trial of S seeds with K rollout actors each needs S * (1 + K) CPUs at once. Where this
+    machine has fewer, the local Ray claims that many so the sweep runs (the seeds then share
+    cores: slower, same results), and says so.
+    """
+    cores, per_trial = os.cpu_count() or 1, len(_bundles(settings))
+    if per_trial <= cores:
+        return None
+    seeds = settings.get("seeds_per_trial", 1)
+    log.warning("a trial needs %d CPUs (%d seeds x %d) and this machine has %d: the local Ray "
+                "claims %d, so the seeds share cores; --seeds-per-trial %d keeps one each",
+                per_trial, seeds, per_trial // seeds, cores, per_trial,
+                max(1, cores * seeds // per_trial))
+    return per_trial
+
+
+def _check_fits(settings: dict[str, Any]) -> None:
+    """A trial that no node set of this cluster can hold would wait forever: exit 2 instead."""
+    import ray
+
+    from a2c_ray import cluster
+
+    per_trial = len(_bundles(settings))
+    most = cluster.max_cpus()
+    cpus = most[0] if most is not None else int(ray.cluster_resources().get("CPU", 0))
+    if per_trial > cpus:
+        raise UsageError(
+            f"--seeds-per-trial {settings['seeds_per_trial']}: a trial needs {per_trial} CPUs "
+            f"(1 + --num-rollout-workers per seed) and this cluster has at most {cpus}: run "
+            "fewer seeds per trial or fewer rollout workers")
+
+
 def _has_tune_state(exp: str) -> bool:
     return any(e.name.startswith("experiment_state-") for e in st.list_dir(exp))
 
@@ -667,8 +742,9 @@ def main() -> int:
     from a2c_ray.actors import ensure_ray
 
     _quiet_tune()
-    ensure_ray(address=args.address)
+    ensure_ray(num_cpus=_local_cpus(settings), address=args.address)
     _check_storage(storage, args.shared_storage)
+    _check_fits(settings)
     # Installed after ray.init, whose SIGTERM handler would otherwise replace ours.
     with StopSignals(f"continue with: {_resume_command(name, storage)}") as stop:
         try:
@@ -722,7 +798,7 @@ def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: s
 
     space = settings["search_space"]
     fields = [k for k in TOP_TABLE_FIELDS if k in space] or list(space)[:len(TOP_TABLE_FIELDS)]
-    top = table(exp, df)[["trial_id", "env_steps", METRIC, *fields]].head(5)
+    top = table(exp, df)[["trial_id", "env_steps", METRIC, *SPREAD, *fields]].head(5)
     print(f"\nTop {len(top)} by {METRIC} ({describe_statuses(df)}; every searched field: "
           f"python -m a2c_ray.results {exp}):")
     print(top.to_string(index=False, float_format="{:.4g}".format))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import imageio.v3 as iio
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,7 +27,8 @@ def sweep(tmp_path_factory):
     space.write_text(json.dumps(SPACE))
     r = subprocess.run(
         [sys.executable, "-m", "a2c_ray.tune", "--num-samples", "4", "--env", "CartPole-v1",
-         "--max-steps", "12288", "--grace-steps", "4096", "--set", "eval_episodes=2",
+         "--max-steps", "8192", "--grace-steps", "4096", "--set", "eval_episodes=2",
+         "--seeds-per-trial", "2",
          "--storage-path", str(root), "--name", "small", "--search-space", str(space),
          "--confirm-top", "1", "--confirm-seeds", "2", "--checkpoint-every", "10"],
         capture_output=True, text=True, timeout=900, cwd=ROOT)
@@ -44,7 +46,13 @@ def test_load_trials_one_typed_row_per_trial(sweep):
     assert pd.api.types.is_integer_dtype(trials["env_steps"])
     assert (trials["config/env_id"] == "CartPole-v1").all()
     confirm = load_trials(sweep / "confirm")
-    assert len(confirm) == 2 and set(confirm["config/seed"]) == {10000, 10001}
+    assert len(confirm) == 2 and set(confirm["config/seed"]) == {10000, 10001}  # test seeds
+    assert {"score", "score_std", "score_min"} <= set(trials.columns)
+    confirmation = json.loads((sweep / "confirmation.json").read_text())[0]
+    assert confirmation["seeds"] == [10000, 10001] and len(confirmation["returns"]) == 2
+    assert confirmation["mean"] == pytest.approx(np.mean(confirmation["returns"]))
+    assert confirmation["worst"] == min(confirmation["returns"])
+    assert {"sem", "iqm", "std", "config"} <= set(confirmation)
 
 
 @pytest.mark.slow
@@ -56,17 +64,25 @@ def test_tunes_private_experiment_state_is_still_read(sweep):
     assert states is not None and set(states) == trial_dirs
     for state in states.values():
         assert state["status"] == "TERMINATED" and state["trial_id"]
-        assert set(state["params"]) == set(SPACE)
+        assert set(state["params"]) == set(SPACE) | {"seeds"}  # and the training seeds
 
 
 @pytest.mark.slow
 def test_load_curves_long_form(sweep, tmp_path):
     curves = load_curves(sweep)
-    assert list(curves.columns[:2]) == ["trial_id", "env_steps"]
-    assert set(curves["trial_id"]) == set(load_trials(sweep)["trial_id"])
-    assert {"episode_return_mean", "eval_return_mean", "policy_loss"} <= set(curves.columns)
-    for _, g in curves.groupby("trial_id"):
-        assert g["env_steps"].is_monotonic_increasing
+    trials = load_trials(sweep).set_index("trial_id")
+    assert list(curves.columns[:3]) == ["trial_id", "seed", "env_steps"]
+    assert set(curves["trial_id"]) == set(trials.index)
+    assert {"episode_return_mean", "eval_return_mean", "policy_loss", "score"} <= set(
+        curves.columns)
+    for (tid, seed), g in curves.groupby(["trial_id", "seed"]):
+        assert g["env_steps"].is_monotonic_increasing and g["env_steps"].is_unique
+        assert seed in list(trials.loc[tid, "config/seeds"])
+    for tid, g in curves.groupby("trial_id"):  # one row per seed and report
+        assert g["seed"].nunique() == 2
+        last = g[g["env_steps"] == g["env_steps"].max()]
+        assert len(last) == 2
+        assert trials.loc[tid, "score"] == pytest.approx(last["score"].mean())
     trials_pq, curves_pq = export_parquet(sweep, tmp_path)
     assert len(pd.read_parquet(trials_pq)) == 4
     assert len(pd.read_parquet(curves_pq)) == len(curves)
@@ -128,7 +144,12 @@ def test_evaluate_by_default_repeats_the_runs_own_evaluation(sweep):
     result = evaluate(sweep)
     assert result["checkpoint"].startswith(str(best["trial_dir"]))
     assert result["episodes"] == 2 and result["protocol"].endswith("the run's own evaluation")
-    assert result["return_mean"] == pytest.approx(best["eval_return_last"], abs=1e-6)
+    # a trial of several seeds: the first seed's policy, as that seed last evaluated it
+    first = list(best["config/seeds"])[0]
+    assert result["checkpoint"].endswith(f"seed-{first}")
+    curves = load_curves(sweep)
+    mine = curves[(curves["trial_id"] == best["trial_id"]) & (curves["seed"] == first)]
+    assert result["return_mean"] == pytest.approx(mine["eval_return_last"].iloc[-1], abs=1e-6)
 
 
 @pytest.mark.slow
@@ -137,8 +158,8 @@ def test_results_cli_prints_metric_and_searched_fields_best_first(sweep):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     header, *rows = r.stdout.strip().splitlines()
-    assert header.split() == ["trial_id", "status", "env_steps", "eval_return_last",
-                              *SPACE]  # no constants, no config/ prefix, nothing hidden
+    assert header.split() == ["trial_id", "status", "env_steps", "score", "score_std",
+                              "score_min", *SPACE]  # no constants, no config/ prefix
     assert "..." not in r.stdout and len(rows) == 4
     values = [float(row.split()[3]) for row in rows]
     assert values == sorted(values, reverse=True)
@@ -197,10 +218,11 @@ def test_report_is_one_self_contained_html(sweep, tmp_path):
     assert r.returncode == 0, r.stderr
     page = out.read_text()
     sources = re.findall(r'<img src="([^"]*)"', page)
-    assert len(sources) >= 3  # curves, importances, GIF
+    assert len(sources) >= 5  # curves, score against spread, confirmation, importances, GIF
     assert all(s.startswith("data:image/") for s in sources)
     assert "data:image/gif;base64," in page and "Best configuration" in page
-    assert "confirmed on fresh seeds" in page  # the sweep ran --confirm-top
+    assert "confirmed on test seeds" in page  # the sweep ran --confirm-top
+    assert "2 training seeds" in page  # what the score is
     assert "{'TERMINATED'" not in page  # statuses in words, not a Python dict
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file
     assert _overflow_at_1280px(out, tmp_path) <= 0

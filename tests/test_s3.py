@@ -75,7 +75,7 @@ def sweep(s3, tmp_path_factory):
     space.write_text(json.dumps(SPACE))
     args = ["--env", "CartPole-v1", "--num-samples", "3", "--max-steps", "12288",
             "--grace-steps", "12288", "--set", "eval_episodes=2", "--checkpoint-every", "5",
-            "--max-concurrent-trials", "2", "--storage-path", "s3://sweeps/a2c", "--name", "s3t",
+            "--seeds-per-trial", "2", "--storage-path", "s3://sweeps/a2c", "--name", "s3t",
             "--search-space", str(space)]
     with (tmp / "first.log").open("w") as log:
         proc = subprocess.Popen(TUNE + args, stdout=log, stderr=subprocess.STDOUT,
@@ -103,7 +103,10 @@ def sweep(s3, tmp_path_factory):
 def test_sweep_killed_and_resumed_on_s3(sweep):
     assert "resumes from s3://sweeps/a2c/s3t/run_trial_" in sweep["resume"].stdout
     summary = json.loads(st.read_text(f"{SWEEP}/summary.json"))
-    assert summary["num_trials"] == 3 and summary["trials_by_status"] == {"TERMINATED": 3}
+    errors = [st.read_text(e.uri)[-2000:] for d in st.list_dir(SWEEP) if d.is_dir
+              for e in st.list_dir(d.uri) if e.name == "error.txt"]
+    assert summary["num_trials"] == 3 and summary["trials_by_status"] == {"TERMINATED": 3}, (
+        errors, sweep["resume"].stdout[-3000:])
     for key, text in sweep["finished"].items():  # kept as they were, not re-run
         assert _text(key) == text
     confirmation = json.loads(st.read_text(f"{SWEEP}/confirmation.json"))
@@ -122,6 +125,7 @@ def test_loaders_read_the_s3_sweep(sweep):
     curves = load_curves(SWEEP)
     assert set(curves["trial_id"]) == set(trials["trial_id"])
     assert curves.groupby("trial_id")["env_steps"].max().min() >= 12288
+    assert (curves.groupby("trial_id")["seed"].nunique() == 2).all()  # two seeds each
     assert len(load_trials(f"{SWEEP}/confirm")) == 2
 
 

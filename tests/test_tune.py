@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -20,7 +21,8 @@ SPACE = {
 }
 # rungs at 2048, 6144 and 18432 env steps
 SMALL = ["--env", "CartPole-v1", "--max-steps", "18432", "--grace-steps", "2048",
-         "--reduction-factor", "3", "--set", "eval_episodes=2", "--checkpoint-every", "5"]
+         "--reduction-factor", "3", "--set", "eval_episodes=2", "--checkpoint-every", "5",
+         "--seeds-per-trial", "1"]
 
 
 def space_file(tmp_path, space=SPACE):
@@ -43,24 +45,52 @@ def test_cartpole_sweep(tmp_path):
     preset = tmp_path / "preset.json"  # a full config: only its searched fields are used
     preset.write_text(json.dumps({"env_id": "Acrobot-v1", "learning_rate": 2e-3,
                                   "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5}))
-    r = run(["--num-samples", "8", *SMALL, "--storage-path", str(tmp_path), "--name", "cp",
-             "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2",
+    r = run(["--num-samples", "6", *SMALL, "--storage-path", str(tmp_path), "--name", "cp",
+             "--search-space", space_file(tmp_path), "--seeds-per-trial", "2",
              "--start-from", str(preset)])
     assert r.returncode == 0, r.stderr[-3000:]
     exp = tmp_path / "cp"
     summary = json.loads((exp / "summary.json").read_text())
     assert set(summary) >= {"metric", "mode", "best_trial_id", "best_config", "best_metric",
                             "num_trials", "trials_by_status"}
-    assert summary["num_trials"] == 8 and summary["trials_by_status"] == {"TERMINATED": 8}
+    assert summary["metric"] == "score"
+    assert summary["num_trials"] == 6 and summary["trials_by_status"] == {"TERMINATED": 6}
     assert summary["stopped_early"] >= 1  # ASHA stopped some trials before max_t
     trial_dirs = [d for d in exp.iterdir() if d.name.startswith("run_trial_")]
-    assert len(trial_dirs) == 8
+    assert len(trial_dirs) == 6
     assert all((d / "params.json").is_file() and (d / "progress.csv").is_file()
                for d in trial_dirs)
+
+    # Optuna was told the truth: a trial ASHA stopped is PRUNED at the env step it reached,
+    # one that ran its budget COMPLETE with its final score; every report at its env step
+    from a2c_ray.results import load_curves, load_trials
+
     trials = study_trials(exp, "cp")
-    assert len(trials) == 8
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len(trials) == 6 and len(load_trials(exp)) == 6
+    by_seeds = {tuple(json.loads((d / "params.json").read_text())["seeds"]): d
+                for d in trial_dirs}
+    assert len({s for seeds in by_seeds for s in seeds}) == 12  # no seed shared
+    assert not {s for seeds in by_seeds for s in seeds} & set(range(10_000, 11_000))
+    for t in trials:
+        seeds = (1_000_000 + 2 * t.number, 1_000_000 + 2 * t.number + 1)
+        last = json.loads((by_seeds[seeds] / "result.json").read_text().splitlines()[-1])
+        steps = max(t.intermediate_values)
+        assert steps == last["env_steps"]
+        assert t.intermediate_values[steps] == pytest.approx(last["score"])
+        if last["env_steps"] >= 18432:  # a 40-step iteration ends at 18,440
+            assert t.state == optuna.trial.TrialState.COMPLETE
+            assert t.value == pytest.approx(last["score"])
+        else:
+            assert t.state == optuna.trial.TrialState.PRUNED
+        # the trial's score is the mean of its seeds' scores, its spread theirs
+        per_seed = [last["per_seed"][str(s)]["score"] for s in seeds]
+        assert last["score"] == pytest.approx(np.mean(per_seed))
+        assert last["score_min"] == pytest.approx(min(per_seed))
+    curves = load_curves(exp)
+    assert list(curves.columns[:3]) == ["trial_id", "seed", "env_steps"]
+    assert (curves.groupby("trial_id")["seed"].nunique() == 2).all()
     # the first trial is the --start-from config, the second SB3's default A2C
+    trials = sorted(trials, key=lambda t: t.number)
     assert trials[0].params == {"learning_rate": 2e-3, "gamma": 0.95, "rollout_length": 32,
                                 "value_grad_steps": 5}
     assert trials[1].params == {"learning_rate": 7e-4, "gamma": 0.99, "rollout_length": 5,
@@ -139,10 +169,12 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
     assert summary["num_trials"] == 5 and summary["trials_by_status"] == {"TERMINATED": 5}, errors
     for path, text in finished.items():  # finished results are kept, not re-run
         assert path.read_text() == text
-    # every trial completed in the study too; one a killed driver asked for but never ran
-    # would be closed as FAIL, and none of those may be a trial that ran
+    # every trial ended in the study too (COMPLETE, or PRUNED where ASHA stopped it); one a
+    # killed driver asked for but never ran would be closed as FAIL, and none of those may be
+    # a trial that ran
     states = [t.state for t in study_trials(exp, "stop")]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 5
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    assert sum(s in done for s in states) == 5
     assert optuna.trial.TrialState.RUNNING not in states
 
 
@@ -183,6 +215,7 @@ def test_nan_trial_errors_while_others_finish(tmp_path):
     r = run(["--num-samples", "4", "--env", "tests.toy_envs:NanReward-v0", "--max-steps", "2048",
              "--grace-steps", "2048", "--set", "eval_episodes=2", "--max-failures", "0",
              "--storage-path", str(tmp_path), "--name", "nan", "--seed", "0",
+             "--seeds-per-trial", "1",
              "--search-space", space_file(tmp_path, space)])
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((tmp_path / "nan" / "summary.json").read_text())
@@ -263,18 +296,18 @@ def test_progress_table_shows_what_a_user_sweeps_for():
 
     trials = [Trial(trial_id="a", status="RUNNING", last_result={}),
               Trial(trial_id="b", status="RUNNING",
-                    last_result={"env_steps": 5000, "eval_return_last": 20.5,
+                    last_result={"env_steps": 5000, "score": 20.5, "score_min": 10.0,
                                  "episode_return_mean": 30.0, "env_steps_per_s": 1234.5,
                                  "policy_loss": 0.1}),
               Trial(trial_id="c", status="TERMINATED",
-                    last_result={"env_steps": 9000, "eval_return_last": 99.0})]
+                    last_result={"env_steps": 9000, "score": 99.0})]
     lines = progress_table(trials, 75).splitlines()
-    assert lines[0] == ("[0:01:15] 2 RUNNING | 1 TERMINATED   best eval_return_last 99.0 "
+    assert lines[0] == ("[0:01:15] 2 RUNNING | 1 TERMINATED   best score 99.0 "
                         "(c, 9,000 steps)")
-    assert lines[1].split() == ["trial", "status", "env_steps", "eval_return_last",
+    assert lines[1].split() == ["trial", "status", "env_steps", "score", "score_min",
                                 "episode_return_mean", "env_steps_per_s"]
-    assert lines[2].split() == ["b", "RUNNING", "5,000", "20.5", "30.0", "1,234"]
-    assert lines[3].split() == ["a", "RUNNING", "-", "-", "-", "-"]  # nothing reported yet
+    assert lines[2].split() == ["b", "RUNNING", "5,000", "20.5", "10.0", "30.0", "1,234"]
+    assert lines[3].split() == ["a", "RUNNING", "-", "-", "-", "-", "-"]  # nothing reported
 
 
 @pytest.mark.parametrize("args,named", [

@@ -1,0 +1,135 @@
+"""Layer 6, the sweep: Ray Tune's searcher over an Optuna study that is told the truth.
+
+Ray's ``OptunaSearch`` reports intermediate values at Tune's iteration count and closes a
+trial that ASHA stopped as COMPLETE with its low-budget value, so TPE models a 100k-step
+result as if it were a full-budget one. ``StudySearcher`` drives the study with Optuna's
+public ask-and-tell API instead:
+
+* every report with a finite ``score`` is an intermediate value at the trial's env step;
+* a trial that ran its full budget is COMPLETE with its final score, one ASHA stopped is
+  PRUNED at the step it reached (TPE ranks pruned trials by how far they got, then by their
+  last value), and one that errored, or ended without a score, is FAIL;
+* each suggestion carries the trial's training seeds (``lockstep.train_seeds``), numbered by
+  the Optuna trial, so no two trials share a seed and a resumed sweep keeps them.
+
+It is written on the public APIs of both libraries (``ray.tune.search.Searcher``,
+``optuna.Study.ask``/``tell``/``enqueue_trial``, ``optuna.Trial.report``) because the fix
+would otherwise patch private state of ``OptunaSearch`` (its trial map and its ``tell``).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any
+
+import optuna
+from ray.tune.search import Searcher
+
+from a2c_ray.seeds import train_seeds
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+class StudySearcher(Searcher):
+    """Suggests configurations from an Optuna study and tells it how each trial ended.
+
+    Args:
+        space: Optuna distributions by A2CConfig field.
+        storage: Optuna RDB storage URL; the study is created there, or loaded if it exists.
+        study_name: the study's name (the sweep's).
+        sampler: the Optuna sampler.
+        metric: the result key to optimise; ``mode`` is "max" or "min".
+        max_steps: a trial's full budget in env steps per seed.
+        sweep_seed: the sweep's --seed.
+        seeds_per_trial: training seeds per trial.
+        points_to_evaluate: configurations the first trials take, in order (enqueued once,
+            when the study is created).
+        prune_stopped: tell Optuna a trial ASHA stopped is PRUNED (the truth); False tells it
+            what Ray's OptunaSearch does, COMPLETE with its last value (for comparison).
+    """
+
+    def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], storage: str,
+                 study_name: str, sampler: optuna.samplers.BaseSampler, metric: str,
+                 mode: str, max_steps: int, sweep_seed: int, seeds_per_trial: int,
+                 points_to_evaluate: list[dict[str, Any]] | None = None,
+                 prune_stopped: bool = True) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.space, self.storage, self.study_name = space, storage, study_name
+        self.sampler = sampler
+        self.max_steps, self.sweep_seed = max_steps, sweep_seed
+        self.seeds_per_trial, self.prune_stopped = seeds_per_trial, prune_stopped
+        self.points = list(points_to_evaluate or [])
+        self._study: optuna.Study | None = None
+        self._trials: dict[str, optuna.Trial] = {}  # Tune's trial id -> Optuna trial
+        self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
+        self._ended: set[str] = set()
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study, opened on first use (and again after a restore)."""
+        if self._study is None:
+            self._study = optuna.create_study(
+                storage=self.storage, study_name=self.study_name, sampler=self.sampler,
+                direction="maximize" if self.mode == "max" else "minimize",
+                load_if_exists=True)
+            if not self._study.trials:
+                for point in self.points:
+                    self._study.enqueue_trial(point)
+        return self._study
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """The next configuration, with the trial's training seeds under ``seeds``."""
+        if trial_id not in self._trials:
+            self._trials[trial_id] = self.study.ask(self.space)
+        trial = self._trials[trial_id]
+        return {**trial.params,
+                "seeds": train_seeds(self.sweep_seed, trial.number, self.seeds_per_trial)}
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Each report with a score is an intermediate value at the trial's env step."""
+        value, step = result.get(self.metric), result.get("env_steps")
+        if trial_id in self._ended or trial_id not in self._trials or not _finite(value):
+            return
+        step = int(step or 0)
+        if step <= self._reported.get(trial_id, -1):
+            return  # a resumed trial repeats the reports after its last checkpoint
+        self._trials[trial_id].report(float(value), step)
+        self._reported[trial_id] = step
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        """COMPLETE at the full budget, PRUNED when stopped early, FAIL on error or no score."""
+        if trial_id in self._ended or trial_id not in self._trials:
+            return
+        result = result or {}
+        if not error:  # a trial ASHA stops hands its last result here, not to on_trial_result
+            self.on_trial_result(trial_id, result)
+        self._ended.add(trial_id)
+        value, steps = result.get(self.metric), result.get("env_steps") or 0
+        state, values = optuna.trial.TrialState.FAIL, None
+        if not error and _finite(value):
+            if steps >= self.max_steps or not self.prune_stopped:
+                state, values = optuna.trial.TrialState.COMPLETE, float(value)
+            else:
+                state = optuna.trial.TrialState.PRUNED
+        self.study.tell(self._trials[trial_id], values, state=state, skip_if_finished=True)
+
+    def save(self, checkpoint_path: str) -> None:
+        """Tune saves the searcher with the experiment; the study itself is in its storage."""
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__getstate__(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Inverse of save."""
+        with open(checkpoint_path, "rb") as f:
+            self.__setstate__(pickle.load(f))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_study"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._study = None

@@ -1,0 +1,217 @@
+"""Seeds in lockstep, the score, the seeds policy and the Optuna study told the truth."""
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import ray
+
+from a2c_ray import A2CConfig, Trainer
+from a2c_ray import seeds as seeding
+from a2c_ray.checkpoint import load_config, seed_checkpoints
+from a2c_ray.lockstep import SeedGroup, trial_metrics
+from a2c_ray.results import seed_stats
+from a2c_ray.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
+from a2c_ray.study import StudySearcher
+
+CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=3072, eval_episodes=2,
+                eval_interval_steps=512, rollout_length=16, envs_per_worker=4)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_training_seeds_are_distinct_and_never_test_seeds():
+    tests = set(seeding.test_seeds(MAX_TEST_SEEDS))
+    for sweep_seed in (0, 1, MAX_SWEEP_SEED):
+        seen: set[int] = set()
+        for n in range(500):
+            seeds = train_seeds(sweep_seed, n, 3)
+            assert len(seeds) == 3 and not seen & set(seeds) and not tests & set(seeds)
+            seen |= set(seeds)
+        assert max(seen) + 1_000_003 + 64 < 2**31  # eval and env offsets stay in int32
+    assert train_seeds(0, 0, 1) == [1_000_000] and seeding.test_seeds(2) == [10_000, 10_001]
+
+
+def test_trial_metrics_score_is_the_mean_of_the_seeds_scores():
+    per_seed = [
+        {"seed": 7, "env_steps": 4096, "iteration": 8, "weights_version": 8, "score": 100.0,
+         "eval_return_last": 110.0, "eval_return_mean": 110.0, "episode_return_mean": 50.0,
+         "worker_failures": 1, "env_steps_per_s": 1000.0},
+        {"seed": 8, "env_steps": 4096, "iteration": 8, "weights_version": 8, "score": 40.0,
+         "eval_return_last": 30.0, "eval_return_mean": 30.0, "episode_return_mean": 20.0,
+         "worker_failures": 0, "env_steps_per_s": 3000.0},
+        {"seed": 9, "env_steps": 4096, "iteration": 8, "weights_version": 8, "score": 70.0,
+         "eval_return_last": 80.0, "eval_return_mean": math.nan, "episode_return_mean": 35.0,
+         "worker_failures": 2, "env_steps_per_s": 2000.0},
+    ]
+    m = trial_metrics(per_seed)
+    assert m["score"] == pytest.approx(70.0)
+    assert m["score_std"] == pytest.approx(np.std([100, 40, 70], ddof=1))
+    assert m["score_min"] == 40.0
+    assert m["env_steps"] == 4096 and m["iteration"] == 8  # per seed, not summed
+    assert m["eval_return_mean"] == pytest.approx(70.0)  # NaN where a seed has none
+    assert m["worker_failures"] == 3 and m["env_steps_per_s"] == pytest.approx(2000.0)
+    assert m["per_seed"]["9"]["score"] == 70.0 and set(m["per_seed"]) == {"7", "8", "9"}
+    # no score until every seed has one
+    one_missing = [dict(per_seed[0]), {**per_seed[1], "score": math.nan}]
+    assert all(math.isnan(trial_metrics(one_missing)[k])
+               for k in ("score", "score_std", "score_min"))
+    assert trial_metrics(per_seed[:1])["score_std"] == 0.0
+
+
+def test_trainer_score_averages_the_latest_evaluations(tmp_path):
+    with Trainer(CFG, show_progress=False, use_ray=False) as t:
+        assert math.isnan(t.score(3))
+        t.run()
+        evals = list(t.state.recent_evals)
+        assert len(evals) == 6  # one per 512 steps
+        assert t.score(3) == pytest.approx(np.mean(evals[-3:]))
+        assert t.score(1) == evals[-1] == t.state.last_eval[0]
+        t.save(tmp_path / "ck")
+    with Trainer.restore(tmp_path / "ck", show_progress=False, use_ray=False) as t:
+        assert list(t.state.recent_evals) == evals  # the score survives a restore
+
+
+def test_seed_stats_against_hand_computed_values():
+    s = seed_stats([5.0, 1.0, 3.0, 100.0, 2.0, 4.0, 6.0, 0.0])
+    assert s["mean"] == pytest.approx(121 / 8) and s["worst"] == 0.0 and s["n"] == 8
+    assert s["iqm"] == pytest.approx(np.mean([2, 3, 4, 5]))  # 2 cut from each end
+    assert s["sem"] == pytest.approx(np.std([5, 1, 3, 100, 2, 4, 6, 0], ddof=1) / np.sqrt(8))
+    assert seed_stats([3.0])["iqm"] == 3.0 and math.isnan(seed_stats([3.0])["sem"])
+
+
+def test_group_in_lockstep_saves_every_seed_and_resumes_exactly(local_ray, tmp_path):
+    configs = [CFG.replace(seed=s) for s in (11, 12)]
+    with SeedGroup(configs, score_evals=2) as group:
+        first = group.run(1024)
+        assert [m["seed"] for m in first] == [11, 12]
+        assert {m["env_steps"] for m in first} == {1024}
+        assert first[0]["eval_return_last"] != first[1]["eval_return_last"] or (
+            first[0]["episode_return_mean"] != first[1]["episode_return_mean"])
+        saved = group.save(tmp_path / "ck")
+        whole = group.run(3072)
+    uris = seed_checkpoints(str(saved))
+    assert [Path(u).name for u in uris] == ["seed-11", "seed-12"]
+    assert load_config(saved).seed == 11  # a reader of one checkpoint gets the first seed
+    with SeedGroup(configs, score_evals=2, resume_from=str(saved)) as group:
+        again = group.run(3072)
+    timing = {"env_steps_per_s", "time_total_s"}
+    assert [{k: v for k, v in m.items() if k not in timing} for m in again] == [
+        {k: v for k, v in m.items() if k not in timing} for m in whole]
+    # each seed matches the same seed trained alone, in this process
+    with Trainer(configs[1], show_progress=False, use_ray=False) as alone:
+        assert alone.run(3072)["episode_return_mean"] == whole[1]["episode_return_mean"]
+
+
+def _searcher(tmp_path, **kw):
+    space = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    return StudySearcher(space, f"sqlite:///{tmp_path / 'o.db'}", "s",
+                         optuna.samplers.RandomSampler(seed=0), metric="score", mode="max",
+                         max_steps=1000, sweep_seed=2, seeds_per_trial=3,
+                         points_to_evaluate=[{"learning_rate": 1e-3}], **kw)
+
+
+def test_study_is_told_pruned_complete_and_fail_at_env_steps(tmp_path):
+    searcher = _searcher(tmp_path)
+    params = {t: searcher.suggest(t) for t in ("a", "b", "c", "d")}
+    assert params["a"] == {"learning_rate": 1e-3, "seeds": [3_000_000, 3_000_001, 3_000_002]}
+    assert params["b"]["seeds"] == [3_000_003, 3_000_004, 3_000_005]
+    for steps, score in ((250, 10.0), (500, 20.0)):
+        for t in "abc":
+            searcher.on_trial_result(t, {"env_steps": steps, "score": score})
+    searcher.on_trial_result("a", {"env_steps": 500, "score": 99.0})  # a resumed repeat
+    searcher.on_trial_result("d", {"env_steps": 250, "score": math.nan})  # not scored yet
+    searcher.on_trial_complete("a", {"env_steps": 1000, "score": 30.0})
+    searcher.on_trial_complete("b", {"env_steps": 750, "score": 25.0})  # ASHA stopped it
+    searcher.on_trial_complete("c", {"env_steps": 500, "score": 20.0}, error=True)
+    searcher.on_trial_complete("d", {"env_steps": 1000, "score": math.nan})
+
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    state = {t.number: t.state.name for t in trials}
+    assert state == {0: "COMPLETE", 1: "PRUNED", 2: "FAIL", 3: "FAIL"}
+    assert trials[0].value == 30.0
+    assert trials[0].intermediate_values == {250: 10.0, 500: 20.0, 1000: 30.0}
+    assert trials[1].intermediate_values == {250: 10.0, 500: 20.0, 750: 25.0}
+
+
+def test_study_searcher_survives_tunes_save_and_restore(tmp_path):
+    searcher = _searcher(tmp_path)
+    searcher.suggest("a")
+    searcher.on_trial_result("a", {"env_steps": 250, "score": 1.0})
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.suggest("a")["seeds"] == [3_000_000, 3_000_001, 3_000_002]  # same trial
+    restored.on_trial_complete("a", {"env_steps": 500, "score": 2.0})
+    assert restored.suggest("b")["seeds"] == [3_000_003, 3_000_004, 3_000_005]
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    assert trials[0].state.name == "PRUNED" and trials[0].intermediate_values == {250: 1.0,
+                                                                                    500: 2.0}
+
+
+def test_study_searcher_can_tell_the_old_story_for_comparison(tmp_path):
+    searcher = _searcher(tmp_path, prune_stopped=False)
+    searcher.suggest("a")
+    searcher.on_trial_complete("a", {"env_steps": 500, "score": 7.0})
+    trial = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials[0]
+    assert trial.state.name == "COMPLETE" and trial.value == 7.0
+
+
+@pytest.mark.slow
+def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
+    """A MuJoCo trial of three seeds; one seed's actor is SIGKILLed after a checkpoint."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from a2c_ray.results import load_curves, load_trials
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"learning_rate": {"type": "float", "low": 1e-4,
+                                                   "high": 1e-3, "log": True}}))
+    args = [sys.executable, "-m", "a2c_ray.tune", "--env", "Hopper-v5", "--num-samples", "1",
+            "--max-steps", "8192", "--grace-steps", "8192", "--seeds-per-trial", "3",
+            "--set", "eval_episodes=2", "--set", "rollout_length=32", "--set",
+            "envs_per_worker=8", "--checkpoint-every", "4", "--storage-path", str(tmp_path),
+            "--name", "kill", "--search-space", str(space)]
+    log = tmp_path / "out.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    killed = None
+    try:
+        deadline = time.monotonic() + 300
+        while killed is None and time.monotonic() < deadline and proc.poll() is None:
+            if any((tmp_path / "kill").glob("run_trial_*/checkpoint/latest")):
+                runners = [p for p in psutil.process_iter(["cmdline"])
+                           if "ray::SeedRunner" in " ".join(p.info["cmdline"] or [])]
+                if runners:
+                    killed = runners[0].pid
+                    os.kill(killed, signal.SIGKILL)
+            time.sleep(0.2)
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert killed is not None, "no seed actor to kill before the trial ended"
+    assert proc.returncode == 0, text[-3000:]
+    assert "resumes from" in text  # from the trial's last checkpoint, every seed in it
+    trial = load_trials(tmp_path / "kill").iloc[0]
+    assert trial["status"] == "TERMINATED" and trial["env_steps"] == 8192
+    curves = load_curves(tmp_path / "kill")
+    last = curves[curves["env_steps"] == 8192]
+    assert sorted(last["seed"]) == [1_000_000, 1_000_001, 1_000_002]
+    assert trial["score"] == pytest.approx(last["score"].mean())  # the mean of its 3 seeds
+    assert trial["score_min"] == pytest.approx(last["score"].min())
