@@ -137,8 +137,23 @@ def plot_band(band: pd.DataFrame, label: str, ax: Any = None, ylabel: str | None
     return ax
 
 
+def plot_trial_bands(curves: pd.DataFrame, trial_ids: list[str], metric: str,
+                     ax: Any = None, ylabel: str | None = None) -> Any:
+    """Each trial's mean over its seeds with a 68% band; a plain line for a one-seed trial."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for tid in trial_ids:
+        band = seed_band(curves[curves["trial_id"] == tid], metric)
+        if len(band):
+            plot_band(band, str(tid), ax, ylabel or metric)
+    ax.set_xlabel("env steps")
+    ax.grid(alpha=0.3)
+    return ax
+
+
 def top_curves_figure(path: str, top: int = 5) -> Any:
-    """Evaluation and training return against env steps of a sweep's ``top`` best trials."""
+    """Evaluation and training return of a sweep's ``top`` best trials, each with its seed band."""
     import matplotlib.pyplot as plt
 
     from a2c_ray.results import best_trials, load_curves
@@ -146,11 +161,40 @@ def top_curves_figure(path: str, top: int = 5) -> Any:
     curves = load_curves(path)
     ids = best_trials(path)["trial_id"].head(top).tolist()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    plot_curves(curves, ids, "eval_return_mean", axes[0], "evaluation return")
-    axes[0].set_title(f"deterministic evaluation, the {len(ids)} best trials")
-    plot_curves(curves, ids, "episode_return_mean", axes[1], "training return")
+    plot_trial_bands(curves, ids, "eval_return_mean", axes[0], "evaluation return")
+    axes[0].set_title(f"deterministic evaluation, the {len(ids)} best trials: mean over "
+                      "seeds, 68% band")
+    plot_trial_bands(curves, ids, "episode_return_mean", axes[1], "training return")
     axes[1].set_title("training episodes (mean of the last 100)")
     fig.tight_layout()
+    return fig
+
+
+def score_spread_figure(path: str) -> Any | None:
+    """Each finished trial's score against its spread over seeds (``score_std``).
+
+    The configurations worth confirming sit high and to the left: a good score that does not
+    depend on the seed. The best trial is marked. None when no trial has a spread (one seed
+    per trial, or nothing finished).
+    """
+    import matplotlib.pyplot as plt
+
+    from a2c_ray.results import best_trials
+
+    best = best_trials(path)
+    if "score_std" not in best or best["score_std"].dropna().empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    points = ax.scatter(best["score_std"].astype(float), best["score"].astype(float),
+                        c=best["score_min"].astype(float), cmap="viridis", s=25)
+    fig.colorbar(points, ax=ax, label="worst seed's score (score_min)")
+    ax.scatter(float(best["score_std"].iloc[0]), float(best["score"].iloc[0]), s=160,
+               facecolors="none", edgecolors="red", label=f"best: {best['trial_id'].iloc[0]}")
+    ax.set_xlabel("score_std (standard deviation over the trial's seeds)")
+    ax.set_ylabel("score (mean over seeds)")
+    ax.set_title("score against spread, finished trials")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
     return fig
 
 
@@ -175,5 +219,5 @@ def seed_bands_figure(path: str) -> Any | None:
                          "eval_return_mean")
         if len(band):
             plot_band(band, f"confirmed configuration {index}", ax, "evaluation return")
-    ax.set_title("mean over seeds with a 68% band (standard error)")
+    ax.set_title("confirmation on test seeds: mean with a 68% band (standard error)")
     return fig

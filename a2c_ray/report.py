@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from a2c_ray import storage as st
-from a2c_ray.analysis import param_importances, seed_bands_figure, top_curves_figure
+from a2c_ray.analysis import (
+    param_importances,
+    score_spread_figure,
+    seed_bands_figure,
+    top_curves_figure,
+)
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.results import (
     best_trials,
@@ -45,6 +50,18 @@ def _html_table(df: Any) -> str:
     return df.to_html(index=False, float_format="{:.4g}".format, na_rep="-", border=0)
 
 
+def _metric_words(settings: dict[str, Any]) -> str:
+    """What the sweep's ranking metric is, in words."""
+    episodes = settings["base_config"].get("eval_episodes", 10)
+    if settings["metric"] != "score":  # a sweep from before seeds per trial
+        return (f"the mean return of the latest deterministic evaluation ({episodes} "
+                "episodes)")
+    seeds, evals = settings.get("seeds_per_trial", 1), settings.get("score_evals", 1)
+    return (f"the mean over each trial's {seeds} training seed{'s' * (seeds > 1)} of each "
+            f"seed's average of its latest {evals} deterministic evaluations ({episodes} "
+            "episodes each)")
+
+
 def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     """The report's HTML for a sweep directory (local or s3://)."""
     import matplotlib
@@ -61,15 +78,15 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     env_id = settings["base_config"]["env_id"]
     parts = [f"<h1>Sweep {html.escape(st.name(sweep))}</h1>",
              f"<p>{html.escape(describe_statuses(trials))}, {html.escape(env_id)}, up to "
-             f"{settings['max_steps']:,} env steps each. Ranked by <code>{metric}</code>, the "
-             f"mean return of the latest deterministic evaluation "
-             f"({settings['base_config'].get('eval_episodes', 10)} episodes)."
+             f"{settings['max_steps']:,} env steps each. Ranked by <code>{metric}</code>, "
+             + _metric_words(settings) + "."
              + ("" if done else " The sweep has not finished.") + "</p>"]
 
     importances = param_importances(sweep)
     searched = list(settings["search_space"])
     key = [k for k in importances.index if k in searched][:KEY_FIELDS] or searched[:KEY_FIELDS]
-    front = ["trial_id", "status", "env_steps", metric]
+    front = ["trial_id", "status", "env_steps", metric,
+             *[c for c in ("score_std", "score_min") if c in shown]]
     parts += ["<h2>Trials, best first</h2>",
               f"<p>With the {len(key)} searched fields that mattered most"
               + (" (fANOVA importance, below)" if len(importances) else "") + ".</p>",
@@ -80,9 +97,13 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     fig = top_curves_figure(sweep, top)
     parts += ["<h2>Learning curves</h2>", _png(fig)]
     plt.close(fig)
+    fig = score_spread_figure(sweep)
+    if fig is not None:
+        parts += ["<h2>Score against spread over seeds</h2>", _png(fig)]
+        plt.close(fig)
     fig = seed_bands_figure(sweep)
     if fig is not None:
-        parts += ["<h2>The confirmed configurations on fresh seeds</h2>", _png(fig)]
+        parts += ["<h2>The confirmed configurations on test seeds</h2>", _png(fig)]
         plt.close(fig)
 
     if len(importances):
@@ -93,7 +114,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
         plt.close(fig)
 
     if done.get("confirmed_best_config"):
-        parts += ["<h2>Best configuration, confirmed on fresh seeds</h2>",
+        parts += ["<h2>Best configuration, confirmed on test seeds</h2>",
                   f"<p>Trial {html.escape(str(done['confirmed_best_trial_id']))}'s "
                   f"configuration: {done['confirmed_best_mean']:.1f} +- "
                   f"{done['confirmed_best_sem']:.1f} (mean and standard error over the "
