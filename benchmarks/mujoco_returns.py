@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2c_ray.tune import CONFIRM_SEED_OFFSET
+from a2c_ray.seeds import TEST_SEED_START
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,7 +48,7 @@ SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
 START = ROOT / "benchmarks" / "mujoco_start.json"
 PRESETS = ROOT / "a2c_ray" / "presets"
 FIGURE = ROOT / "docs" / "mujoco_returns.png"
-CONFIRM_SEED = CONFIRM_SEED_OFFSET  # the confirmation's first seed, with the sweep's --seed 0
+CONFIRM_SEED = TEST_SEED_START  # the confirmation's first test seed
 CHECK_SEED = 20_000  # used by nothing else: the preset's reproduction check
 CURVE_EVERY = 50_000
 
@@ -86,6 +86,7 @@ def sweep(a: argparse.Namespace, work: Path) -> Path:
     else:
         cmd += ["--env", a.env, "--num-samples", str(a.num_samples), "--max-steps",
                 str(a.max_steps), "--grace-steps", str(a.grace_steps), "--seed", "0",
+                "--seeds-per-trial", str(a.seeds_per_trial),
                 "--search-space", str(SPACE), "--set", "normalize_obs=true",
                 "--set", f"eval_interval_steps={CURVE_EVERY // 2}",
                 "--confirm-top", str(a.confirm_top), "--confirm-seeds", str(a.seeds)]
@@ -326,6 +327,8 @@ def main() -> None:
     p.add_argument("--max-steps", type=int, default=1_000_000)
     p.add_argument("--confirm-top", type=int, default=2)
     p.add_argument("--seeds", type=int, default=5, help="confirmation and SB3 seeds")
+    p.add_argument("--seeds-per-trial", type=int, default=3, help="training seeds per sweep "
+                   "trial (1: the first headline's one-seed sweeps)")
     p.add_argument("--start-from", action="append", default=[], metavar="CONFIG",
                    help="sweep start points (default: the env's preset, else "
                         "benchmarks/mujoco_start.json)")

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 
+from a2c_ray.search_space import known_points, load_search_space
+
 ROOT = Path(__file__).resolve().parents[1]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 SAMPLERS = ("tpe-plain", "tpe")
@@ -37,13 +39,14 @@ def sweep(sampler: str, seed: int, a: argparse.Namespace, storage: str) -> dict:
            "--num-samples", str(a.trials), "--max-steps", str(a.max_steps), "--grace-steps",
            str(a.grace_steps), "--max-concurrent-trials", str(a.in_flight), "--sampler",
            sampler, "--seed", str(seed), "--storage-path", storage, "--name", name,
-           "--set", "eval_episodes=5"]
+           "--set", "eval_episodes=5", "--seeds-per-trial", "1"]
     start = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     wall = time.monotonic() - start
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{storage}/{name}/optuna.db")
-    values = []  # in the order the sampler proposed the trials, the shared baseline left out
-    for t in sorted(study.trials, key=lambda t: t.number)[1:]:
+    shared = len(known_points(load_search_space()))  # the same first trials in every sweep
+    values = []  # in the order the sampler proposed the trials, the shared ones left out
+    for t in sorted(study.trials, key=lambda t: t.number)[shared:]:
         reported = t.value if t.value is not None else (
             t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None)
         if reported is not None:

@@ -49,7 +49,8 @@ def main() -> None:
                "--env", ENV, "--max-steps", str(args.steps), "--grace-steps", str(args.steps),
                "--max-concurrent-trials", str(args.concurrent), "--storage-path", tmp,
                "--name", "bench", "--search-space", str(space),
-               "--set", "eval_interval_steps=0", "--set", "eval_episodes=2"]
+               "--set", "eval_interval_steps=0", "--set", "eval_episodes=2",
+               "--seeds-per-trial", "1"]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         wall = time.perf_counter() - start
