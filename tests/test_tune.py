@@ -45,9 +45,10 @@ def test_cartpole_sweep(tmp_path):
     preset = tmp_path / "preset.json"  # a full config: only its searched fields are used
     preset.write_text(json.dumps({"env_id": "Acrobot-v1", "learning_rate": 2e-3,
                                   "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5}))
-    r = run(["--num-samples", "6", *SMALL, "--storage-path", str(tmp_path), "--name", "cp",
-             "--search-space", space_file(tmp_path), "--seeds-per-trial", "2",
-             "--start-from", str(preset)])
+    # two seeds per trial, rungs at 2048 and 6144 env steps per seed
+    r = run(["--num-samples", "6", *SMALL, "--max-steps", "6144", "--storage-path",
+             str(tmp_path), "--name", "cp", "--search-space", space_file(tmp_path),
+             "--seeds-per-trial", "2", "--start-from", str(preset)])
     assert r.returncode == 0, r.stderr[-3000:]
     exp = tmp_path / "cp"
     summary = json.loads((exp / "summary.json").read_text())
@@ -77,7 +78,7 @@ def test_cartpole_sweep(tmp_path):
         steps = max(t.intermediate_values)
         assert steps == last["env_steps"]
         assert t.intermediate_values[steps] == pytest.approx(last["score"])
-        if last["env_steps"] >= 18432:  # a 40-step iteration ends at 18,440
+        if last["env_steps"] >= 6144:  # a 40-step iteration ends at 6,160
             assert t.state == optuna.trial.TrialState.COMPLETE
             assert t.value == pytest.approx(last["score"])
         else:
@@ -96,7 +97,7 @@ def test_cartpole_sweep(tmp_path):
     assert trials[1].params == {"learning_rate": 7e-4, "gamma": 0.99, "rollout_length": 5,
                                 "value_grad_steps": 1}
     best = json.loads((exp / "best_config.json").read_text())
-    assert best["env_id"] == "CartPole-v1" and best["total_env_steps"] == 18432
+    assert best["env_id"] == "CartPole-v1" and best["total_env_steps"] == 6144
     assert "python -m a2c_ray.train --config" in r.stdout
     # an existing name is never overwritten
     again = run(["--num-samples", "2", *SMALL, "--storage-path", str(tmp_path), "--name", "cp"])
