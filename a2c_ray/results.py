@@ -220,8 +220,9 @@ def load_curves(path: str | Path) -> pd.DataFrame:
 
     One row per seed and report of each trial that ``load_trials`` lists. A trial of several
     seeds reports each seed's own values (``per_seed``): its rows hold those, each seed's
-    ``score`` among them (the trial's score is their mean). A one-seed trial or a train run
-    has one row per report, with every metric it reported. Rows a resumed trial reported
+    ``score`` among them (the trial's score is their mean), and repeat what the report holds
+    for the trial as a whole (``score_std``, ``score_min``, ``node_id``, ``time_total_s``...).
+    A one-seed trial or a train run has one row per report, with every metric it reported. Rows a resumed trial reported
     twice (it continues from its last checkpoint) keep the last.
     """
     frames = []
@@ -255,10 +256,13 @@ def _run_config(run_dir: str, files: set[str]) -> dict[str, Any]:
 def _per_seed_rows(reports: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """A trial's reports as one row per seed and report, with a ``seed`` column."""
     if "per_seed" in reports:
-        rows = [{"seed": int(seed), "env_steps": report["env_steps"], **values}
-                for report in reports.to_dict("records")
-                if isinstance(report.get("per_seed"), dict)
-                for seed, values in report["per_seed"].items()]
+        rows = []
+        for report in reports.to_dict("records"):
+            if not isinstance(report.get("per_seed"), dict):
+                continue
+            shared = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
+            rows += [{"seed": int(seed), **shared, **values}
+                     for seed, values in report["per_seed"].items()]
         return pd.DataFrame(rows)
     # One seed: the one its config names (a train run's progress.csv or an older sweep).
     config = reports["config"].iloc[-1] if "config" in reports else None

@@ -173,7 +173,10 @@ def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
         trials, curves = load_trials(exp), load_curves(exp)
         assert curves["node_id"].nunique() >= 2  # every node any trial reported from
         lost = trials[trials["trial_dir"] == str(killed[0])].iloc[0]
-        assert lost["env_steps"] >= 50000 and lost["node_id"] != killed[1]
+        # It finished after a restart from its checkpoint. (Not "on another node id": the fake
+        # provider numbers nodes from a counter that restarts with the autoscaler, so the node
+        # that replaces the killed one can carry its id.)
+        assert lost["env_steps"] >= 50000
         assert f"trial {lost['trial_id']} resumes from" in out
         print(f"\nfake cluster: {max(nodes_seen)} nodes at most, the trial on the killed node "
               f"resumed from its checkpoint, {time.monotonic() - begin:.0f} s")
