@@ -40,6 +40,9 @@ def sweep(seeds_per_trial: int, trials: int, a: argparse.Namespace) -> dict:
                    str(seeds_per_trial), "--max-steps", str(a.max_steps), "--grace-steps",
                    str(a.grace_steps), "--seed", str(a.seed), "--storage-path", a.work_dir,
                    "--name", name, "--confirm-top", "1", "--confirm-seeds", str(a.test_seeds)]
+            if a.search_space:
+                cmd += ["--search-space", a.search_space]
+            cmd += [x for kv in a.overrides for x in ("--set", kv)]
         start = time.monotonic()
         with log.open("a") as out:
             code = subprocess.run([sys.executable, "-m", "a2c_ray.tune", *cmd], stdout=out,
@@ -78,12 +81,16 @@ def main() -> None:
     p.add_argument("--three-seed-trials", type=int, default=8)
     p.add_argument("--test-seeds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="the sweeps' --seed")
+    p.add_argument("--search-space", help="passed to both sweeps (default: the sweep's own)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to both sweeps; repeatable")
     p.add_argument("--work-dir", default=str(Path.home() / "a2c_ray_bench" / "seed_robust"))
     a = p.parse_args()
     Path(a.work_dir).mkdir(parents=True, exist_ok=True)
     rows = [sweep(1, a.one_seed_trials, a), sweep(3, a.three_seed_trials, a)]
     print(f"\n{a.env}, ASHA grace {a.grace_steps:,} max {a.max_steps:,} per seed, sweep seed "
-          f"{a.seed}; each winner on test seeds {rows[0]['test_seeds']}")
+          f"{a.seed}, space {a.search_space or 'default'}, --set {a.overrides}; each winner on "
+          f"test seeds {rows[0]['test_seeds']}")
     print("| sweep | env steps | wall | winner's sweep score | test mean +- s.e. | worst | "
           "IQM |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
