@@ -222,8 +222,8 @@ def load_curves(path: str | Path) -> pd.DataFrame:
     seeds reports each seed's own values (``per_seed``): its rows hold those, each seed's
     ``score`` among them (the trial's score is their mean), and repeat what the report holds
     for the trial as a whole (``score_std``, ``score_min``, ``node_id``, ``time_total_s``...).
-    A one-seed trial or a train run has one row per report, with every metric it reported. Rows a resumed trial reported
-    twice (it continues from its last checkpoint) keep the last.
+    A one-seed trial or a train run has one row per report, with every metric it reported.
+    Rows a resumed trial reported twice (it continues from its last checkpoint) keep the last.
     """
     frames = []
     for state, run_dir, files in _runs(str(path)):
