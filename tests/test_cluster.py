@@ -99,13 +99,21 @@ def _raylets():
             if "raylet/raylet" in " ".join(p.info["cmdline"] or [])]
 
 
-def _raylet_of(node_id):
-    return next((p for p in _raylets()
-                 if f"--node_id={node_id}" in " ".join(p.info["cmdline"] or [])), None)
+def _raylet_hosting(pid):
+    """The raylet that started worker process ``pid``; None once the process has ended."""
+    try:
+        return next((p for p in psutil.Process(pid).parents()
+                     if "raylet/raylet" in " ".join(p.cmdline())), None)
+    except psutil.NoSuchProcess:
+        return None
 
 
 def _running_trials(exp):
-    """(trial dir, node id) of unfinished trials that have written a checkpoint."""
+    """(trial dir, node id, pid) of running trials that have written a checkpoint.
+
+    Running means the trial's process is alive: a result without ``done`` is also the last one
+    of a trial that ASHA stopped, at its rung or at the budget.
+    """
     out = []
     for result in exp.glob("run_trial_*/result.json"):
         lines = [ln for ln in result.read_text().splitlines() if ln.strip()]
@@ -113,8 +121,9 @@ def _running_trials(exp):
             last = json.loads(lines[-1]) if lines else None
         except json.JSONDecodeError:
             continue
-        if last and not last.get("done") and (result.parent / "checkpoint" / "latest").is_file():
-            out.append((result.parent, last["node_id"]))
+        if (last and not last.get("done") and psutil.pid_exists(last["pid"])
+                and (result.parent / "checkpoint" / "latest").is_file()):
+            out.append((result.parent, last["node_id"], last["pid"]))
     return out
 
 
@@ -155,15 +164,15 @@ def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
             time.sleep(0.5)
             nodes_seen.add(len(_raylets()))
             running = _running_trials(exp)
-            if len({node for _, node in running}) >= 2:  # two worker nodes busy: kill one
-                trial_dir, node = running[0]
-                raylet = _raylet_of(node)
+            if running and len(_raylets()) >= 3:  # grown to two workers: kill a trial's node
+                trial_dir, node, pid = running[0]
+                raylet = _raylet_hosting(pid)
                 if raylet is not None:
                     for p in [*raylet.children(recursive=True), raylet]:
                         p.kill()
-                    killed = (trial_dir, node)
+                    killed = (trial_dir, node, pid)
         out, _ = sweep.communicate(timeout=900)
-        assert killed is not None, "trials never ran on two nodes at once:\n" + out[-3000:]
+        assert killed is not None, "no trial ran on a grown cluster:\n" + out[-3000:]
         assert sweep.returncode == 0, out[-3000:]
         assert "up to 2 trials at once: the cluster can grow to 2 CPUs" in out, out[-3000:]
         assert min(nodes_seen) == 1 and max(nodes_seen) >= 3  # grew from the head alone
@@ -176,7 +185,7 @@ def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
         # It finished after a restart from its checkpoint. (Not "on another node id": the fake
         # provider numbers nodes from a counter that restarts with the autoscaler, so the node
         # that replaces the killed one can carry its id.)
-        assert lost["env_steps"] >= 50000
+        assert lost["env_steps"] >= 50000 and lost["pid"] != killed[2]
         assert f"trial {lost['trial_id']} resumes from" in out
         print(f"\nfake cluster: {max(nodes_seen)} nodes at most, the trial on the killed node "
               f"resumed from its checkpoint, {time.monotonic() - begin:.0f} s")
