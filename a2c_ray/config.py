@@ -62,6 +62,11 @@ class A2CConfig:
     vf_coef: float = field(default=0.5, metadata=_range(0.0, 100.0))
     ent_coef: float = field(default=0.0, metadata=_range(0.0, 10.0))
     max_grad_norm: float = field(default=0.5, metadata=_range(0.0, None, lo_open=True))
+    # Passes over each rollout's batch, in shuffled minibatches of minibatch_size transitions
+    # (0, or a size at least the batch: the whole batch). The default, one full-batch step, is
+    # standard A2C.
+    epochs_per_rollout: int = field(default=1, metadata=_range(1, 1000))
+    minibatch_size: int = field(default=0, metadata=_range(0, None))
     # Critic regression steps per batch; 1 is the standard joint A2C loss. The default of 10
     # (seed 000's "baseline gradient steps") made CartPole-v1 reach 500 on 10 of 10 seeds.
     value_grad_steps: int = field(default=10, metadata=_range(1, 1000))
@@ -73,6 +78,19 @@ class A2CConfig:
     shared_network: bool = False
     ortho_init: bool = True
     log_std_init: float = field(default=0.0, metadata=_range(-20.0, 2.0))
+    # Your own networks: "package.module:function", called as function(obs_dim, n_params) and
+    # returning (actor, critic), torch modules mapping [B, obs_dim] to [B, n_params] and [B, 1].
+    # None is the built-in MLP above (n_layers, layer_size, activation, shared_network and
+    # ortho_init then have no effect).
+    network: str | None = None
+
+    # gSDE, generalized State-Dependent Exploration (Raffin et al. 2021; SB3's use_sde), for
+    # Box actions: the exploration noise is the policy's last hidden features times a noise
+    # matrix drawn per env, redrawn every sde_sample_freq env steps (-1: at each rollout's
+    # start). sde_log_std_init starts the log-std of every matrix entry.
+    use_sde: bool = False
+    sde_sample_freq: int = field(default=-1, metadata=_range(-1, None))
+    sde_log_std_init: float = field(default=-2.0, metadata=_range(-20.0, 2.0))
 
     # Normalisation.
     normalize_advantage: bool = True
@@ -92,6 +110,18 @@ class A2CConfig:
             _check_field(f, getattr(self, f.name))
         if not self.env_id.strip():
             raise ConfigError("A2CConfig.env_id='' is empty: expected a gymnasium id")
+        if self.sde_sample_freq == 0:
+            raise ConfigError("A2CConfig.sde_sample_freq=0 is not allowed: expected -1 (once "
+                              "per rollout) or a number of env steps >= 1")
+        if self.network is not None:
+            module, sep, name = self.network.partition(":")
+            if not (sep and module.strip() and name.strip()):
+                raise ConfigError(f"A2CConfig.network={self.network!r} is not an import path: "
+                                  "expected 'package.module:function'")
+            if self.use_sde:
+                raise ConfigError(
+                    f"A2CConfig.use_sde=True needs the built-in MLP's hidden features, but "
+                    f"network={self.network!r}: expected use_sde=false with your own network")
 
     @property
     def num_envs(self) -> int:

@@ -1,10 +1,10 @@
 """Layer 2, model (torch): the one factory from action space to action distribution.
 
-Box actions get a diagonal Gaussian, Discrete a categorical, MultiDiscrete independent
-categoricals and MultiBinary independent Bernoullis. Every distribution works on flat
-parameter vectors produced by the actor's last layer and on actions in an internal form
-(flat float32 for Box, zero-based int64 indices otherwise); ``to_env`` turns internal actions
-into what ``env.step`` expects.
+Box actions get a diagonal Gaussian (or gSDE's state-dependent one), Discrete a categorical,
+MultiDiscrete independent categoricals and MultiBinary independent Bernoullis. Every
+distribution works on flat parameter vectors produced by the actor's last layer and on actions
+in an internal form (flat float32 for Box, zero-based int64 indices otherwise); ``to_env``
+turns internal actions into what ``env.step`` expects.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from a2c_ray.config import ConfigError
 from a2c_ray.spaces import SUPPORTED_ACTIONS, SpaceError
 
 
@@ -94,6 +95,79 @@ class DiagGaussian(ActionDist):
 
         def sample(params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return params + std * rng.standard_normal(params.shape, dtype=np.float32)
+
+        return sample
+
+
+class StateDependentNoise(ActionDist):
+    """gSDE (Raffin et al. 2021): Gaussian exploration whose noise is a function of the state.
+
+    The actor's parameters are the action mean and its last hidden features ``z`` (detached,
+    as in SB3's default ``learn_features=False``), ``[B, action_dim + latent_dim]``. Noise is
+    ``z @ E`` with a matrix ``E`` [latent_dim, action_dim] of entries ``N(0, sigma_ij^2)``,
+    ``sigma = exp(log_std)``; each env holds its own ``E`` for many steps (``numpy_noise``).
+    Over ``E`` the action is Gaussian with variance ``(z^2) @ (sigma^2)`` (plus 1e-6), which
+    gives ``log_prob`` and ``entropy`` (SB3's ``StateDependentNoiseDistribution`` with
+    ``full_std=True``, ``use_expln=False``, no squashing). ``sample`` draws a fresh ``E`` per row.
+    """
+
+    EPS = 1e-6  # SB3's variance floor
+
+    def __init__(self, space: spaces.Box, latent_dim: int, log_std_init: float) -> None:
+        super().__init__()
+        self.space_shape = space.shape
+        self.action_dim = int(np.prod(space.shape))
+        self.latent_dim = latent_dim
+        self.n_params = self.action_dim + latent_dim
+        self.action_shape = (self.action_dim,)
+        self.action_dtype = np.dtype(np.float32)
+        self.log_std = nn.Parameter(torch.full((latent_dim, self.action_dim), float(log_std_init)))
+        self.low = np.asarray(space.low, dtype=np.float32).reshape(-1)
+        self.high = np.asarray(space.high, dtype=np.float32).reshape(-1)
+
+    def split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean [B, action_dim], hidden features [B, latent_dim])."""
+        return params[:, : self.action_dim], params[:, self.action_dim :]
+
+    def _std(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, latent = self.split(params)
+        variance = latent.pow(2) @ self.log_std.exp().pow(2)  # [B, action_dim]
+        return mean, torch.sqrt(variance + self.EPS)
+
+    def sample(self, params, generator):  # noqa: D102
+        mean, std = self._std(params)
+        return mean + std * torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+
+    def mode(self, params):  # noqa: D102
+        return self.split(params)[0]
+
+    def log_prob(self, params, actions):  # noqa: D102
+        mean, std = self._std(params)
+        z = (actions - mean) / std
+        per_dim = -0.5 * z.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)
+        return per_dim.sum(-1)
+
+    def entropy(self, params):  # noqa: D102
+        _, std = self._std(params)
+        return (0.5 + 0.5 * math.log(2 * math.pi) + std.log()).sum(-1)
+
+    def to_env(self, actions):  # noqa: D102
+        clipped = np.clip(actions, self.low, self.high)
+        return clipped.reshape((actions.shape[0], *self.space_shape))
+
+    def numpy_noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Fresh noise matrices ``E`` [n, latent_dim, action_dim], one per env."""
+        std = self.log_std.detach().exp().numpy()
+        shape = (n, self.latent_dim, self.action_dim)
+        return std * rng.standard_normal(shape, dtype=np.float32)
+
+    def numpy_sampler(self):  # noqa: D102
+        """Actions from parameters and each row's own noise matrix: ``mean + z @ E``."""
+        a = self.action_dim
+
+        def sample(params: np.ndarray, noise: np.ndarray) -> np.ndarray:
+            latent = params[:, a:]
+            return params[:, :a] + np.einsum("bl,bla->ba", latent, noise)
 
         return sample
 
@@ -219,11 +293,20 @@ def _sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.minimum((cdf <= u).sum(-1), logits.shape[-1] - 1).astype(np.int64)
 
 
-def make_action_dist(space: spaces.Space, log_std_init: float = 0.0) -> ActionDist:
+def make_action_dist(
+    space: spaces.Space, log_std_init: float = 0.0, sde_latent_dim: int | None = None,
+    sde_log_std_init: float = -2.0,
+) -> ActionDist:
     """The one place that maps an action space to its distribution.
 
     Handles every type in ``a2c_ray.spaces.ACTION_SPACES`` (tests/test_spaces.py checks it).
+    ``sde_latent_dim`` asks for gSDE over features of that size (Box spaces only).
     """
+    if sde_latent_dim is not None:
+        if not isinstance(space, spaces.Box):
+            raise ConfigError(f"A2CConfig.use_sde=True needs a Box action space, not {space}: "
+                              "expected use_sde=false")
+        return StateDependentNoise(space, sde_latent_dim, sde_log_std_init)
     if isinstance(space, spaces.Box):
         return DiagGaussian(space, log_std_init)
     if isinstance(space, spaces.Discrete):

@@ -18,6 +18,7 @@ from a2c_ray import checkpoint
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.config import ConfigError
 from a2c_ray.envs import EnvIdError, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
@@ -161,7 +162,8 @@ def main() -> int:
 
 def cli() -> None:
     """Console entry point ``a2c-ray-evaluate``: main() with one-line errors, exit code 2."""
-    run_cli(main, (UsageError, CheckpointError, EnvIdError))
+    # ConfigError: e.g. the run's own network cannot be imported here
+    run_cli(main, (UsageError, CheckpointError, EnvIdError, ConfigError))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class Learner:
         self.obs_rms = RunningMeanStd.zeros((obs_dim(obs_space),))
         self.ret_rms = RunningMeanStd.zeros(())
         self.version = 0
+        self.shuffle = torch.Generator().manual_seed(config.seed)  # minibatch order
 
     # --- broadcast -----------------------------------------------------------------------
 
@@ -127,9 +128,11 @@ class Learner:
             rewards = np.clip(rewards * scale, -cfg.clip_reward, cfg.clip_reward)
             rewards = rewards.astype(np.float32)
         joint = cfg.value_grad_steps == 1
-        values, next_values, value_pred = self._values(batch, grad=joint)  # [T, N], [T, N], [B]
+        whole = self._whole_batch()
+        # [T, N], [T, N], [B]; the joint loss of a whole-batch step reuses this forward pass
+        values, next_values, value_pred = self._values(batch, grad=joint and whole)
 
-        # --- advantages (GAE) and critic targets (TD(lambda)) ---
+        # --- advantages (GAE) and critic targets (TD(lambda)), fixed for the whole update ---
         flags = (batch.terminated, batch.truncated)
         advantages = compute_gae(rewards, values, next_values, *flags, cfg.gamma, cfg.gae_lambda)
         if cfg.critic_lambda == cfg.gae_lambda:
@@ -140,20 +143,74 @@ class Learner:
             )
         ev = explained_variance(values.reshape(-1), targets.reshape(-1))
 
-        # --- losses ---
+        # --- losses: one step on the whole batch, or epochs of shuffled minibatches ---
         T, N, D = batch.obs.shape
         obs = _tensor(batch.obs.reshape(T * N, D))
         actions = _tensor(batch.actions.reshape(T * N, *batch.actions.shape[2:]))
         adv = torch.from_numpy(advantages.reshape(-1).astype(np.float32))
         tgt = torch.from_numpy(targets.reshape(-1).astype(np.float32))
+        if whole:
+            steps = [self._step_on(obs, actions, adv, tgt, value_pred)]
+        else:
+            size = min(cfg.minibatch_size or T * N, T * N)
+            steps = []
+            for _ in range(cfg.epochs_per_rollout):
+                order = torch.randperm(T * N, generator=self.shuffle)
+                for start in range(0, T * N, size):
+                    i = order[start : start + size]
+                    steps.append(self._step_on(obs[i], actions[i], adv[i], tgt[i]))
+        policy_loss, value_loss, entropy, grad_norm = np.mean(steps, axis=0)
+
+        # --- statistics owned by the learner, merged from every worker ---
+        for moments in batch.obs_moments:
+            self.obs_rms.merge(*moments)
+        for moments in batch.ret_moments:
+            self.ret_rms.merge(*moments)
+        self.version += 1
+        return {
+            "policy_loss": float(policy_loss),
+            "value_loss": float(value_loss),
+            "entropy": float(entropy),
+            "explained_variance": ev,
+            "grad_norm": float(grad_norm),
+            "learning_rate": lr,
+        }
+
+    def _whole_batch(self) -> bool:
+        """Whether an update is one step on the whole batch, in order (standard A2C)."""
+        cfg = self.config
+        return cfg.epochs_per_rollout == 1 and (
+            cfg.minibatch_size == 0 or cfg.minibatch_size >= cfg.batch_size)
+
+    def _step_on(
+        self, obs: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor, tgt: torch.Tensor,
+        value_pred: torch.Tensor | None = None,
+    ) -> tuple[float, float, float, float]:
+        """One policy-gradient step on transitions [M] (and the critic's, jointly or after).
+
+        Args:
+            obs: the transitions' observations [M, D].
+            actions: their actions [M, ...].
+            adv: their advantages [M], not yet normalised.
+            tgt: their critic targets [M].
+            value_pred: V(obs) where the caller already computed it (with grad for the
+                joint loss).
+
+        Returns:
+            policy loss, value loss, entropy and the gradient norm of the policy step.
+        """
+        cfg = self.config
+        joint = cfg.value_grad_steps == 1
         if cfg.normalize_advantage and adv.numel() > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-
         params = self.model.policy_params(obs)
         dist = self.model.dist
-        log_prob = dist.log_prob(params, actions)  # [B]
+        log_prob = dist.log_prob(params, actions)  # [M]
         entropy = dist.entropy(params).mean()
         policy_loss = -(adv * log_prob).mean()
+        if value_pred is None:
+            with torch.set_grad_enabled(joint):
+                value_pred = self.model.value(obs)
         value_loss = nn.functional.mse_loss(value_pred, tgt)
 
         loss = policy_loss - cfg.ent_coef * entropy
@@ -165,21 +222,7 @@ class Learner:
             critic = self.model.critic_parameters()
             for _ in range(cfg.value_grad_steps):
                 self._step(cfg.vf_coef * nn.functional.mse_loss(self.model.value(obs), tgt), critic)
-
-        # --- statistics owned by the learner, merged from every worker ---
-        for moments in batch.obs_moments:
-            self.obs_rms.merge(*moments)
-        for moments in batch.ret_moments:
-            self.ret_rms.merge(*moments)
-        self.version += 1
-        return {
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-            "explained_variance": ev,
-            "grad_norm": grad_norm,
-            "learning_rate": lr,
-        }
+        return policy_loss.item(), value_loss.item(), entropy.item(), grad_norm
 
     def _step(self, loss: torch.Tensor, params: list[nn.Parameter]) -> float:
         if not torch.isfinite(loss):
@@ -207,6 +250,7 @@ class Learner:
             "obs_rms": self.obs_rms.state_dict(),
             "ret_rms": self.ret_rms.state_dict(),
             "version": self.version,
+            "shuffle": self.shuffle.get_state().numpy(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -216,3 +260,5 @@ class Learner:
         self.obs_rms = RunningMeanStd.from_state(state["obs_rms"])
         self.ret_rms = RunningMeanStd.from_state(state["ret_rms"])
         self.version = int(state["version"])
+        if "shuffle" in state:  # absent in checkpoints from before minibatches
+            self.shuffle.set_state(torch.from_numpy(np.asarray(state["shuffle"], np.uint8)))

@@ -44,6 +44,9 @@ class RolloutWorker:
         self.version = -1
         self.obs = self.vec.reset()  # [N, D] raw encoded observations
         self.disc_return = np.zeros(self.vec.num_envs, dtype=np.float64)  # [N]
+        # gSDE: each env's noise matrix [N, latent, action], and env steps since the first draw
+        self.sde_noise: np.ndarray | None = None
+        self.sde_steps = 0
 
     def ping(self) -> int:
         """Liveness check; returns the worker index."""
@@ -84,7 +87,9 @@ class RolloutWorker:
             if raw_obs is not None:
                 raw_obs[t] = self.obs
             obs[t] = norm(self.obs)
-            actions[t] = self.actor.act(obs[t], self.rng)
+            if cfg.use_sde and self._new_noise(t):
+                self.sde_noise = dist.numpy_noise(N, self.rng)
+            actions[t] = self.actor.act(obs[t], self.rng, self.sde_noise)
             next_obs, rewards[t], terminated[t], truncated[t], finals = self.vec.step(
                 dist.to_env(actions[t])
             )
@@ -117,6 +122,17 @@ class RolloutWorker:
             version=self.version,
         )
 
+    def _new_noise(self, t: int) -> bool:
+        """Whether gSDE draws new noise matrices before step ``t`` of a rollout.
+
+        With ``sde_sample_freq`` -1, at every rollout's start; with k, every k env steps
+        counted across rollouts (SB3 restarts its count at each rollout instead).
+        """
+        freq = self.config.sde_sample_freq
+        due = self.sde_noise is None or (t == 0 if freq < 0 else self.sde_steps % freq == 0)
+        self.sde_steps += 1
+        return due
+
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue sampling exactly where this worker is."""
         return {
@@ -124,6 +140,8 @@ class RolloutWorker:
             "obs": self.obs.copy(),
             "disc_return": self.disc_return.copy(),
             "rng": self.rng.bit_generator.state,
+            "sde_noise": None if self.sde_noise is None else self.sde_noise.copy(),
+            "sde_steps": self.sde_steps,
         }
 
     def set_state(self, state: dict[str, Any]) -> bool:
@@ -133,6 +151,9 @@ class RolloutWorker:
         start fresh episodes instead.
         """
         self.rng.bit_generator.state = state["rng"]
+        noise = state.get("sde_noise")  # absent in checkpoints from before gSDE
+        self.sde_noise = None if noise is None else np.asarray(noise, np.float32).copy()
+        self.sde_steps = int(state.get("sde_steps", 0))
         exact = self.vec.set_state(state["vec"])
         if exact:
             self.obs = np.asarray(state["obs"], dtype=np.float32).copy()

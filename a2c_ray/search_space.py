@@ -25,6 +25,10 @@ DEFAULT_SPACE = Path(__file__).with_name("search_space.json")
 NOT_SEARCHABLE = ("env_id", "seed", "total_env_steps", "num_rollout_workers",
                   "checkpoint_interval", "eval_interval_steps", "eval_episodes")
 
+# Fields that act only where the actions are a Box and the built-in MLP is used; a sweep of
+# the default space leaves them out elsewhere.
+BOX_MLP_ONLY = ("use_sde", "sde_sample_freq", "sde_log_std_init", "log_std_init")
+
 # Stable-Baselines3's A2C defaults (n_envs=8), the baseline every sweep evaluates first.
 SB3_A2C_DEFAULTS: dict[str, Any] = {
     "n_layers": 2, "layer_size": 64, "activation": "tanh", "gamma": 0.99,
@@ -32,6 +36,7 @@ SB3_A2C_DEFAULTS: dict[str, Any] = {
     "gae_lambda": 1.0, "td_lambda": 1.0, "value_grad_steps": 1, "rollout_length": 5,
     "envs_per_worker": 8, "normalize_advantage": False, "normalize_obs": False,
     "normalize_reward": False, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5,
+    "use_sde": False, "epochs_per_rollout": 1, "minibatch_size": 0,
 }
 
 
@@ -46,6 +51,7 @@ SEED_000_CONFIG: dict[str, Any] = {
     "gae_lambda": 1.0, "td_lambda": 1.0, "value_grad_steps": 50, "rollout_length": 1000,
     "envs_per_worker": 25, "normalize_advantage": True, "normalize_obs": False,
     "normalize_reward": False, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 5.0,
+    "use_sde": False, "epochs_per_rollout": 1, "minibatch_size": 0,
 }
 
 

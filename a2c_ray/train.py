@@ -102,7 +102,10 @@ def main() -> int:
     """Entry point."""
     args = build_parser().parse_args()
     config, asked = make_config(args)
-    env_spaces(config.env_id)  # unknown ids and unsupported spaces fail before any file
+    # unknown ids, unsupported spaces and a bad network or use_sde fail before any file
+    from a2c_ray.model import check_model
+
+    check_model(config, *env_spaces(config.env_id))
     seeds = args.seed or [config.seed]
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seed {' '.join(map(str, seeds))} repeats a seed")

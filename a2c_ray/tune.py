@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from gymnasium import spaces as gym_spaces
 
 from a2c_ray import storage as st
 from a2c_ray.checkpoint import CheckpointStore
@@ -32,6 +33,7 @@ from a2c_ray.config import EVAL_HISTORY, A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
 from a2c_ray.results import describe_statuses, load_trials, ranked, seed_stats, table
 from a2c_ray.search_space import (
+    BOX_MLP_ONLY,
     SearchSpaceError,
     known_points,
     load_search_space,
@@ -295,7 +297,12 @@ def _settings(args: Any) -> dict[str, Any]:
                 num_rollout_workers=args.num_rollout_workers,
                 checkpoint_interval=args.checkpoint_every)
     A2CConfig.from_dict(base)  # validate the fixed part
-    space = load_search_space(args.search_space)
+    obs_space, action_space = env_spaces(args.env)
+    space = _fit_space(load_search_space(args.search_space), args.search_space, base,
+                       action_space)
+    from a2c_ray.model import check_model  # torch, only now
+
+    check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
     fixed = sorted(set(space) & {parse_override(t)[0] for t in args.overrides})
     if fixed:
         raise UsageError(f"--set {', '.join(fixed)}: searched by the search space; remove it "
@@ -313,7 +320,6 @@ def _settings(args: Any) -> dict[str, Any]:
         if ignored:
             log.info("--start-from %s: %s not searched; the sweep's fixed values apply",
                      path, ", ".join(ignored))
-    env_spaces(args.env)
     return {
         "num_samples": args.num_samples, "max_steps": args.max_steps,
         "grace_steps": args.grace_steps, "reduction_factor": args.reduction_factor,
@@ -324,6 +330,27 @@ def _settings(args: Any) -> dict[str, Any]:
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
         "metric": METRIC, "mode": MODE, "start_points": starts,
     }
+
+
+def _fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
+               action_space: Any) -> dict[str, Any]:
+    """The search space without the fields that cannot act in this sweep.
+
+    gSDE and the Gaussian's log-std act only on Box actions with the built-in MLP: the default
+    space leaves them out elsewhere, and a space file that names them there is refused.
+    """
+    box = isinstance(action_space, gym_spaces.Box)
+    own_network = base.get("network") is not None
+    idle = sorted(set(space) & set(BOX_MLP_ONLY)) if own_network or not box else []
+    if not idle:
+        return space
+    why = (f"--set network={base['network']} replaces the built-in MLP" if own_network
+           else f"{base['env_id']}'s actions are {action_space}, not a Box")
+    if path is not None:
+        raise UsageError(f"--search-space {path}: {', '.join(idle)} cannot act in this sweep "
+                         f"({why}): remove them from the space")
+    log.info("not searching %s: %s", ", ".join(idle), why)
+    return {k: v for k, v in space.items() if k not in idle}
 
 
 def _check_storage(storage: str, shared: bool) -> None:

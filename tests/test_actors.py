@@ -31,8 +31,14 @@ def config(**kw):
     return A2CConfig(**{**base, **kw})
 
 
-def test_actor_batches_are_bit_identical_to_in_process(local_ray):
-    cfg = config()
+@pytest.mark.parametrize("extra", [
+    {},
+    # gSDE, its matrices redrawn mid-rollout; a user's network, sampled in torch, minibatches
+    {"env_id": "Pendulum-v1", "use_sde": True, "sde_sample_freq": 5},
+    {"network": "tests.networks:layer_norm_mlp", "epochs_per_rollout": 2, "minibatch_size": 40},
+], ids=["mlp", "gsde", "own-network"])
+def test_actor_batches_are_bit_identical_to_in_process(local_ray, extra):
+    cfg = config(**extra)
     from a2c_ray.envs import env_spaces
 
     learners = [Learner(cfg, *env_spaces(cfg.env_id)) for _ in range(2)]

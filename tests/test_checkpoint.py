@@ -17,12 +17,18 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "HalfCheetah-v5"])
-def test_resume_continues_exactly(tmp_path, env_id):
+@pytest.mark.parametrize("env_id,extra", [
+    ("CartPole-v1", {}),
+    ("HalfCheetah-v5", {}),
+    # gSDE's matrices drawn at step 50 live on across the checkpoint at step 80 (5 x 16)
+    ("HalfCheetah-v5", {"use_sde": True, "sde_sample_freq": 50}),
+    ("CartPole-v1", {"epochs_per_rollout": 3, "minibatch_size": 16}),  # the shuffle's state
+], ids=["CartPole-v1", "HalfCheetah-v5", "gsde", "minibatches"])
+def test_resume_continues_exactly(tmp_path, env_id, extra):
     k, batch = 5, 4 * 16
     cfg = A2CConfig(env_id=env_id, envs_per_worker=4, rollout_length=16, eval_episodes=2,
                     eval_interval_steps=0, lr_schedule="constant", normalize_obs=True,
-                    normalize_reward=True, total_env_steps=(k + 1) * batch)
+                    normalize_reward=True, total_env_steps=(k + 1) * batch, **extra)
     train(cfg, tmp_path / "full", show_progress=False)
     train(cfg.replace(total_env_steps=k * batch), tmp_path / "split", show_progress=False)
     train(cfg, tmp_path / "split", resume_from=tmp_path / "split" / "checkpoint",

@@ -107,6 +107,8 @@ BAD = [  # each kind of error once through the command; the config's own rules: 
     (["--env", "CartPole-v1", "--total-steps", "0"], "total_env_steps=0"),
     (["--env", "Blackjack-v1"], "Tuple"),  # unsupported observation space
     (["--config", "missing.json"], "missing.json"),
+    (["--env", "CartPole-v1", "--set", "network=no_such_module:mlp"], "network="),
+    (["--env", "CartPole-v1", "--set", "use_sde=true"], "use_sde"),
     (["--env", "CartPole-v1", "--resume"], "no checkpoint"),
 ]
 

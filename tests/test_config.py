@@ -23,6 +23,14 @@ from a2c_ray.config import A2CConfig, ConfigError, field_names, parse_override
     ({"gamma": float("nan")}, "A2CConfig.gamma=nan is out of range"),
     ({"env_id": " "}, "env_id='' is empty"),
     ({"td_lambda": 1.2}, "A2CConfig.td_lambda=1.2 is out of range"),
+    ({"sde_sample_freq": -2}, "A2CConfig.sde_sample_freq=-2 is out of range: expected int in "
+                              "[-1, inf]"),
+    ({"sde_sample_freq": 0}, "A2CConfig.sde_sample_freq=0 is not allowed: expected -1"),
+    ({"use_sde": "maybe"}, "A2CConfig.use_sde='maybe' has the wrong type"),
+    ({"epochs_per_rollout": 0}, "A2CConfig.epochs_per_rollout=0 is out of range"),
+    ({"minibatch_size": -1}, "A2CConfig.minibatch_size=-1 is out of range"),
+    ({"network": 3}, "A2CConfig.network=3 has the wrong type: expected str | None"),
+    ({"network": "mlp"}, "A2CConfig.network='mlp' is not an import path"),
 ])
 def test_bad_values_raise_one_line_naming_field_and_range(values, message):
     with pytest.raises(ConfigError) as err:

@@ -29,8 +29,8 @@ TRUNCATED = np.array([False, True, False])  # s_1's episode hit its time limit
 FINAL_OBS, LAST_OBS = 2.0, 0.5  # the truncated episode's true final state; s_3
 
 
-def learner_and_batch(td_lambda, shared):
-    cfg = A2CConfig(n_layers=1, layer_size=1, activation="tanh", ortho_init=False,
+def learner_and_batch(td_lambda, shared, **extra):
+    cfg = A2CConfig(**extra, n_layers=1, layer_size=1, activation="tanh", ortho_init=False,
                     shared_network=shared, value_grad_steps=1, max_grad_norm=1e6,
                     normalize_advantage=False, gamma=GAMMA, gae_lambda=LAM,
                     td_lambda=td_lambda, ent_coef=ENT, vf_coef=VF, optimizer="rmsprop",
@@ -80,11 +80,13 @@ def targets_by_hand(p, td_lambda, shared):
     return adv, g
 
 
-def loss_by_hand(p, adv, tgt, shared):
-    logits, v, _, _ = forward(p, OBS, shared)
+def loss_by_hand(p, adv, tgt, shared, steps=slice(None)):
+    """The A2C loss of the batch's steps (all of them, or a minibatch)."""
+    logits, v, _, _ = forward(p, OBS[steps], shared)
+    adv, tgt, actions = adv[steps], tgt[steps], ACTIONS[steps]
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     entropy = -(np.exp(logp) * logp).sum(axis=1).mean()
-    policy_loss = -(adv * logp[np.arange(3), ACTIONS]).mean()
+    policy_loss = -(adv * logp[np.arange(len(actions)), actions]).mean()
     value_loss = ((v - tgt) ** 2).mean()
     return policy_loss - ENT * entropy + VF * value_loss, policy_loss, value_loss, entropy
 
@@ -150,3 +152,39 @@ def test_ortho_init_false_keeps_torch_default_init():
     assert ortho.actor_head.weight.abs().max() < 0.02 < plain.actor_head.weight.abs().max()
     w = ortho.actor_body[2].weight.detach()
     torch.testing.assert_close(w @ w.T, 2.0 * torch.eye(8), atol=1e-5, rtol=0)
+
+
+def grad_by_hand(p, adv, tgt, steps):
+    """Every gradient of the minibatch loss, by central differences."""
+    grads = {}
+    for name, value in p.items():
+        grads[name] = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            up, down = {**p, name: value.copy()}, {**p, name: value.copy()}
+            up[name][idx] += 1e-6
+            down[name][idx] -= 1e-6
+            grads[name][idx] = (loss_by_hand(up, adv, tgt, False, steps)[0]
+                                - loss_by_hand(down, adv, tgt, False, steps)[0]) / 2e-6
+    return grads
+
+
+def test_epochs_of_minibatches_step_on_each_with_the_advantages_of_the_rollout():
+    learner, batch, p = learner_and_batch(None, False, epochs_per_rollout=2, minibatch_size=2)
+    adv, tgt = targets_by_hand(p, None, False)  # from the weights before the update, held fixed
+    order = torch.Generator().manual_seed(learner.config.seed)  # the learner's shuffle
+    square_avg = {k: np.zeros_like(v) for k, v in p.items()}
+    policy_losses = []
+    for _epoch in range(2):
+        perm = torch.randperm(3, generator=order).numpy()
+        for steps in (perm[:2], perm[2:]):  # every step once per epoch, the last minibatch short
+            policy_losses.append(loss_by_hand(p, adv, tgt, False, steps)[1])
+            for name, g in grad_by_hand(p, adv, tgt, steps).items():  # torch's RMSprop
+                square_avg[name] = ALPHA * square_avg[name] + (1 - ALPHA) * g**2
+                p[name] = p[name] - LR * g / (np.sqrt(square_avg[name]) + EPS)
+
+    metrics = learner.update(batch)
+
+    for name, q in learner.model.state_dict().items():
+        np.testing.assert_allclose(q.double().numpy(), p[name], rtol=1e-4, atol=1e-6)
+    assert metrics["policy_loss"] == pytest.approx(np.mean(policy_losses), rel=1e-4)
+    assert learner.version == 1

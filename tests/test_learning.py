@@ -28,3 +28,10 @@ def test_inverted_pendulum_reaches_1000_within_200k_steps():
     summary = train(A2CConfig(env_id="InvertedPendulum-v5", total_env_steps=200_000, seed=0),
                     show_progress=False)
     assert summary["eval_return_mean"] >= 1000, summary
+
+
+@pytest.mark.slow
+def test_your_own_network_learns_cartpole_within_100k_steps():
+    summary = train(A2CConfig(env_id="CartPole-v1", total_env_steps=100_000, seed=0,
+                              network="tests.networks:layer_norm_mlp"), show_progress=False)
+    assert summary["eval_return_mean"] >= 475, summary

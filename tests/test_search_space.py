@@ -1,4 +1,6 @@
-"""The one private Optuna call (search_space.in_distribution), pinned to its behaviour."""
+"""Search spaces: the one private Optuna call, pinned; what the default space searches where."""
+
+import json
 
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -17,3 +19,40 @@ def test_in_distribution_tells_inside_from_outside(dist, inside, outside):
     # If Optuna changes or drops the private _contains, this fails before a sweep does.
     assert all(in_distribution(dist, v) for v in inside)
     assert not any(in_distribution(dist, v) for v in outside)
+
+
+def settings(*args):
+    from a2c_ray.tune import _settings, build_parser
+
+    return _settings(build_parser().parse_args(list(args)))
+
+
+def test_the_default_space_searches_gsde_where_it_can_act():
+    from a2c_ray.search_space import known_points
+
+    box = settings("--env", "Pendulum-v1")["search_space"]
+    assert box["use_sde"] == {"type": "categorical", "values": [False, True]}
+    assert [p["use_sde"] for p in known_points(box)] == [False, False]  # SB3's, seed 000's
+    assert "use_sde" not in settings("--env", "CartPole-v1")["search_space"]  # Discrete
+    own = settings("--env", "Pendulum-v1", "--set", "network=tests.networks:layer_norm_mlp")
+    assert "use_sde" not in own["search_space"]  # a user's network has no gSDE features
+
+
+def test_a_space_file_with_gsde_for_discrete_actions_is_refused(tmp_path):
+    from a2c_ray.cli import UsageError
+
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"use_sde": {"type": "categorical", "values": [False, True]},
+                                "epochs_per_rollout": {"type": "int", "low": 1, "high": 4}}))
+    with pytest.raises(UsageError, match=r"use_sde cannot act in this sweep \(CartPole-v1's "
+                                         r"actions are Discrete\(2\), not a Box\)"):
+        settings("--env", "CartPole-v1", "--search-space", str(path))
+    space = settings("--env", "Pendulum-v1", "--search-space", str(path))["search_space"]
+    assert set(space) == {"use_sde", "epochs_per_rollout"}
+
+
+def test_a_bad_network_fails_the_sweep_before_it_starts():
+    from a2c_ray.config import ConfigError
+
+    with pytest.raises(ConfigError, match="network='tests.networks:wrong_shapes' maps"):
+        settings("--env", "CartPole-v1", "--set", "network=tests.networks:wrong_shapes")

@@ -44,11 +44,14 @@ def study_trials(exp: Path, name: str):
 def test_cartpole_sweep(tmp_path):
     preset = tmp_path / "preset.json"  # a full config: only its searched fields are used
     preset.write_text(json.dumps({"env_id": "Acrobot-v1", "learning_rate": 2e-3,
-                                  "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5}))
-    # two seeds per trial, rungs at 2048 and 6144 env steps per seed
+                                  "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5,
+                                  "epochs_per_rollout": 2}))
+    space = {**SPACE, "epochs_per_rollout": {"type": "categorical", "values": [1, 2]}}
+    # two seeds per trial, rungs at 2048 and 6144 env steps per seed; the user's own network
     r = run(["--num-samples", "6", *SMALL, "--max-steps", "6144", "--storage-path",
-             str(tmp_path), "--name", "cp", "--search-space", space_file(tmp_path),
-             "--seeds-per-trial", "2", "--start-from", str(preset)])
+             str(tmp_path), "--name", "cp", "--search-space", space_file(tmp_path, space),
+             "--seeds-per-trial", "2", "--start-from", str(preset),
+             "--set", "network=tests.networks:layer_norm_mlp"])
     assert r.returncode == 0, r.stderr[-3000:]
     exp = tmp_path / "cp"
     summary = json.loads((exp / "summary.json").read_text())
@@ -93,11 +96,13 @@ def test_cartpole_sweep(tmp_path):
     # the first trial is the --start-from config, the second SB3's default A2C
     trials = sorted(trials, key=lambda t: t.number)
     assert trials[0].params == {"learning_rate": 2e-3, "gamma": 0.95, "rollout_length": 32,
-                                "value_grad_steps": 5}
+                                "value_grad_steps": 5, "epochs_per_rollout": 2}
     assert trials[1].params == {"learning_rate": 7e-4, "gamma": 0.99, "rollout_length": 5,
-                                "value_grad_steps": 1}
+                                "value_grad_steps": 1, "epochs_per_rollout": 1}
     best = json.loads((exp / "best_config.json").read_text())
     assert best["env_id"] == "CartPole-v1" and best["total_env_steps"] == 6144
+    assert best["network"] == "tests.networks:layer_norm_mlp"
+    assert best["epochs_per_rollout"] in (1, 2)
     assert "python -m a2c_ray.train --config" in r.stdout
     # an existing name is never overwritten
     again = run(["--num-samples", "2", *SMALL, "--storage-path", str(tmp_path), "--name", "cp"])

@@ -1,0 +1,35 @@
+"""Network factories for ``A2CConfig.network``, as a user would write them.
+
+Each is called as ``factory(obs_dim, n_params)`` and returns ``(actor, critic)``.
+"""
+
+from torch import nn
+
+
+def layer_norm_mlp(obs_dim, n_params):
+    """Not the built-in MLP: LayerNorm and SiLU, a wider first layer, a small policy head."""
+    def body():
+        return nn.Sequential(nn.Linear(obs_dim, 128), nn.LayerNorm(128), nn.SiLU(),
+                             nn.Linear(128, 64), nn.SiLU())
+
+    actor = nn.Sequential(body(), nn.Linear(64, n_params))
+    critic = nn.Sequential(body(), nn.Linear(64, 1))
+    nn.init.orthogonal_(actor[-1].weight, 0.01)
+    nn.init.zeros_(actor[-1].bias)
+    return actor, critic
+
+
+def raises(obs_dim, n_params):
+    raise ValueError(f"no network for {obs_dim} inputs")
+
+
+def wrong_shapes(obs_dim, n_params):
+    return nn.Linear(obs_dim, n_params + 1), nn.Linear(obs_dim, 2)
+
+
+def not_modules(obs_dim, n_params):
+    return "actor", "critic"
+
+
+def fails_forward(obs_dim, n_params):
+    return nn.Linear(obs_dim + 3, n_params), nn.Linear(obs_dim, 1)
