@@ -298,8 +298,8 @@ def _settings(args: Any) -> dict[str, Any]:
                 checkpoint_interval=args.checkpoint_every)
     A2CConfig.from_dict(base)  # validate the fixed part
     obs_space, action_space = env_spaces(args.env)
-    space = _fit_space(load_search_space(args.search_space), args.search_space, base,
-                       action_space)
+    space, space_note = _fit_space(load_search_space(args.search_space), args.search_space,
+                                   base, action_space)
     from a2c_ray.model import check_model  # torch, only now
 
     check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
@@ -328,29 +328,30 @@ def _settings(args: Any) -> dict[str, Any]:
         "score_evals": args.score_evals, "stopped_trials": args.stopped_trials,
         "keep_checkpoints": args.keep_checkpoints, "max_failures": args.max_failures,
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
-        "metric": METRIC, "mode": MODE, "start_points": starts,
+        "metric": METRIC, "mode": MODE, "start_points": starts, "space_note": space_note,
     }
 
 
 def _fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
-               action_space: Any) -> dict[str, Any]:
-    """The search space without the fields that cannot act in this sweep.
+               action_space: Any) -> tuple[dict[str, Any], str]:
+    """The search space without the fields that cannot act in this sweep, and a note on them.
 
     gSDE and the Gaussian's log-std act only on Box actions with the built-in MLP: the default
-    space leaves them out elsewhere, and a space file that names them there is refused.
+    space leaves them out elsewhere (the note says so), and a space file that names them there
+    is refused.
     """
     box = isinstance(action_space, gym_spaces.Box)
     own_network = base.get("network") is not None
     idle = sorted(set(space) & set(BOX_MLP_ONLY)) if own_network or not box else []
     if not idle:
-        return space
+        return space, ""
     why = (f"--set network={base['network']} replaces the built-in MLP" if own_network
            else f"{base['env_id']}'s actions are {action_space}, not a Box")
     if path is not None:
         raise UsageError(f"--search-space {path}: {', '.join(idle)} cannot act in this sweep "
                          f"({why}): remove them from the space")
-    log.info("not searching %s: %s", ", ".join(idle), why)
-    return {k: v for k, v in space.items() if k not in idle}
+    return {k: v for k, v in space.items() if k not in idle}, (
+        f"not searching {', '.join(idle)}: {why}")
 
 
 def _check_storage(storage: str, shared: bool) -> None:
@@ -772,6 +773,8 @@ def main() -> int:
     ensure_ray(num_cpus=_local_cpus(settings), address=args.address)
     _check_storage(storage, args.shared_storage)
     _check_fits(settings)
+    if settings.get("space_note") and not args.resume:
+        log.info(settings["space_note"])
     # Installed after ray.init, whose SIGTERM handler would otherwise replace ours.
     with StopSignals(f"continue with: {_resume_command(name, storage)}") as stop:
         try:
