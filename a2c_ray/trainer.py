@@ -42,7 +42,7 @@ METRICS = (
 )
 EXTRA_METRICS = (
     "iteration", "eval_return_std", "eval_return_last", "learning_rate", "weights_version",
-    "worker_failures",
+    "worker_failures", "eval_time_s",
 )
 TENSORBOARD_METRICS = METRICS + ("eval_return_std", "learning_rate")
 
@@ -68,6 +68,7 @@ class TrainerState:
     iteration: int = 0
     env_steps: int = 0
     time_total_s: float = 0.0  # wall time of the run before this session
+    eval_time_s: float = 0.0  # wall time spent evaluating, every session
     recent_returns: deque[float] = field(default_factory=lambda: deque(maxlen=100))
     recent_lengths: deque[int] = field(default_factory=lambda: deque(maxlen=100))
     last_eval: tuple[float, float] = (_NAN, _NAN)  # mean and std of the latest evaluation
@@ -78,7 +79,7 @@ class TrainerState:
         """Plain values for a checkpoint, with the run's wall time so far."""
         return {
             "iteration": self.iteration, "env_steps": self.env_steps,
-            "time_total_s": time_total_s,
+            "time_total_s": time_total_s, "eval_time_s": self.eval_time_s,
             "recent_returns": list(self.recent_returns),
             "recent_lengths": list(self.recent_lengths),
             "last_eval": list(self.last_eval),
@@ -90,6 +91,7 @@ class TrainerState:
         """Inverse of to_dict."""
         state = cls(iteration=int(saved["iteration"]), env_steps=int(saved["env_steps"]),
                     time_total_s=float(saved["time_total_s"]),
+                    eval_time_s=float(saved.get("eval_time_s", 0.0)),  # absent before it was kept
                     last_eval=tuple(float(v) for v in saved["last_eval"]))
         state.recent_returns.extend(saved["recent_returns"])
         state.recent_lengths.extend(saved["recent_lengths"])
@@ -310,6 +312,7 @@ class Trainer:
             state.last_eval = self.evaluate()
             state.recent_evals.append(state.last_eval[0])
             self._eval_time += time.monotonic() - eval_start
+            state.eval_time_s += time.monotonic() - eval_start
 
         metrics.update({
             "iteration": state.iteration,
@@ -324,6 +327,7 @@ class Trainer:
             "env_steps_per_s": (state.env_steps - self._steps_at_start)
             / max(time.monotonic() - self._loop_start - self._eval_time, 1e-9),
             "time_total_s": self.time_total_s,
+            "eval_time_s": state.eval_time_s,  # part of time_total_s
             "weights_version": self.learner.version,
             "worker_failures": self.sampler.failures.count,
         })

@@ -9,7 +9,7 @@ import torch
 from a2c_ray import A2CConfig, train
 from a2c_ray.checkpoint import FILES, CheckpointError, CheckpointStore, load_checkpoint, resolve
 
-VOLATILE = {"env_steps_per_s", "time_total_s"}
+VOLATILE = {"env_steps_per_s", "time_total_s", "eval_time_s"}
 
 
 def rows(path):

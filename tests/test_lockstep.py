@@ -103,7 +103,7 @@ def test_group_in_lockstep_saves_every_seed_and_resumes_exactly(local_ray, tmp_p
     assert load_config(saved).seed == 11  # a reader of one checkpoint gets the first seed
     with SeedGroup(configs, score_evals=2, resume_from=str(saved)) as group:
         again = group.run(3072)
-    timing = {"env_steps_per_s", "time_total_s"}
+    timing = {"env_steps_per_s", "time_total_s", "eval_time_s"}
     assert [{k: v for k, v in m.items() if k not in timing} for m in again] == [
         {k: v for k, v in m.items() if k not in timing} for m in whole]
     # each seed matches the same seed trained alone, in this process

@@ -6,7 +6,7 @@ from a2c_ray import A2CConfig, Trainer, train
 
 CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=4096, eval_episodes=2,
                 eval_interval_steps=1024, normalize_obs=True, normalize_reward=True, seed=5)
-TIMINGS = {"env_steps_per_s", "time_total_s"}
+TIMINGS = {"env_steps_per_s", "time_total_s", "eval_time_s"}
 
 
 def rows(run_dir):
