@@ -47,6 +47,10 @@ from a2c_ray.storage import DEFAULT_STORAGE
 log = logging.getLogger("a2c_ray")
 
 METRIC, MODE = "score", "max"
+# Episodes per evaluation while searching: the score averages several evaluations of several
+# seeds, so 5 rank trials as 10 do at half the cost (benchmarks/README.md, "Sweep cost").
+# Confirmation and best_config.json evaluate with the config's own default, 10.
+SEARCH_EVAL_EPISODES = 5
 SPREAD = ("score_std", "score_min")  # how much the score depends on the seed
 # The searched fields in the summary printed at the end (all of them: python -m a2c_ray.results).
 TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
@@ -289,10 +293,14 @@ def _settings(args: Any) -> dict[str, Any]:
         raise UsageError(f"--reduction-factor {args.reduction_factor:g} must be > 1")
     if args.max_concurrent_trials is not None and args.max_concurrent_trials < 1:
         raise UsageError(f"--max-concurrent-trials {args.max_concurrent_trials} must be >= 1")
-    base: dict[str, Any] = {"eval_interval_steps": min(25_000, args.grace_steps)}
+    base: dict[str, Any] = {"eval_interval_steps": min(25_000, args.grace_steps),
+                            "eval_episodes": SEARCH_EVAL_EPISODES}
     for text in args.overrides:
         key, value = parse_override(text)
         base[key] = value
+    given = {parse_override(t)[0] for t in args.overrides}
+    final_episodes = base["eval_episodes"] if "eval_episodes" in given else (
+        A2CConfig().eval_episodes)
     base.update(env_id=args.env, seed=args.seed, total_env_steps=args.max_steps,
                 num_rollout_workers=args.num_rollout_workers,
                 checkpoint_interval=args.checkpoint_every)
@@ -328,7 +336,8 @@ def _settings(args: Any) -> dict[str, Any]:
         "score_evals": args.score_evals, "stopped_trials": args.stopped_trials,
         "keep_checkpoints": args.keep_checkpoints, "max_failures": args.max_failures,
         "base_config": base, "search_space": space, "optuna_storage": args.optuna_storage,
-        "metric": METRIC, "mode": MODE, "start_points": starts, "space_note": space_note,
+        "metric": METRIC, "mode": MODE, "start_points": starts,
+        "final_eval_episodes": final_episodes, "space_note": space_note,
     }
 
 
@@ -502,6 +511,17 @@ def _row_config(row: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     return A2CConfig.from_dict({**base, **params}).to_dict()
 
 
+def _final_config(row: pd.Series, settings: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config as confirmation runs it and best_config.json gives it.
+
+    Evaluated on the config's own number of episodes (10) rather than the search's, unless
+    ``--set eval_episodes`` chose one for both.
+    """
+    episodes = settings.get("final_eval_episodes", settings["base_config"].get("eval_episodes"))
+    config = _row_config(row, settings["base_config"])
+    return config if episodes is None else {**config, "eval_episodes": episodes}
+
+
 def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_seeds: int,
              stop: StopSignals) -> dict[str, Any]:
     """Re-run the top configurations on test seeds at the full budget; rank by mean return.
@@ -513,9 +533,8 @@ def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_s
     """
     from ray import tune
 
-    base = settings["base_config"]
     ok = ok.head(top)
-    params = [_row_config(row, base) for _, row in ok.iterrows()]
+    params = [_final_config(row, settings) for _, row in ok.iterrows()]
     seeds = test_seeds(n_seeds)
     confirm_dir = st.join(exp, "confirm")
     trainable = _trainable(run_confirmation, settings, confirm_dir, seeds=1, configs=params)
@@ -822,7 +841,7 @@ def _finish(args: Any, settings: dict[str, Any], storage: str, name: str, exp: s
               f"Results: {exp}")
         return 1
     best = ok.iloc[0]
-    best_config = _row_config(best, settings["base_config"])
+    best_config = _final_config(best, settings)
     summary.update({"best_trial_id": str(best["trial_id"]), "best_config": best_config,
                     "best_metric": float(best[METRIC])})
 
