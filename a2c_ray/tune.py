@@ -311,7 +311,7 @@ def _settings(args: Any) -> dict[str, Any]:
     from a2c_ray.model import check_model  # torch, only now
 
     check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
-    fixed = sorted(set(space) & {parse_override(t)[0] for t in args.overrides})
+    fixed = sorted(set(space) & given)
     if fixed:
         raise UsageError(f"--set {', '.join(fixed)}: searched by the search space; remove it "
                          "from one of them")
