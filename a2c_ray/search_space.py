@@ -25,9 +25,10 @@ DEFAULT_SPACE = Path(__file__).with_name("search_space.json")
 NOT_SEARCHABLE = ("env_id", "seed", "total_env_steps", "num_rollout_workers",
                   "checkpoint_interval", "eval_interval_steps", "eval_episodes")
 
-# Fields that act only where the actions are a Box and the built-in MLP is used; a sweep of
-# the default space leaves them out elsewhere.
-BOX_MLP_ONLY = ("use_sde", "sde_sample_freq", "sde_log_std_init", "log_std_init")
+# Fields that act only where the actions are a Box, and of those gSDE's, which also need the
+# built-in MLP's features; a sweep of the default space leaves them out elsewhere.
+GSDE_FIELDS = ("use_sde", "sde_sample_freq", "sde_log_std_init")
+BOX_ONLY = ("log_std_init", *GSDE_FIELDS)
 
 # Stable-Baselines3's A2C defaults (n_envs=8), the baseline every sweep evaluates first.
 SB3_A2C_DEFAULTS: dict[str, Any] = {

@@ -311,8 +311,9 @@ class Trainer:
             eval_start = time.monotonic()
             state.last_eval = self.evaluate()
             state.recent_evals.append(state.last_eval[0])
-            self._eval_time += time.monotonic() - eval_start
-            state.eval_time_s += time.monotonic() - eval_start
+            elapsed = time.monotonic() - eval_start
+            self._eval_time += elapsed
+            state.eval_time_s += elapsed
 
         metrics.update({
             "iteration": state.iteration,

@@ -33,7 +33,8 @@ from a2c_ray.config import EVAL_HISTORY, A2CConfig, ConfigError, parse_override
 from a2c_ray.envs import EnvIdError, env_spaces
 from a2c_ray.results import describe_statuses, load_trials, ranked, seed_stats, table
 from a2c_ray.search_space import (
-    BOX_MLP_ONLY,
+    BOX_ONLY,
+    GSDE_FIELDS,
     SearchSpaceError,
     known_points,
     load_search_space,
@@ -345,17 +346,19 @@ def _fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
                action_space: Any) -> tuple[dict[str, Any], str]:
     """The search space without the fields that cannot act in this sweep, and a note on them.
 
-    gSDE and the Gaussian's log-std act only on Box actions with the built-in MLP: the default
-    space leaves them out elsewhere (the note says so), and a space file that names them there
-    is refused.
+    The Gaussian's log-std and gSDE act only on Box actions, and gSDE only with the built-in
+    MLP: the default space leaves them out elsewhere (the note says so), and a space file that
+    names them there is refused.
     """
-    box = isinstance(action_space, gym_spaces.Box)
-    own_network = base.get("network") is not None
-    idle = sorted(set(space) & set(BOX_MLP_ONLY)) if own_network or not box else []
+    if not isinstance(action_space, gym_spaces.Box):
+        fields, why = BOX_ONLY, f"{base['env_id']}'s actions are {action_space}, not a Box"
+    elif base.get("network") is not None:
+        fields, why = GSDE_FIELDS, f"--set network={base['network']} replaces the built-in MLP"
+    else:
+        return space, ""
+    idle = sorted(set(space) & set(fields))
     if not idle:
         return space, ""
-    why = (f"--set network={base['network']} replaces the built-in MLP" if own_network
-           else f"{base['env_id']}'s actions are {action_space}, not a Box")
     if path is not None:
         raise UsageError(f"--search-space {path}: {', '.join(idle)} cannot act in this sweep "
                          f"({why}): remove them from the space")
