@@ -99,8 +99,8 @@ def _runs(path: str) -> list[tuple[dict[str, Any], str | None, set[str]]]:
 def _rows(run_dir: str, files: set[str]) -> pd.DataFrame:
     """Every row a trial or run reported, oldest first.
 
-    A Tune trial's result.json, which Tune carries over when a sweep resumes (its
-    progress.csv on S3 restarts empty then), else a train run's progress.csv.
+    A Tune trial's result.json (a resumed sweep appends to it; ``tune._result_loggers``),
+    else a train run's progress.csv.
     """
     if "result.json" in files:
         return pd.DataFrame(_json_lines(st.read_text(st.join(run_dir, "result.json"))))

@@ -236,6 +236,41 @@ def _progress_callback(every_s: float) -> Any:
     return ProgressTable()
 
 
+def _result_loggers() -> list[Any]:
+    """Tune's result.json and progress.csv writers, made to keep a resumed trial's rows.
+
+    The driver writes a trial's files in a staging directory and copies them to the sweep's
+    storage. On ``--resume``, Tune copies them back from storage only for a trial that has a
+    Tune checkpoint; ours keep their own (``run_trial``), so a trial that was running would
+    restart both files empty and then overwrite the stored ones: its curve before the stop
+    lost. These copy the stored file back whenever the staging directory has none. It is an
+    override of Tune's private ``LoggerCallback._restore_from_remote``;
+    tests/test_tune.py's stop-and-resume test fails if Tune stops calling it.
+    """
+    import pyarrow.fs
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    def restore(trial: Any, file_name: str) -> None:
+        local = Path(trial.local_path, file_name)
+        if local.exists():  # this session's own file: Tune appends to it
+            return
+        try:
+            pyarrow.fs.copy_files(f"{trial.path}/{file_name}", str(local),
+                                  source_filesystem=trial.storage.storage_filesystem)
+        except FileNotFoundError:  # a trial that has reported nothing yet
+            pass
+
+    class KeepJson(JsonLoggerCallback):
+        def _restore_from_remote(self, file_name: str, trial: Any) -> None:
+            restore(trial, file_name)
+
+    class KeepCsv(CSVLoggerCallback):
+        def _restore_from_remote(self, file_name: str, trial: Any) -> None:
+            restore(trial, file_name)
+
+    return [KeepJson(), KeepCsv()]
+
+
 def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> str:
     """Status counts, the best trial so far, and the running trials' progress, as text.
 
@@ -387,9 +422,8 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     space = settings["search_space"]
     url = settings["optuna_storage"]
     if url is None:
-        db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
-        Path(db).mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(db) / 'optuna.db'}"
+        url = _default_study_url(name, exp)
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         settings["optuna_storage"] = url
     points: list[dict[str, Any]] = []
     for point in [*settings.get("start_points", []), *known_points(space)]:
@@ -413,6 +447,37 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
         ),
         run_config=_run_config(settings, storage, name),
     )
+
+
+def _default_study_url(name: str, exp: str) -> str:
+    """The Optuna study's default SQLite URL.
+
+    The file is in the sweep's directory; for a sweep on S3 (SQLite needs a local file) in
+    ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
+    """
+    db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
+    return f"sqlite:///{Path(db) / 'optuna.db'}"
+
+
+def _check_new_study(url: str, name: str) -> None:
+    """A new sweep must not add its trials to an older sweep's study of the same name.
+
+    That happens where the study outlives the sweep's directory: the local file of a sweep on
+    S3, or a shared --optuna-storage database.
+    """
+    import optuna
+
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return  # a file that does not exist holds no study; leave it uncreated
+    try:
+        names = optuna.study.get_all_study_names(storage=url)
+    except Exception as err:  # noqa: BLE001  (an unreachable or malformed database)
+        raise UsageError(f"--optuna-storage {url}: cannot be read: {err}") from None
+    if name in names:
+        raise UsageError(
+            f"--name {name!r}: an Optuna study of that name already exists in {url} (an "
+            "earlier sweep's): choose another name, or delete it with: optuna delete-study "
+            f"--study-name {name} --storage {url}")
 
 
 SAMPLERS = ("tpe", "tpe-plain", "random")
@@ -441,7 +506,7 @@ def _run_config(settings: dict[str, Any], storage: str, name: str):
         name=name, storage_path=st.resolve(storage),
         failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
         # Tune's own output prints two boxes per trial; ours is one table every 30 s.
-        verbose=0, callbacks=[_progress_callback(PROGRESS_EVERY_S)],
+        verbose=0, callbacks=[_progress_callback(PROGRESS_EVERY_S), *_result_loggers()],
     )
 
 
@@ -674,6 +739,7 @@ def _open(args: Any) -> tuple[dict[str, Any], str, str]:
     if st.exists(exp):
         raise UsageError(f"--name {name!r} already exists under {storage!r}: pass --resume "
                          "to continue it, or choose another name")
+    _check_new_study(settings["optuna_storage"] or _default_study_url(name, exp), name)
     return settings, name, exp
 
 

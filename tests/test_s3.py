@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import imageio.v3 as iio
+import optuna
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -73,30 +74,35 @@ def sweep(s3, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("s3sweep")
     space = tmp / "space.json"
     space.write_text(json.dumps(SPACE))
-    args = ["--env", "CartPole-v1", "--num-samples", "3", "--max-steps", "12288",
-            "--grace-steps", "12288", "--set", "eval_episodes=2", "--checkpoint-every", "5",
+    args = ["--env", "CartPole-v1", "--num-samples", "4", "--max-steps", "16384",
+            "--grace-steps", "16384", "--set", "eval_episodes=2", "--checkpoint-every", "5",
             "--seeds-per-trial", "2", "--storage-path", "s3://sweeps/a2c", "--name", "s3t",
             "--search-space", str(space)]
+    env = {**os.environ, "HOME": str(tmp / "home")}  # the Optuna study's local file is there
     with (tmp / "first.log").open("w") as log:
         proc = subprocess.Popen(TUNE + args, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=tmp)
+                                start_new_session=True, cwd=tmp, env=env)
     deadline = time.monotonic() + 600
     try:
         finished, checkpointed = {}, False
-        while time.monotonic() < deadline and not (finished and checkpointed):
-            time.sleep(1)
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                finished and checkpointed):
+            time.sleep(0.5)
             finished, checkpointed = _state("a2c/s3t/")
         assert finished and checkpointed, (tmp / "first.log").read_text()[-3000:]
         assert proc.poll() is None, "the sweep ended before it could be killed"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(2)
+    first_rows = {k: _text(k).splitlines()[0] for k in _keys("a2c/s3t/")
+                  if k.endswith("/result.json") and _text(k).strip()}
     r = subprocess.run(TUNE + ["--resume", "--name", "s3t", "--storage-path", "s3://sweeps/a2c",
                                "--confirm-top", "1", "--confirm-seeds", "2"],
-                       capture_output=True, text=True, timeout=900, cwd=tmp)
+                       capture_output=True, text=True, timeout=900, cwd=tmp, env=env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    return {"finished": finished, "resume": r, "cwd": tmp}
+    return {"finished": finished, "first_rows": first_rows, "resume": r, "cwd": tmp}
 
 
 @pytest.mark.slow
@@ -105,21 +111,31 @@ def test_sweep_killed_and_resumed_on_s3(sweep):
     summary = json.loads(st.read_text(f"{SWEEP}/summary.json"))
     errors = [st.read_text(e.uri)[-2000:] for d in st.list_dir(SWEEP) if d.is_dir
               for e in st.list_dir(d.uri) if e.name == "error.txt"]
-    assert summary["num_trials"] == 3 and summary["trials_by_status"] == {"TERMINATED": 3}, (
+    assert summary["num_trials"] == 4 and summary["trials_by_status"] == {"TERMINATED": 4}, (
         errors, sweep["resume"].stdout[-3000:])
     for key, text in sweep["finished"].items():  # kept as they were, not re-run
         assert _text(key) == text
+    for key, row in sweep["first_rows"].items():  # the resumed trial kept its rows too
+        assert _text(key).splitlines()[0] == row, key
+    # the study: every trial that ran ended COMPLETE (no ASHA rung before the budget here);
+    # one the killed driver asked for but never ran may be closed as FAIL, none left RUNNING
+    url = json.loads(st.read_text(f"{SWEEP}/sweep.json"))["optuna_storage"]
+    states = [t.state for t in optuna.load_study(study_name="s3t", storage=url).trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 4
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert "already reported" not in sweep["resume"].stdout + sweep["resume"].stderr
     confirmation = json.loads(st.read_text(f"{SWEEP}/confirmation.json"))
     assert len(confirmation) == 1 and len(confirmation[0]["returns"]) == 2
     assert json.loads(st.read_text(f"{SWEEP}/best_config.json"))["env_id"] == "CartPole-v1"
     # nothing written to the working directory in the bucket's place: only the test's files
-    assert sorted(p.name for p in Path(sweep["cwd"]).iterdir()) == ["first.log", "space.json"]
+    assert sorted(p.name for p in Path(sweep["cwd"]).iterdir()) == [
+        "first.log", "home", "space.json"]
 
 
 @pytest.mark.slow
 def test_loaders_read_the_s3_sweep(sweep):
     trials = load_trials(SWEEP)
-    assert len(trials) == 3 and set(trials["status"]) == {"TERMINATED"}
+    assert len(trials) == 4 and set(trials["status"]) == {"TERMINATED"}
     assert trials["trial_dir"].str.startswith("s3://sweeps/a2c/s3t/run_trial_").all()
     assert (trials["env_steps"] >= 12288).all()
     curves = load_curves(SWEEP)

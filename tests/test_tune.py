@@ -123,11 +123,16 @@ def _checkpointed_unfinished(exp: Path) -> bool:
                for d in exp.glob("run_trial_*"))
 
 
-STOPS = {  # how the sweep is stopped, and the exit status it must end with
-    "SIGKILL": (signal.SIGKILL, True, -signal.SIGKILL),
+STOPS = {  # how the sweep is stopped, and the exit status it must end with (SIGKILL, the
+    # driver's crash: tests/test_s3.py)
     "Ctrl-C": (signal.SIGINT, True, 130),  # a terminal signals the whole process group
     "SIGTERM": (signal.SIGTERM, False, 143),  # kill PID
 }
+
+
+def _first_rows(exp: Path) -> dict[Path, str]:
+    return {r: r.read_text().splitlines()[0] for r in exp.glob("run_trial_*/result.json")
+            if r.read_text().strip()}
 
 
 @pytest.mark.slow
@@ -142,7 +147,7 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
         proc = subprocess.Popen(TUNE + args, stdout=o, stderr=e, start_new_session=True)
     deadline = time.monotonic() + 600
     try:
-        while time.monotonic() < deadline and not (
+        while time.monotonic() < deadline and proc.poll() is None and not (
                 _finished(exp) and _checkpointed_unfinished(exp)):
             time.sleep(0.5)
         finished = _finished(exp)
@@ -156,11 +161,11 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
         proc.wait()
     out, err = out_file.read_text(), err_file.read_text()
     assert proc.returncode == code, err[-3000:]
-    if sig != signal.SIGKILL:
-        resume = ("continue with: python -m a2c_ray.tune --resume --name stop "
-                  f"--storage-path {tmp_path}")
-        assert resume in out and "Tuner.restore" not in out + err, out + err[-3000:]
-        assert "trials started" in out
+    first_rows, was_running = _first_rows(exp), _checkpointed_unfinished(exp)
+    resume = ("continue with: python -m a2c_ray.tune --resume --name stop "
+              f"--storage-path {tmp_path}")
+    assert resume in out and "Tuner.restore" not in out + err, out + err[-3000:]
+    assert "trials started" in out
     assert not (exp / "summary.json").exists()  # no final summary of an unfinished sweep
     states = [t.state for t in study_trials(exp, "stop")]
     assert optuna.trial.TrialState.FAIL not in states
@@ -175,6 +180,9 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
     assert summary["num_trials"] == 5 and summary["trials_by_status"] == {"TERMINATED": 5}, errors
     for path, text in finished.items():  # finished results are kept, not re-run
         assert path.read_text() == text
+    assert "resumes from" in r.stdout or not was_running  # a trial stopped while running
+    for path, row in first_rows.items():  # continued from its checkpoint, and every trial
+        assert path.read_text().splitlines()[0] == row, path  # kept the rows it had reported
     # every trial ended in the study too (COMPLETE, or PRUNED where ASHA stopped it); one a
     # killed driver asked for but never ran would be closed as FAIL, and none of those may be
     # a trial that ran
@@ -275,6 +283,18 @@ def test_bad_flags_exit_2(tmp_path, args, named):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and named in lines[0], r.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_a_new_sweep_never_joins_an_older_sweeps_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"  # a study that outlived its sweep's directory
+    optuna.create_study(study_name="taken", storage=url)
+    r = run(["--name", "taken", "--optuna-storage", url, "--storage-path",
+             str(tmp_path / "store"), "--env", "CartPole-v1"], timeout=120)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "'taken'" in lines[0] and "delete-study" in lines[0], r.stderr
+    assert not (tmp_path / "store").exists()
+    assert optuna.study.get_all_study_names(storage=url) == ["taken"]
 
 
 def test_start_point_outside_the_space_exits_2(tmp_path):
