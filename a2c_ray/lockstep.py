@@ -8,6 +8,10 @@ step concurrently, and the trial reports to Tune only then, so ASHA compares tri
 env steps per seed and an S-seed trial takes about the wall time of a one-seed trial when S
 cores are free. A checkpoint of the group holds every seed's exact state.
 
+The sweep reuses its trial actors (Tune's ``reuse_actors``): one process runs trial after
+trial, and a finished trial's seed actors serve the next trial in the same placement group,
+so a trial starts without a new process and torch's imports (3-4 s each).
+
 The ranking metric, ``score``, is the mean over the seeds of each seed's average of its latest
 ``score_evals`` deterministic evaluations (``Trainer.score``); ``score_std`` and ``score_min``
 say how much it depends on the seed.
@@ -43,10 +47,21 @@ SUMMED = ("worker_failures",)
 
 
 class SeedRunner:
-    """One seed of a trial: a Trainer the trial advances; a Ray actor for seeds 1..S-1."""
+    """One seed of a trial: a Trainer the trial advances; a Ray actor for seeds 1..S-1.
+
+    ``start`` puts it on another run, so that one actor can serve the trials its process runs
+    one after another (``SeedGroup`` keeps idle ones for that).
+    """
 
     def __init__(self, config: dict[str, Any], files: dict[str, bytes] | None,
                  placement: tuple[Any, int] | None, score_evals: int) -> None:
+        self.trainer: Trainer | None = None
+        self.start(config, files, placement, score_evals)
+
+    def start(self, config: dict[str, Any], files: dict[str, bytes] | None,
+              placement: tuple[Any, int] | None, score_evals: int) -> None:
+        """Begin the run of ``config``, or continue the saved one in ``files``."""
+        self.close()
         self.score_evals = score_evals
         options: dict[str, Any] = {"show_progress": False, "placement": placement}
         if files is None:
@@ -57,31 +72,45 @@ class SeedRunner:
                     (Path(tmp) / name).write_bytes(data)
                 self.trainer = Trainer.restore(tmp, config["total_env_steps"], **options)
 
+    @property
+    def _trainer(self) -> Trainer:
+        if self.trainer is None:
+            raise RuntimeError("this seed runner has no run: start() it first")
+        return self.trainer
+
     def position(self) -> tuple[int, int]:
         """Env steps and iterations done (answers once the trainer exists)."""
-        return self.trainer.state.env_steps, self.trainer.state.iteration
+        return self._trainer.state.env_steps, self._trainer.state.iteration
 
     def run(self, until_env_steps: int) -> dict[str, float]:
         """Train up to ``until_env_steps``; the last iteration's metrics and this seed's score.
 
         A run restored at its budget trains no further and returns its saved metrics.
         """
-        metrics = self.trainer.run(until_env_steps)
-        return {**metrics, "seed": self.trainer.config.seed,
-                "score": self.trainer.score(self.score_evals)}
+        metrics = self._trainer.run(until_env_steps)
+        return {**metrics, "seed": self._trainer.config.seed,
+                "score": self._trainer.score(self.score_evals)}
 
     def files(self) -> dict[str, bytes]:
         """A checkpoint of this seed, as file name -> contents (it may live on another node)."""
         with tempfile.TemporaryDirectory() as tmp:
-            path = self.trainer.save(Path(tmp) / "checkpoint")
+            path = self._trainer.save(Path(tmp) / "checkpoint")
             return {p.name: p.read_bytes() for p in path.iterdir()}
 
     def close(self) -> None:
-        """Release the trainer's rollout actors."""
-        self.trainer.close()
+        """End the run and release its rollout actors; the runner can ``start`` another."""
+        if self.trainer is not None:
+            self.trainer.close()
+            self.trainer = None
 
 
 RemoteSeedRunner = ray.remote(SeedRunner)
+
+# Seed actors whose trial has ended, kept for the next trial that the same Tune actor runs
+# (the sweep reuses its trial actors): a new actor costs a process and torch's imports, 3-4 s
+# a trial. Keyed by (placement group id, bundle index); they live in the trial's placement
+# group, so they end with it when Tune gives the group back.
+_IDLE: dict[tuple[Any, int], Any] = {}
 
 
 def _checkpoint_files(uri: str) -> dict[str, bytes]:
@@ -109,15 +138,26 @@ class SeedGroup:
             saved = [_checkpoint_files(u) for u in uris]
         per_seed = 1 + configs[0].num_rollout_workers  # bundles
         group = ray.util.get_current_placement_group() if ray.is_initialized() else None
+        for key in [k for k in _IDLE if group is None or k[0] != group.id]:
+            ray.kill(_IDLE.pop(key), no_restart=True)  # another group's: not ours to use
         self.remote: list[Any] = []
+        self._keys: list[tuple[Any, int] | None] = []
         try:
             for j in range(1, len(configs)):
-                options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
-                if group is not None:
-                    options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-                        group, placement_group_bundle_index=j * per_seed)
-                self.remote.append(RemoteSeedRunner.options(**options).remote(
-                    configs[j].to_dict(), saved[j], (group, j * per_seed), score_evals))
+                bundle = j * per_seed
+                args = (configs[j].to_dict(), saved[j], (group, bundle), score_evals)
+                key = None if group is None else (group.id, bundle)
+                actor = _IDLE.pop(key, None) if key is not None else None
+                if actor is not None:
+                    actor.start.remote(*args)  # an actor runs its calls in order
+                else:
+                    options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
+                    if group is not None:
+                        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                            group, placement_group_bundle_index=bundle)
+                    actor = RemoteSeedRunner.options(**options).remote(*args)
+                self.remote.append(actor)
+                self._keys.append(key)
             self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals)
             positions = {self.local.position(),
                          *ray.get([r.position.remote() for r in self.remote])}
@@ -165,14 +205,18 @@ class SeedGroup:
         return path
 
     def close(self) -> None:
-        """Release every seed's actors."""
-        for r in self.remote:
+        """End every seed's run; seed actors that answer are kept for the next trial."""
+        for key, r in zip(self._keys, self.remote, strict=True):
             try:
                 ray.get(r.close.remote(), timeout=30)
-            except Exception:  # noqa: BLE001  (a dead actor has nothing left to release)
-                pass
-            ray.kill(r, no_restart=True)
-        self.remote = []
+            except Exception:  # noqa: BLE001  (a dead or stuck actor is not kept)
+                ray.kill(r, no_restart=True)
+                continue
+            if key is not None:
+                _IDLE[key] = r
+            else:
+                ray.kill(r, no_restart=True)
+        self.remote, self._keys = [], []
         if getattr(self, "local", None) is not None:
             self.local.close()
             self.local = None

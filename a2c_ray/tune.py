@@ -444,6 +444,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=settings["num_samples"],
             max_concurrent_trials=concurrency, trial_dirname_creator=_trial_dirname,
+            reuse_actors=True,
         ),
         run_config=_run_config(settings, storage, name),
     )
@@ -616,7 +617,8 @@ def _confirm(settings: dict[str, Any], ok: pd.DataFrame, exp: str, top: int, n_s
             param_space={"config_index": tune.grid_search(list(range(len(params)))),
                          "seed": tune.grid_search(seeds)},
             tune_config=tune.TuneConfig(max_concurrent_trials=concurrency,
-                                        trial_dirname_creator=_trial_dirname),
+                                        trial_dirname_creator=_trial_dirname,
+                                        reuse_actors=True),
             run_config=_run_config(settings, exp, "confirm"),
         )
     stop.fit(tuner)

@@ -111,20 +111,22 @@ def _raylet_hosting(pid):
 def _running_trials(exp):
     """(trial dir, node id, pid) of running trials that have written a checkpoint.
 
-    Running means the trial's process is alive: a result without ``done`` is also the last one
-    of a trial that ASHA stopped, at its rung or at the budget.
+    Running means the trial's process is alive and this is the newest trial it reported for:
+    a result without ``done`` is also the last one of a trial that ASHA stopped, at its rung
+    or at the budget, and the sweep runs its next trial in the same process.
     """
-    out = []
+    newest = {}
     for result in exp.glob("run_trial_*/result.json"):
         lines = [ln for ln in result.read_text().splitlines() if ln.strip()]
         try:
             last = json.loads(lines[-1]) if lines else None
         except json.JSONDecodeError:
             continue
-        if (last and not last.get("done") and psutil.pid_exists(last["pid"])
-                and (result.parent / "checkpoint" / "latest").is_file()):
-            out.append((result.parent, last["node_id"], last["pid"]))
-    return out
+        if last and psutil.pid_exists(last["pid"]) and (
+                last["pid"] not in newest or last["timestamp"] > newest[last["pid"]][0]):
+            newest[last["pid"]] = (last["timestamp"], result.parent, last)
+    return [(trial_dir, last["node_id"], pid) for pid, (_, trial_dir, last) in newest.items()
+            if not last.get("done") and (trial_dir / "checkpoint" / "latest").is_file()]
 
 
 def readme_cluster_commands():

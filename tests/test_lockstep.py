@@ -111,6 +111,55 @@ def test_group_in_lockstep_saves_every_seed_and_resumes_exactly(local_ray, tmp_p
         assert alone.run(3072)["episode_return_mean"] == whole[1]["episode_return_mean"]
 
 
+def _two_trials_in_one_group(configs_a, configs_b, steps):
+    """Run in a placement group, as a sweep's trial actor: trial a, then trial b."""
+    import ray
+
+    from a2c_ray import lockstep
+
+    def one(configs):
+        with SeedGroup(configs, score_evals=2) as group:
+            metrics = group.run(steps)
+            actors = [r._actor_id.hex() for r in group.remote]
+        return metrics, actors
+
+    a, b = one(configs_a), one(configs_b)
+    idle = len(lockstep._IDLE)
+    for actor in lockstep._IDLE.values():
+        ray.kill(actor)
+    return a, b, idle
+
+
+def test_a_seed_actor_serves_the_next_trial_exactly_as_a_new_one(local_ray):
+    """A sweep reuses its trial actors, and a trial's seed actors serve the next trial."""
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    run = ray.remote(_two_trials_in_one_group)
+    a = [CFG.replace(seed=s, learning_rate=3e-3) for s in (21, 22)]
+    b = [CFG.replace(seed=s) for s in (31, 32)]
+    results = []
+    for first in (a, b):  # b after a, and b after b (the first b on new actors), each in a
+        # placement group of its own
+        pg = placement_group([{"CPU": 1}, {"CPU": 1}])
+        ray.get(pg.ready())
+        strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0)
+        results.append(ray.get(run.options(num_cpus=1, scheduling_strategy=strategy).remote(
+            first, b, 1024)))
+        remove_placement_group(pg)
+    (ma, actors_a), (after_a, actors_b), idle = results[0]
+    assert actors_b == actors_a and idle == 1  # the seed actor was kept and used again
+    assert [m["seed"] for m in after_a] == [31, 32]
+    timing = {"env_steps_per_s", "time_total_s", "eval_time_s"}
+    (fresh_b, _), (after_b, _), _ = results[1]
+
+    def untimed(metrics):
+        return [{k: v for k, v in m.items() if k not in timing} for m in metrics]
+
+    assert untimed(after_a) == untimed(fresh_b) == untimed(after_b)
+    assert ma[1]["episode_return_mean"] != after_a[1]["episode_return_mean"]
+
+
 def _searcher(tmp_path, **kw):
     space = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
     return StudySearcher(space, f"sqlite:///{tmp_path / 'o.db'}", "s",
