@@ -14,8 +14,8 @@ Measured one after another in one run, on every core of this machine (C of them)
      C), Ray's start-up and the summary included.
 Efficiency = sweep steps/s per core / ceiling; overhead = 1 - sweep / standalone; evaluation
 share = the trials' ``eval_time_s`` over their ``time_total_s``. Results go to
-benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>.json. ``--side-by-side 10 5`` instead
-runs the standalone preset at each number of evaluation episodes at once, one per core, and
+benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>].json. ``--side-by-side 10 5``
+instead runs the standalone preset at each number of evaluation episodes at once, one per core, and
 compares their steps/s (evaluation included) within that one run.
 """
 
@@ -115,7 +115,9 @@ def main() -> None:
               "eval_episodes": a.eval_episodes, "ceiling": ceiling, "standalone": alone,
               "standalone_eval_share": alone_eval, "sweep": sweep, "sweep_eval_share": sweep_eval,
               "efficiency": sweep / ceiling, "overhead": 1 - sweep / alone}
-    out = ROOT / "benchmarks" / "results" / f"sweep_cost_{a.env}_{a.steps}_e{a.eval_episodes}.json"
+    name = f"sweep_cost_{a.env}_{a.steps}_e{a.eval_episodes}"
+    name += "" if a.trials == 4 else f"_t{a.trials}"  # 4 trials: the table's usual rows
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"| {a.steps:,} | {a.eval_episodes} | {ceiling:,.0f} | {alone:,.0f} | {sweep:,.0f} | "
           f"{sweep / ceiling:.0%} | {1 - sweep / alone:.0%} | {sweep_eval:.0%} |")
