@@ -12,6 +12,14 @@ public ask-and-tell API instead:
 * each suggestion carries the trial's training seeds (``lockstep.train_seeds``), numbered by
   the Optuna trial, so no two trials share a seed and a resumed sweep keeps them.
 
+It also keeps Tune's limit on trials at once (``set_max_concurrency``) instead of Tune's
+``ConcurrencyLimiter``, and counts a trial as running only while its Optuna trial is. A driver
+killed between saving the searcher and saving the experiment leaves a saved limiter holding a
+trial the experiment has finished and missing one it runs: resumed, it never suggests again
+and the sweep waits forever, and the missing trial is never told. Here the study, written at
+once on every tell, corrects the count after a restore, and a trial the restored searcher does
+not know is found in the study by its training seeds.
+
 It is written on the public APIs of both libraries (``ray.tune.search.Searcher``,
 ``optuna.Study.ask``/``tell``/``enqueue_trial``, ``optuna.Trial.report``) because the fix
 would otherwise patch private state of ``OptunaSearch`` (its trial map and its ``tell``).
@@ -66,6 +74,8 @@ class StudySearcher(Searcher):
         self._trials: dict[str, optuna.Trial] = {}  # Tune's trial id -> Optuna trial
         self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
         self._ended: set[str] = set()
+        self.max_concurrent = 0  # 0: no limit
+        self._recount = False  # after a restore: check the running trials against the study
 
     @property
     def study(self) -> optuna.Study:
@@ -80,8 +90,41 @@ class StudySearcher(Searcher):
                     self._study.enqueue_trial(point)
         return self._study
 
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Keep Tune's limit on trials at once here (see the module's docstring)."""
+        self.max_concurrent = max_concurrent
+        return True
+
+    def _running(self) -> list[str]:
+        running = [t for t in self._trials if t not in self._ended]
+        if self._recount and running:
+            alive = {t.number for t in self.study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+            self._ended.update(t for t in running if self._trials[t].number not in alive)
+            running = [t for t in running if t not in self._ended]
+        self._recount = False
+        return running
+
+    def _adopt(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Map a trial the restored searcher does not know to its Optuna trial, by its seeds.
+
+        ``FrozenTrial._trial_id`` is private; tests/test_lockstep.py's restore test fails if
+        it goes.
+        """
+        seeds = list((result.get("config") or {}).get("seeds") or [])
+        for t in self.study.get_trials(deepcopy=False,
+                                       states=(optuna.trial.TrialState.RUNNING,)):
+            if train_seeds(self.sweep_seed, t.number, self.seeds_per_trial) == seeds:
+                self._trials[trial_id] = optuna.Trial(self.study, t._trial_id)
+                return
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """The next configuration, with the trial's training seeds under ``seeds``."""
+        """The next configuration, with the trial's training seeds under ``seeds``.
+
+        None while ``max_concurrent`` trials run.
+        """
+        if trial_id not in self._trials and 0 < self.max_concurrent <= len(self._running()):
+            return None
         if trial_id not in self._trials:
             self._trials[trial_id] = self.study.ask(self.space)
         trial = self._trials[trial_id]
@@ -91,6 +134,8 @@ class StudySearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Each report with a score is an intermediate value at the trial's env step."""
         value, step = result.get(self.metric), result.get("env_steps")
+        if trial_id not in self._trials and trial_id not in self._ended:
+            self._adopt(trial_id, result)
         if trial_id in self._ended or trial_id not in self._trials or not _finite(value):
             return
         step = int(step or 0)
@@ -102,9 +147,11 @@ class StudySearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
         """COMPLETE at the full budget, PRUNED when stopped early, FAIL on error or no score."""
+        result = result or {}
+        if trial_id not in self._trials and trial_id not in self._ended:
+            self._adopt(trial_id, result)
         if trial_id in self._ended or trial_id not in self._trials:
             return
-        result = result or {}
         if not error:  # a trial ASHA stops hands its last result here, not to on_trial_result
             self.on_trial_result(trial_id, result)
         self._ended.add(trial_id)
@@ -131,5 +178,7 @@ class StudySearcher(Searcher):
         return {k: v for k, v in self.__dict__.items() if k != "_study"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.max_concurrent = 0  # a searcher saved before these existed
         self.__dict__.update(state)
         self._study = None
+        self._recount = True

@@ -206,6 +206,29 @@ def test_study_searcher_survives_tunes_save_and_restore(tmp_path):
                                                                                     500: 2.0}
 
 
+def test_study_searcher_resumes_from_a_state_saved_out_of_step_with_the_experiment(tmp_path):
+    """A killed driver's saved searcher holds a trial since finished and lacks a running one.
+
+    (Tune's ConcurrencyLimiter, restored from such a state, never suggested again: the
+    resumed sweep waited forever, and the running trial was never told.)
+    """
+    searcher = _searcher(tmp_path)
+    assert searcher.set_max_concurrency(1)  # Tune's limiter then leaves the limit to it
+    searcher.suggest("a")
+    assert searcher.suggest("b") is None  # one at a time
+    searcher.save(str(tmp_path / "searcher.pkl"))  # the state the killed driver left
+    searcher.on_trial_complete("a", {"env_steps": 1000, "score": 5.0})
+    b = searcher.suggest("b")  # then it ran b, and was killed
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.on_trial_result("b", {"env_steps": 500, "score": 3.0, "config": b})
+    restored.on_trial_complete("b", {"env_steps": 1000, "score": 4.0, "config": b})
+    assert restored.suggest("c")["seeds"] == [3_000_006, 3_000_007, 3_000_008]
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    assert trials[1].value == 4.0 and trials[1].intermediate_values == {500: 3.0, 1000: 4.0}
+
+
 def test_study_searcher_can_tell_the_old_story_for_comparison(tmp_path):
     searcher = _searcher(tmp_path, prune_stopped=False)
     searcher.suggest("a")
