@@ -423,7 +423,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     url = settings["optuna_storage"]
     if url is None:
         url = _default_study_url(name, exp)
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
         settings["optuna_storage"] = url
     points: list[dict[str, Any]] = []
     for point in [*settings.get("start_points", []), *known_points(space)]:
@@ -450,6 +450,14 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     )
 
 
+SQLITE = "sqlite:///"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite study URL; None for another database."""
+    return Path(url[len(SQLITE):]) if url.startswith(SQLITE) else None
+
+
 def _default_study_url(name: str, exp: str) -> str:
     """The Optuna study's default SQLite URL.
 
@@ -457,7 +465,7 @@ def _default_study_url(name: str, exp: str) -> str:
     ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
     """
     db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
-    return f"sqlite:///{Path(db) / 'optuna.db'}"
+    return f"{SQLITE}{Path(db) / 'optuna.db'}"
 
 
 def _check_new_study(url: str, name: str) -> None:
@@ -468,7 +476,7 @@ def _check_new_study(url: str, name: str) -> None:
     """
     import optuna
 
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+    if (path := _sqlite_file(url)) is not None and not path.is_file():
         return  # a file that does not exist holds no study; leave it uncreated
     try:
         names = optuna.study.get_all_study_names(storage=url)
@@ -730,7 +738,7 @@ def _open(args: Any) -> tuple[dict[str, Any], str, str]:
             raise UsageError(f"--resume: no sweep named {args.name!r} under {storage!r}")
         settings = json.loads(st.read_text(st.join(exp, "sweep.json")))
         study = settings["optuna_storage"]
-        if study.startswith("sqlite:///") and not Path(study[len("sqlite:///"):]).is_file():
+        if (path := _sqlite_file(study)) is not None and not path.is_file():
             raise UsageError(
                 f"--resume: the sweep's Optuna study {study} is not on this machine: resume "
                 "where the sweep started, or keep the study in a database both can reach "
