@@ -5,7 +5,6 @@ import os
 import signal
 
 import numpy as np
-import psutil
 import pytest
 import ray
 
@@ -14,6 +13,7 @@ from a2c_ray.actors import LocalSampler, RaySampler, trial_bundles
 from a2c_ray.batch import Batch
 from a2c_ray.envs import EnvFailure
 from a2c_ray.learner import Learner
+from tests.processes import descendants_named
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,8 @@ def test_learning_curves_identical_with_and_without_ray(local_ray, tmp_path):
 
 
 def rollout_worker_pids():
-    return [p.pid for p in psutil.process_iter(["cmdline"])
-            if "ray::RolloutWorker" in " ".join(p.info["cmdline"] or [])]
+    """This test process's rollout actors: its local Ray's workers, never another Ray's."""
+    return [p.pid for p in descendants_named(os.getpid(), "ray::RolloutWorker")]
 
 
 def test_training_survives_sigkill_of_an_actor(local_ray, tmp_path):

@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,10 +22,12 @@ from ray.autoscaler._private.util import (
 )
 
 from a2c_ray.results import load_curves, load_trials
+from tests.processes import kill_session, raylets, session_of_gcs_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
 CONFIGS = sorted(CLUSTER.glob("*.yaml"))
+HEAD_PORT = 6379  # `ray start --head`'s GCS port unless --port says otherwise
 
 
 def load(path):
@@ -94,11 +97,6 @@ def test_every_aws_field_has_a_comment():
 
 
 
-def _raylets():
-    return [p for p in psutil.process_iter(["cmdline"])
-            if "raylet/raylet" in " ".join(p.info["cmdline"] or [])]
-
-
 def _raylet_hosting(pid):
     """The raylet that started worker process ``pid``; None once the process has ended."""
     try:
@@ -147,6 +145,9 @@ def readme_cluster_commands():
 @pytest.mark.slow
 def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
     (start_env, start_cmd), (_, sweep_cmd), (_, stop_cmd) = readme_cluster_commands()
+    # `ray stop --force` ends every Ray cluster on the machine, a user's sweep or another
+    # test's included: the test ends its own cluster's processes instead, the same way
+    assert stop_cmd[-2:] == ["stop", "--force"]
     assert "--max-concurrent-trials" not in sweep_cmd  # concurrency comes from the cluster
     # A user's fresh shell: HOME in tmp_path (so ~/a2c_ray_results is there), and none of the
     # Ray settings an earlier in-process ray.init() of the test session left in os.environ.
@@ -156,17 +157,19 @@ def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
     started = subprocess.run(start_cmd, env={**env, **start_env}, capture_output=True,
                              text=True, timeout=120, cwd=ROOT)
     assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-3000:]
+    session = session_of_gcs_port(HEAD_PORT)
+    assert session, started.stdout[-2000:]
     try:
         sweep = subprocess.Popen(sweep_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True, env=env, cwd=ROOT)
         exp = tmp_path / "a2c_ray_results" / "local-cluster"
-        nodes_seen, killed = {len(_raylets())}, None
+        nodes_seen, killed = {len(raylets(session))}, None
         deadline = time.monotonic() + 600
         while killed is None and time.monotonic() < deadline and sweep.poll() is None:
             time.sleep(0.5)
-            nodes_seen.add(len(_raylets()))
+            nodes_seen.add(len(raylets(session)))
             running = _running_trials(exp)
-            if running and len(_raylets()) >= 3:  # grown to two workers: kill a trial's node
+            if running and len(raylets(session)) >= 3:  # grown to two workers: kill a trial's node
                 trial_dir, node, pid = running[0]
                 raylet = _raylet_hosting(pid)
                 if raylet is not None:
@@ -192,4 +195,7 @@ def test_readme_sweep_grows_the_fake_autoscaling_cluster(tmp_path):
         print(f"\nfake cluster: {max(nodes_seen)} nodes at most, the trial on the killed node "
               f"resumed from its checkpoint, {time.monotonic() - begin:.0f} s")
     finally:
-        subprocess.run(stop_cmd, capture_output=True, timeout=120, env=env)
+        kill_session(session)
+        record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if record.is_file() and record.read_text().strip().endswith(f":{HEAD_PORT}"):
+            record.unlink()  # as `ray stop` does: no later `ray.init()` looks for this cluster

@@ -246,9 +246,8 @@ def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
     import sys
     import time
 
-    import psutil
-
     from a2c_ray.results import load_curves, load_trials
+    from tests.processes import descendants_named
 
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"learning_rate": {"type": "float", "low": 1e-4,
@@ -266,8 +265,8 @@ def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
         deadline = time.monotonic() + 300
         while killed is None and time.monotonic() < deadline and proc.poll() is None:
             if any((tmp_path / "kill").glob("run_trial_*/checkpoint/latest")):
-                runners = [p for p in psutil.process_iter(["cmdline"])
-                           if "ray::SeedRunner" in " ".join(p.info["cmdline"] or [])]
+                # the sweep's own seed actors (its local Ray runs under it), never another's
+                runners = descendants_named(proc.pid, "ray::SeedRunner")
                 if runners:
                     killed = runners[0].pid
                     os.kill(killed, signal.SIGKILL)
