@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,8 @@ def main() -> None:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.throughput is not None:
-        result = throughput(cfg, a.throughput, a.steps, out.parent / f"{out.stem}_runs")
+        with tempfile.TemporaryDirectory() as runs:  # our run's files: only its speed is kept
+            result = throughput(cfg, a.throughput, a.steps, Path(runs))
         line = (f"{cfg.env_id}, {a.throughput} samplers: a2c_ray "
                 f"{result['a2c_ray_steps_per_s']:.0f} steps/s, RLlib "
                 f"{result['rllib_steps_per_s']:.0f} steps/s, ratio {result['ratio']:.2f}")
