@@ -16,7 +16,7 @@ on training seeds, report on test seeds nothing else used) and writes
    optimistic figure; the record keeps all K, and step 5 checks the winner on a fresh seed;
 3. SB3 A2C with rl-baselines3-zoo's MuJoCo settings, as the published agent ran them, on the
    first ``--sb3-seeds`` test seeds (``benchmarks/sb3_a2c.py``); a seed the committed record
-   already holds with the same settings is taken from it;
+   already holds is taken from it;
 4. RLlib configured as A2C (``benchmarks/rllib_a2c.py``) from the new preset, on the first
    ``--rllib-seeds`` test seeds, under ``--rllib-python``: RLlib pins an older gymnasium, so
    it lives in a virtual environment of its own (``pip install -e ".[rllib]"``);
@@ -126,8 +126,9 @@ def _parallel(jobs: int, fn: Any, items: list[Any]) -> list[Any]:
 def keep_committed(a: argparse.Namespace, work: Path) -> None:
     """Peer runs this env's committed record holds become work-dir runs, so none is re-run.
 
-    1M steps of SB3 take half an hour a seed here: a run of the same script, seed and settings
-    is taken from ``benchmarks/results/returns_<EnvId>.json`` (its ``from`` says so).
+    1M steps of SB3 take half an hour a seed here: a peer's run of a seed is taken from
+    ``benchmarks/results/returns_<EnvId>.json`` (its ``from`` says so). An RLlib run counts
+    only while its preset is unchanged (``rllib``).
     """
     committed = RESULTS / f"returns_{a.env}.json"
     if not committed.exists():
@@ -331,12 +332,12 @@ def report(figure: str) -> None:
     if not records:
         sys.exit(f"no returns_*.json under {RESULTS}: run an environment first")
 
-    def cell(runs: list[dict], worst: bool = True) -> str:
+    def cell(runs: list[dict]) -> str:
         st = seed_stats([run["eval_return_last"] for run in runs])
         if not st["n"]:
             return "not run"
         sem = "" if np.isnan(st["sem"]) else f" +- {st['sem']:.0f}"
-        low = f", worst {st['worst']:.0f}" if worst and st["n"] > 1 else ""
+        low = f", worst {st['worst']:.0f}" if st["n"] > 1 else ""
         return f"{st['mean']:.0f}{sem}{low} ({st['n']} seed{'s' if st['n'] > 1 else ''})"
 
     def method(r: dict) -> str:
@@ -361,12 +362,10 @@ def report(figure: str) -> None:
         chk = r.get("preset_check")
         chk = (f"{chk['eval_return_last']:.0f} ({'within' if chk['within_one_std'] else 'outside'}"
                " 1 std)") if chk else "not run"
-        peers = " | ".join(cell(r.get(side, {}).get("runs", []))
-                           for side in PEERS)
+        peers = " | ".join(cell(r.get(side, {}).get("runs", [])) for side in PEERS)
         print(f"| {r['env_id']} | {method(r)} | {cell(r['ours']['runs'])} | {iqm:.0f} | "
               f"{goal(ANCHORS.get(r['env_id'], an).get('goal'))} | {peers} | "
-              f"{an.get('zoo', '')} | "
-              f"{an.get('tianshou', '')} | {chk} |")
+              f"{an.get('zoo', '')} | {an.get('tianshou', '')} | {chk} |")
 
     if figure == "-":
         return
