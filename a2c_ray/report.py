@@ -89,7 +89,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
              *[c for c in ("score_std", "score_min") if c in shown]]
     parts += ["<h2>Trials, best first</h2>",
               f"<p>With the {len(key)} searched fields that mattered most"
-              + (" (fANOVA importance, below)" if len(importances) else "") + ".</p>",
+              + (" (PED-ANOVA importance, below)" if len(importances) else "") + ".</p>",
               f'<div class="wide">{_html_table(shown[front + key])}</div>',
               f"<details><summary>Every searched field ({len(searched)})</summary>"
               f'<div class="wide">{_html_table(shown)}</div></details>']
@@ -109,7 +109,7 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     if len(importances):
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(importances) + 1))
         importances.iloc[::-1].plot.barh(ax=ax)
-        ax.set_xlabel("importance (fANOVA)")
+        ax.set_xlabel("importance (PED-ANOVA)")
         parts += ["<h2>Hyperparameter importance</h2>", _png(fig)]
         plt.close(fig)
 

@@ -192,6 +192,16 @@ def test_figures_plot_data_with_labels(sweep):
             assert len(steps) > 1  # a curve, not a sliver at one env-step value
 
 
+@pytest.mark.slow
+def test_param_importances_weigh_each_searched_field_the_same_every_time(sweep):
+    from a2c_ray.analysis import param_importances
+
+    imp = param_importances(str(sweep))
+    assert set(imp.index) == set(SPACE)
+    assert (imp >= 0).all() and imp.sum() == pytest.approx(1.0)
+    assert imp.equals(param_importances(str(sweep)))  # no unseeded forest: the same figures
+
+
 def test_evaluate_mujoco_gif_and_bad_checkpoint(tmp_path):
     out = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "InvertedPendulum-v5",
