@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from a2c_ray.analysis import param_importances
 from a2c_ray.results import seed_stats
 from a2c_ray.seeds import TEST_SEED_START
 
@@ -231,6 +232,8 @@ def from_sweep(exp: Path) -> tuple[list[dict], dict, dict]:
         "stopped_early": summary["stopped_early"], "best_sweep_metric": summary["best_metric"],
         "wall_s": float(wall.read_text()) if wall.exists() else None,
         "start_points": settings.get("start_points", []),
+        # how much each searched field decided whether a trial reached the sweep's top 10%
+        "importances": {k: round(float(v), 3) for k, v in param_importances(str(exp)).items()},
         "confirmation": [{k: r[k] for k in ("sweep_trial_id", "sweep_metric", "seeds",
                                             "returns", "mean", "sem")} for r in ranking],
     }

@@ -146,7 +146,10 @@ def _steps(result: dict) -> int:
 def run(cfg: A2CConfig, seed: int, steps: int, eval_every: int, episodes: int) -> dict:
     """Train for ``steps`` env steps on ``seed``; evaluate every ``eval_every`` and at the end."""
     import ray
+    import torch
 
+    # one core per run, as each a2c_ray trial (torch's default is a thread per core)
+    torch.set_num_threads(1)
     ray.init(num_cpus=max(1, cfg.num_rollout_workers) + 1, include_dashboard=False,
              log_to_driver=False)
     algo = algo_config(cfg, seed, steps, cfg.num_rollout_workers).build_algo()
@@ -158,6 +161,8 @@ def run(cfg: A2CConfig, seed: int, steps: int, eval_every: int, episodes: int) -
         if done >= next_eval and done < steps:
             curve.append((done, evaluate(algo, cfg.env_id, episodes, eval_seed)))
             next_eval += eval_every
+            print(f"{done} steps, {time.perf_counter() - start:.0f} s: eval return "
+                  f"{curve[-1][1]:.1f}", flush=True)
     wall = time.perf_counter() - start
     curve.append((done, evaluate(algo, cfg.env_id, episodes, eval_seed)))
     algo.stop()
