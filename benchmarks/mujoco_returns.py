@@ -109,9 +109,16 @@ def sweep(a: argparse.Namespace, work: Path) -> Path:
     if a.max_concurrent:
         cmd += ["--max-concurrent-trials", str(a.max_concurrent)]
     start = time.time()
-    if _run(cmd, work / "logs" / f"{name}.log") != 0:
+    code = _run(cmd, work / "logs" / f"{name}.log")
+    # the sweep's wall time adds up over its runs: an interrupted one resumes where it stopped
+    wall = exp / "bench_wall_s.txt"
+    done = float(wall.read_text()) if wall.exists() else 0.0
+    if exp.exists():
+        wall.write_text(f"{done + time.time() - start:.0f}\n")
+    if code in (130, 143):  # a2c_ray.tune's exit after SIGINT or SIGTERM
+        sys.exit(f"the sweep was interrupted: the same command resumes it ({exp})")
+    if code != 0:
         sys.exit(f"the sweep failed: see {work / 'logs' / f'{name}.log'}")
-    (exp / "bench_wall_s.txt").write_text(f"{time.time() - start:.0f}\n")
     return exp
 
 
