@@ -58,9 +58,18 @@ class RMSpropTF(torch.optim.Optimizer):
 def make_optimizer(
     name: str, params: Iterable[nn.Parameter], lr: float, eps: float, alpha: float
 ) -> torch.optim.Optimizer:
-    """``adam``, ``rmsprop`` (PyTorch's, as in Stable-Baselines3) or ``rmsprop_tf``."""
+    """``adam``, ``rmsprop`` (PyTorch's, as in Stable-Baselines3) or ``rmsprop_tf``.
+
+    Adam is PyTorch's fused implementation where this torch has it for the parameters' device
+    (CPU from torch 2.4): the same update in one kernel per step instead of a dozen foreach
+    ones, which at A2C's small networks and batches is most of a step's optimizer time.
+    """
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+        except RuntimeError:  # no fused Adam for this device in this torch
+            return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
     if name == "rmsprop_tf":

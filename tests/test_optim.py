@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from a2c_ray.optim import RMSpropTF
+from a2c_ray.optim import RMSpropTF, make_optimizer
 
 
 def run(opt_cls, grads, **kw):
@@ -45,3 +45,23 @@ def test_rmsprop_tf_momentum_hand_computed():
     got = run(RMSpropTF, GRADS, lr=lr, alpha=alpha, eps=eps, momentum=mom)
     assert abs(got[0][0] - (1.0 - m1)) < 1e-12
     assert abs(got[1][0] - (1.0 - m1 - m2)) < 1e-12
+
+
+def test_adam_hand_computed():
+    lr, eps, b1, b2 = 0.1, 1e-5, 0.9, 0.999
+    m = v = [0.0, 0.0]
+    want, p = [], [1.0, -2.0]
+    for t, g in enumerate(GRADS, start=1):
+        m = [b1 * a + (1 - b1) * x for a, x in zip(m, g, strict=True)]
+        v = [b2 * a + (1 - b2) * x * x for a, x in zip(v, g, strict=True)]
+        p = [q - lr * (a / (1 - b1**t)) / (math.sqrt(c / (1 - b2**t)) + eps)
+             for q, a, c in zip(p, m, v, strict=True)]
+        want.append(p)
+
+    def adam(params, **kw):
+        return make_optimizer("adam", params, kw["lr"], kw["eps"], alpha=0.99)
+
+    got = run(adam, GRADS, lr=lr, eps=eps)
+    for row, exp in zip(got, want, strict=True):
+        for a, b in zip(row, exp, strict=True):
+            assert abs(a - b) < 1e-12

@@ -1,0 +1,120 @@
+"""A standalone preset run with PyTorch's fused Adam against its foreach Adam, side by side.
+
+    python benchmarks/fused_adam.py --env HalfCheetah-v5 --steps 100000 --repeats 3
+
+``a2c_ray.optim.make_optimizer`` gives Adam fused where this torch has it (CPU from 2.4); it
+was foreach Adam before. Two measurements, each alternating the two implementations in this
+one process:
+
+- the learner's update alone: ``Learner.update`` on one batch of the preset's shape, in 20
+  alternating blocks of 50 updates (the values do not change the cost);
+- a standalone run of the preset (K = 0, evaluated every 25k steps with a sweep's episodes,
+  as ``preset_profile.py`` runs it), ``--repeats`` times each.
+
+The learning is the same: both implement one update, which ``tests/test_optim.py`` checks
+against a hand-computed Adam; the two runs of a pair differ in float rounding only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from a2c_ray import A2CConfig, train
+from a2c_ray import learner as learner_module
+from a2c_ray.batch import Batch
+from a2c_ray.envs import env_spaces
+from a2c_ray.optim import make_optimizer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _foreach(name: str, params: Any, lr: float, eps: float, alpha: float) -> Any:
+    """make_optimizer as it was: Adam with foreach kernels."""
+    if name == "adam":
+        return torch.optim.Adam(list(params), lr=lr, eps=eps, foreach=True)
+    return make_optimizer(name, params, lr, eps, alpha)
+
+
+def _batch(config: A2CConfig, obs_space: Any, action_space: Any) -> Batch:
+    """One batch of the config's shape (T x N transitions), random values, no episode ends."""
+    rng = np.random.default_rng(0)
+    T, N = config.rollout_length, config.envs_per_worker
+    D, A = obs_space.shape[0], action_space.shape[0]
+    f32 = np.float32
+    return Batch(obs=rng.standard_normal((T, N, D)).astype(f32),
+                 actions=rng.standard_normal((T, N, A)).astype(f32),
+                 rewards=rng.standard_normal((T, N)).astype(f32),
+                 terminated=np.zeros((T, N), bool), truncated=np.zeros((T, N), bool),
+                 last_obs=rng.standard_normal((N, D)).astype(f32),
+                 final_idx=np.zeros((0, 2), np.int64), final_obs=np.zeros((0, D), f32),
+                 obs_moments=(), ret_moments=(), episode_returns=np.zeros(0),
+                 episode_lengths=np.zeros(0, np.int64), version=0)
+
+
+def main() -> None:
+    """Alternate the two, print and write env steps per second of each."""
+    from a2c_ray.tune import SEARCH_EVAL_EPISODES
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="HalfCheetah-v5")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", default=None, help="JSON to write (default: "
+                   "benchmarks/results/fused_adam_<env>.json)")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{a.env}.json").read_text())
+    config = A2CConfig.from_dict({**preset, "total_env_steps": a.steps,
+                                  "eval_interval_steps": 25_000,
+                                  "eval_episodes": SEARCH_EVAL_EPISODES})
+    spaces = env_spaces(config.env_id)
+    batch = _batch(config, *spaces)
+    learners = {}
+    for kind, factory in (("foreach", _foreach), ("fused", make_optimizer)):
+        learner_module.make_optimizer = factory  # the Learner looks it up at construction
+        learners[kind] = learner_module.Learner(config, *spaces)
+    update_s = {kind: 0.0 for kind in learners}
+    for block in range(21):  # the first block of each warms up, not counted
+        for kind, learner in learners.items():
+            start = time.perf_counter()
+            for _ in range(50):
+                learner.update(batch, 0.5)
+            update_s[kind] += (time.perf_counter() - start) if block else 0.0
+    update_ms = {kind: 1e3 * t / 1000 for kind, t in update_s.items()}
+
+    # a process's first run pays one-off imports (an optimizer's first step imports
+    # torch._dynamo, about 2 s): a short run of each first, not measured
+    warm_up = A2CConfig.from_dict({**config.to_dict(), "total_env_steps": 5_000})
+    rates: dict[str, list[float]] = {"fused": [], "foreach": []}
+    for repeat in range(-1, a.repeats):
+        for kind, factory in (("foreach", _foreach), ("fused", make_optimizer)):
+            learner_module.make_optimizer = factory  # the Learner looks it up at construction
+            start = time.perf_counter()
+            train(warm_up if repeat < 0 else config, show_progress=False)
+            if repeat >= 0:
+                rates[kind].append(a.steps / (time.perf_counter() - start))
+    learner_module.make_optimizer = make_optimizer
+    ratio = float(np.mean(rates["fused"]) / np.mean(rates["foreach"]))
+    result = {"env_id": a.env, "steps": a.steps, "repeats": a.repeats,
+              "torch": torch.__version__, "update_ms": update_ms,
+              "update_speedup": update_ms["foreach"] / update_ms["fused"],
+              "steps_per_s": rates, "ratio_fused_to_foreach": ratio}
+    out = Path(a.out or ROOT / "benchmarks" / "results" / f"fused_adam_{a.env}.json")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"update: foreach {update_ms['foreach']:.2f} ms, fused {update_ms['fused']:.2f} ms, "
+          f"{result['update_speedup']:.2f}x")
+    for kind, r in rates.items():
+        print(f"{kind:8s} Adam: {np.mean(r):,.0f} env steps/s (runs: "
+              f"{', '.join(f'{x:,.0f}' for x in r)})")
+    print(f"fused / foreach: {ratio:.3f}\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
