@@ -256,7 +256,12 @@ class Learner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of state_dict."""
         self.model.load_state_dict(state["model"])
+        # the saved groups carry the implementation they ran with (fused or foreach Adam);
+        # keep this process's, which its torch supports, so a checkpoint moves between torches
+        implementation = {k: self.optimizer.defaults.get(k) for k in ("fused", "foreach")}
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:
+            group.update({k: v for k, v in implementation.items() if k in group})
         self.obs_rms = RunningMeanStd.from_state(state["obs_rms"])
         self.ret_rms = RunningMeanStd.from_state(state["ret_rms"])
         self.version = int(state["version"])

@@ -188,3 +188,17 @@ def test_epochs_of_minibatches_step_on_each_with_the_advantages_of_the_rollout()
         np.testing.assert_allclose(q.double().numpy(), p[name], rtol=1e-4, atol=1e-6)
     assert metrics["policy_loss"] == pytest.approx(np.mean(policy_losses), rel=1e-4)
     assert learner.version == 1
+
+
+def test_a_checkpoint_keeps_the_loading_processs_adam_implementation():
+    from a2c_ray.envs import make_env
+
+    cfg = A2CConfig(env_id="Pendulum-v1")
+    env = make_env(cfg.env_id)
+    saved = Learner(cfg, env.observation_space, env.action_space).state_dict()
+    for group in saved["optimizer"]["param_groups"]:  # as a foreach-Adam checkpoint has them
+        group.update(fused=None, foreach=True)
+    learner = Learner(cfg, env.observation_space, env.action_space)
+    learner.load_state_dict(saved)
+    wanted = {k: learner.optimizer.defaults.get(k) for k in ("fused", "foreach")}
+    assert all({k: g.get(k) for k in wanted} == wanted for g in learner.optimizer.param_groups)
