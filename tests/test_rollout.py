@@ -100,3 +100,33 @@ def test_normalized_observations_use_the_broadcast_statistics():
     np.testing.assert_allclose(b.obs[0], (raw - 1.0) / np.sqrt(4.0 + 1e-8), rtol=1e-5)
     (count, mean, _), = b.obs_moments
     assert count == 4 and mean.shape == (4,)
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
+def test_evaluation_episodes_match_a_one_env_torch_reference(env_id):
+    from a2c_ray.envs import make_env
+    from a2c_ray.model import ActorCritic
+    from a2c_ray.rollout import run_episodes
+    from a2c_ray.spaces import encode_obs
+
+    cfg = A2CConfig(env_id=env_id, seed=3)
+    probe = make_env(env_id)
+    torch.manual_seed(3)
+    model = ActorCritic(probe.observation_space, probe.action_space, cfg)
+    with torch.no_grad():  # actions far from zero, so that a wrong one shows in the return
+        model.actor_head.weight.mul_(100.0)
+    returns, lengths, _ = run_episodes(model, env_id, 3, seed=100)
+    for k in range(3):  # the naive loop: one env, the torch model's mean or most likely action
+        env = make_env(env_id)
+        obs, _ = env.reset(seed=100 + k)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            x = encode_obs(env.observation_space, obs[None])
+            action = model.dist.to_env(model.act(x, None, deterministic=True))[0]
+            obs, reward, term, trunc, _ = env.step(action)
+            total, steps, done = total + reward, steps + 1, term or trunc
+        assert lengths[k] == steps
+        assert returns[k] == pytest.approx(total, rel=1e-4, abs=1e-4)
+    again, _, _ = run_episodes(model, env_id, 3, seed=100, deterministic=False)
+    assert np.array_equal(again, run_episodes(model, env_id, 3, seed=100,
+                                              deterministic=False)[0])
