@@ -1,6 +1,6 @@
 """A standalone preset run with PyTorch's fused Adam against its foreach Adam, side by side.
 
-    python benchmarks/fused_adam.py --env HalfCheetah-v5 --steps 100000 --repeats 3
+    python -m benchmarks.fused_adam --env HalfCheetah-v5 --steps 100000 --repeats 3
 
 ``a2c_ray.optim.make_optimizer`` gives Adam fused where this torch has it (CPU from 2.4); it
 was foreach Adam before. Two measurements, each alternating the two implementations in this
@@ -31,6 +31,7 @@ from a2c_ray import learner as learner_module
 from a2c_ray.batch import Batch
 from a2c_ray.envs import env_spaces
 from a2c_ray.optim import make_optimizer
+from benchmarks.preset_profile import preset_as_swept
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,8 +61,6 @@ def _batch(config: A2CConfig, obs_space: Any, action_space: Any) -> Batch:
 
 def main() -> None:
     """Alternate the two, print and write env steps per second of each."""
-    from a2c_ray.tune import SEARCH_EVAL_EPISODES
-
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--steps", type=int, default=100_000)
@@ -70,10 +69,7 @@ def main() -> None:
                    "benchmarks/results/fused_adam_<env>.json)")
     a = p.parse_args()
     torch.set_num_threads(1)
-    preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{a.env}.json").read_text())
-    config = A2CConfig.from_dict({**preset, "total_env_steps": a.steps,
-                                  "eval_interval_steps": 25_000,
-                                  "eval_episodes": SEARCH_EVAL_EPISODES})
+    config = preset_as_swept(a.env, a.steps)
     spaces = env_spaces(config.env_id)
     batch = _batch(config, *spaces)
     learners = {}

@@ -48,19 +48,24 @@ def parts() -> list[tuple[str, object]]:
         ("checkpoints", save_checkpoint),
     ]
 
-def main() -> None:
-    """Profile one run, print the parts."""
+def preset_as_swept(env: str, steps: int) -> A2CConfig:
+    """``env``'s preset for ``steps`` env steps, evaluated as a sweep's trials are."""
     from a2c_ray.tune import SEARCH_EVAL_EPISODES
 
+    preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{env}.json").read_text())
+    return A2CConfig.from_dict({**preset, "total_env_steps": steps,
+                                "eval_interval_steps": 25_000,
+                                "eval_episodes": SEARCH_EVAL_EPISODES})
+
+
+def main() -> None:
+    """Profile one run, print the parts."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--steps", type=int, default=100_000)
     a = p.parse_args()
     torch.set_num_threads(1)
-    preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{a.env}.json").read_text())
-    config = A2CConfig.from_dict({**preset, "total_env_steps": a.steps,
-                                  "eval_interval_steps": 25_000,
-                                  "eval_episodes": SEARCH_EVAL_EPISODES})
+    config = preset_as_swept(a.env, a.steps)
     start = time.perf_counter()
     train(config, show_progress=False)
     plain = time.perf_counter() - start
