@@ -54,16 +54,19 @@ class SeedRunner:
     """
 
     def __init__(self, config: dict[str, Any], files: dict[str, bytes] | None,
-                 placement: tuple[Any, int] | None, score_evals: int) -> None:
+                 placement: tuple[Any, int] | None, score_evals: int,
+                 eval_at: frozenset[int] | None = None) -> None:
         self.trainer: Trainer | None = None
-        self.start(config, files, placement, score_evals)
+        self.start(config, files, placement, score_evals, eval_at)
 
     def start(self, config: dict[str, Any], files: dict[str, bytes] | None,
-              placement: tuple[Any, int] | None, score_evals: int) -> None:
+              placement: tuple[Any, int] | None, score_evals: int,
+              eval_at: frozenset[int] | None = None) -> None:
         """Begin the run of ``config``, or continue the saved one in ``files``."""
         self.close()
         self.score_evals = score_evals
-        options: dict[str, Any] = {"show_progress": False, "placement": placement}
+        options: dict[str, Any] = {"show_progress": False, "placement": placement,
+                                   "eval_at": eval_at}
         if files is None:
             self.trainer = Trainer(A2CConfig.from_dict(config), **options)
         else:
@@ -124,10 +127,12 @@ class SeedGroup:
         configs: one configuration per seed, equal but for the seed.
         score_evals: evaluations each seed's score averages.
         resume_from: a checkpoint this group (the same seeds) saved, to continue exactly.
+        eval_at: the evaluations each seed makes (``Trainer``'s ``eval_at``); by default all.
     """
 
     def __init__(self, configs: list[A2CConfig], score_evals: int,
-                 resume_from: str | None = None) -> None:
+                 resume_from: str | None = None,
+                 eval_at: frozenset[int] | None = None) -> None:
         self.seeds = [c.seed for c in configs]
         saved: list[dict[str, bytes] | None] = [None] * len(configs)
         if resume_from is not None:
@@ -145,7 +150,7 @@ class SeedGroup:
         try:
             for j in range(1, len(configs)):
                 bundle = j * per_seed
-                args = (configs[j].to_dict(), saved[j], (group, bundle), score_evals)
+                args = (configs[j].to_dict(), saved[j], (group, bundle), score_evals, eval_at)
                 key = None if group is None else (group.id, bundle)
                 actor = _IDLE.pop(key, None) if key is not None else None
                 if actor is not None:
@@ -158,7 +163,7 @@ class SeedGroup:
                     actor = RemoteSeedRunner.options(**options).remote(*args)
                 self.remote.append(actor)
                 self._keys.append(key)
-            self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals)
+            self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at)
             positions = {self.local.position(),
                          *ray.get([r.position.remote() for r in self.remote])}
         except BaseException:  # a seed that cannot start fails the trial here

@@ -16,7 +16,7 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,15 +210,21 @@ class Trainer:
         placement: the placement group and bundle index of this run's learner, when its
             rollout actors go into a group the run does not own (a seed of a sweep's trial);
             by default the current one, bundle 0.
+        eval_at: the evaluations to make, as env steps on the ``eval_interval_steps`` grid;
+            the others are skipped. By default every one. The end of the budget is always
+            evaluated. Skipping an evaluation leaves the training exactly as it was: a sweep
+            evaluates only where its ranking reads the score (``a2c_ray.tune``).
     """
 
     def __init__(self, config: A2CConfig, out_dir: str | Path | None = None, *,
                  use_ray: bool | None = None, ray_address: str | None = None,
                  show_progress: bool | None = None, placement: tuple[Any, int] | None = None,
+                 eval_at: Collection[int] | None = None,
                  _saved: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         self._start = time.monotonic()
         torch.set_num_threads(1)
         self.config = config
+        self.eval_at = None if eval_at is None else frozenset(int(s) for s in eval_at)
         self.learner = Learner(config, *env_spaces(config.env_id))
         self.sampler = make_sampler(config, use_ray, ray_address, placement)
         try:  # the sampler's actors are released if anything below fails
@@ -305,8 +311,11 @@ class Trainer:
 
         interval = cfg.eval_interval_steps
         before = state.env_steps - steps
-        crossed = interval > 0 and state.env_steps // interval > before // interval
-        evaluated = done or crossed
+        crossed = [] if interval <= 0 else [
+            k * interval for k in range(before // interval + 1, state.env_steps // interval + 1)]
+        if self.eval_at is not None:
+            crossed = [point for point in crossed if point in self.eval_at]
+        evaluated = done or bool(crossed)
         if evaluated:
             eval_start = time.monotonic()
             state.last_eval = self.evaluate()

@@ -6,23 +6,30 @@ Measured one after another in one run, on every core of this machine (C of them)
   1. the env-only ceiling: EnvVector stepping 8 envs with random actions, one process per
      core (benchmarks/throughput.py), in env steps/s per core;
   2. standalone: C runs of the env's preset at once, one per core, ``train`` in-process, each
-     evaluated as a sweep's trial is (every 25k steps, the search's episodes per evaluation);
-     steps/s per core is their env steps over the wall time of the slowest, start-up included;
+     evaluated as a sweep's trial that runs the whole budget is (every 25k steps on the grid,
+     or only where the score is read under --eval-schedule rungs; the search's episodes per
+     evaluation); steps/s per core is their env steps over the wall time of the slowest,
+     start-up included;
   3. the sweep: ``python -m a2c_ray.tune`` over --trials one-seed trials of the same preset
-     (a one-point search space, ASHA's grace equal to the budget so none stops early), C at a
-     time; steps/s per core is every trial's env steps over (wall time of the whole command x
-     C), Ray's start-up and the summary included.
+     (a one-point search space), C at a time, with --grace-steps (default: the budget, so
+     none stops early; 100000 is the sweep's default, and ASHA then stops trials as in a real
+     sweep) and --eval-schedule; steps/s per core is every trial's env steps over (wall time
+     of the whole command x C), Ray's start-up and the summary included.
 Efficiency = sweep steps/s per core / ceiling; overhead = 1 - sweep / standalone; evaluation
 share = the trials' ``eval_time_s`` over their ``time_total_s``. Results go to
-benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>].json. ``--side-by-side 10 5``
-instead runs the standalone preset at each number of evaluation episodes at once, one per core, and
-compares their steps/s (evaluation included) within that one run.
+benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>][_g<grace>][_rungs].json.
+
+``--side-by-side 10 5`` instead runs the standalone preset at each number of evaluation episodes
+at once, one per core, and compares their steps/s (evaluation included) within that one run;
+``--side-by-side-schedules`` does the same for --eval-schedule every against rungs, for a trial
+of a default sweep (grace 100k, reduction factor 3) that runs the whole budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -36,17 +43,45 @@ from benchmarks.throughput import cores, env_ceiling
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def standalone(config: dict[str, Any]) -> dict[str, float]:
-    """One in-process run of ``config``; its env steps and evaluation time."""
+def standalone(config: dict[str, Any], eval_at: frozenset[int] | None = None
+               ) -> dict[str, float]:
+    """One in-process run of ``config``, evaluated at ``eval_at`` (default: every interval)."""
     import torch
 
     from a2c_ray import A2CConfig, Trainer
 
     torch.set_num_threads(1)
-    with Trainer(A2CConfig.from_dict(config), show_progress=False) as t:
-        t.run()
+    evaluations = []
+    with Trainer(A2CConfig.from_dict(config), show_progress=False, eval_at=eval_at) as t:
+        t.run(on_iteration=lambda m, _: evaluations.append(not math.isnan(m["eval_return_mean"])))
         return {"env_steps": t.state.env_steps, "eval_time_s": t.state.eval_time_s,
-                "time_total_s": t.time_total_s}
+                "time_total_s": t.time_total_s, "evaluations": sum(evaluations)}
+
+
+def sweep_evaluations(config: dict[str, Any], grace: int, schedule: str
+                      ) -> frozenset[int] | None:
+    """Where a sweep's trial that runs all of ``config``'s budget evaluates (None: everywhere).
+
+    The sweep's own rule (``a2c_ray.tune.scored_evaluations``), at reduction factor 3 and the
+    sweep's default of 3 evaluations per score.
+    """
+    from a2c_ray import A2CConfig
+    from a2c_ray.tune import asha_milestones, scored_evaluations
+
+    if schedule == "every":
+        return None
+    cfg = A2CConfig.from_dict(config)
+    return scored_evaluations(cfg.eval_interval_steps,
+                              asha_milestones(grace, cfg.total_env_steps, 3),
+                              cfg.total_env_steps, 3, cfg.batch_size)
+
+
+def _print_side_by_side(labels: list[str], runs: list[dict[str, float]], what: str) -> None:
+    print(f"| {what} | evaluations | env steps/s, evaluation included | evaluation share |")
+    print("| ---: | ---: | ---: | ---: |")
+    for label, r in zip(labels, runs, strict=True):
+        print(f"| {label} | {r['evaluations']} | {r['env_steps'] / r['time_total_s']:,.0f} | "
+              f"{r['eval_time_s'] / r['time_total_s']:.0%} |")
 
 
 def main() -> None:
@@ -59,10 +94,18 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=4)
     p.add_argument("--eval-episodes", type=int, default=SEARCH_EVAL_EPISODES,
                    help="episodes per evaluation (default: the sweep's)")
+    p.add_argument("--grace-steps", type=int, default=None,
+                   help="the sweep's ASHA grace (default: --steps, so no trial stops early)")
+    p.add_argument("--eval-schedule", choices=("rungs", "every"), default="rungs",
+                   help="the sweep's --eval-schedule (default: the sweep's own)")
     p.add_argument("--side-by-side", type=int, nargs="+", metavar="EPISODES",
                    help="instead: standalone runs at these episodes per evaluation, all at "
                    "once (one per core), to compare evaluation settings in one run")
+    p.add_argument("--side-by-side-schedules", action="store_true",
+                   help="instead: standalone runs evaluated every 25k steps and where a "
+                   "default sweep reads the score, at once, to compare them in one run")
     a = p.parse_args()
+    grace = a.steps if a.grace_steps is None else a.grace_steps
     n = cores()
     preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{a.env}.json").read_text())
     config = {**preset, "total_env_steps": a.steps, "eval_interval_steps": 25_000,
@@ -71,19 +114,24 @@ def main() -> None:
         with ProcessPoolExecutor(max_workers=len(a.side_by_side)) as pool:
             runs = list(pool.map(standalone, [{**config, "seed": 10_000, "eval_episodes": e}
                                               for e in a.side_by_side]))
-        print("| episodes per evaluation | env steps/s, evaluation included | evaluation share |")
-        print("| ---: | ---: | ---: |")
-        for e, r in zip(a.side_by_side, runs, strict=True):
-            print(f"| {e} | {r['env_steps'] / r['time_total_s']:,.0f} | "
-                  f"{r['eval_time_s'] / r['time_total_s']:.0%} |")
+        _print_side_by_side([str(e) for e in a.side_by_side], runs, "episodes per evaluation")
+        return
+    if a.side_by_side_schedules:
+        schedules = ("every", "rungs")
+        points = [sweep_evaluations(config, 100_000, s) for s in schedules]
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            runs = list(pool.map(standalone, [{**config, "seed": 10_000}] * 2, points))
+        _print_side_by_side(list(schedules), runs, "--eval-schedule")
         return
 
     ceiling = env_ceiling(200_000) / n
     print(f"env-only ceiling: {ceiling:,.0f} steps/s per core", flush=True)
 
     start = time.perf_counter()
+    points = sweep_evaluations(config, grace, a.eval_schedule)
     with ProcessPoolExecutor(max_workers=n) as pool:
-        runs = list(pool.map(standalone, [{**config, "seed": 10_000 + i} for i in range(n)]))
+        runs = list(pool.map(standalone, [{**config, "seed": 10_000 + i} for i in range(n)],
+                             [points] * n))
     wall = time.perf_counter() - start
     alone = sum(r["env_steps"] for r in runs) / wall / n
     alone_eval = sum(r["eval_time_s"] for r in runs) / sum(r["time_total_s"] for r in runs)
@@ -94,7 +142,8 @@ def main() -> None:
         space.write_text(json.dumps({"learning_rate": {"type": "categorical",
                                                         "values": [preset["learning_rate"]]}}))
         cmd = [sys.executable, "-m", "a2c_ray.tune", "--num-samples", str(a.trials),
-               "--env", a.env, "--max-steps", str(a.steps), "--grace-steps", str(a.steps),
+               "--env", a.env, "--max-steps", str(a.steps), "--grace-steps", str(grace),
+               "--eval-schedule", a.eval_schedule,
                "--max-concurrent-trials", str(n), "--storage-path", tmp, "--name", "cost",
                "--search-space", str(space), "--seeds-per-trial", "1",
                "--set", f"eval_episodes={a.eval_episodes}",
@@ -111,14 +160,20 @@ def main() -> None:
     sweep_eval = sum(r["eval_time_s"] for r in last) / sum(r["time_total_s"] for r in last)
     print(f"sweep: {sweep:,.0f} steps/s per core, evaluation {sweep_eval:.0%}", flush=True)
 
+    stopped = sum(r["env_steps"] < a.steps for r in last)
     result = {"env": a.env, "steps": a.steps, "trials": a.trials, "cores": n,
+              "grace_steps": grace, "eval_schedule": a.eval_schedule,
+              "trials_stopped_early": stopped, "trial_env_steps": sum(r["env_steps"] for r in last),
               "eval_episodes": a.eval_episodes, "ceiling": ceiling, "standalone": alone,
               "standalone_eval_share": alone_eval, "sweep": sweep, "sweep_eval_share": sweep_eval,
               "efficiency": sweep / ceiling, "overhead": 1 - sweep / alone}
     name = f"sweep_cost_{a.env}_{a.steps}_e{a.eval_episodes}"
     name += "" if a.trials == 4 else f"_t{a.trials}"  # 4 trials: the table's usual rows
+    name += "" if grace == a.steps else f"_g{grace}"
+    name += "_rungs" if a.eval_schedule == "rungs" else ""  # the rows before it: every
     out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps(result, indent=2))
+    print(f"{stopped} of {len(last)} trials stopped early by ASHA")
     print(f"| {a.steps:,} | {a.eval_episodes} | {ceiling:,.0f} | {alone:,.0f} | {sweep:,.0f} | "
           f"{sweep / ceiling:.0%} | {1 - sweep / alone:.0%} | {sweep_eval:.0%} |")
 

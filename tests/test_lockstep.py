@@ -286,3 +286,35 @@ def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
     assert sorted(last["seed"]) == [1_000_000, 1_000_001, 1_000_002]
     assert trial["score"] == pytest.approx(last["score"].mean())  # the mean of its 3 seeds
     assert trial["score_min"] == pytest.approx(last["score"].min())
+
+
+def test_skipped_evaluations_leave_training_and_the_read_scores_as_they_were():
+    """A sweep's trial evaluates only where its score is read (``--eval-schedule rungs``).
+
+    Stepped as run_trial steps a trial, a run that evaluates at 1024 and 3072 only trains
+    exactly as one that evaluates every 512 steps, and its score there is the same.
+    """
+    from a2c_ray.tune import scored_evaluations
+
+    keep = scored_evaluations(512, [1024.0], 3072, window=1, batch=CFG.batch_size)
+    assert keep == {1024, 3072}
+    reports = []
+    for eval_at in (None, keep):
+        with Trainer(CFG, show_progress=False, use_ray=False, eval_at=eval_at) as t:
+            rows = []
+            while not t.done:  # a report every 200 steps and at every point of the grid
+                t.run(min(t.state.env_steps + 200, (t.state.env_steps // 512 + 1) * 512))
+                rows.append({**t.metrics, "score": t.score(1)})
+            reports.append(rows)
+    every, scored = reports
+    assert len(every) == len(scored)
+    timing = {"env_steps_per_s", "time_total_s", "eval_time_s"}
+    evaluation = {"eval_return_mean", "eval_return_std", "eval_return_last", "score"}
+    for a, b in zip(every, scored, strict=True):
+        assert {k: v for k, v in a.items() if k not in timing | evaluation} == {
+            k: v for k, v in b.items() if k not in timing | evaluation}
+        if a["env_steps"] in (1024, 3072):  # where the score is read
+            assert a["score"] == b["score"] and b["eval_return_mean"] == a["eval_return_mean"]
+    evaluated = [[r["env_steps"] for r in rows if not math.isnan(r["eval_return_mean"])]
+                 for rows in reports]
+    assert evaluated == [[512, 1024, 1536, 2048, 2560, 3072], [1024, 3072]]

@@ -356,3 +356,95 @@ def test_resume_refuses_changed_settings(tmp_path, args, named):
     assert r.returncode == 2 and named in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
+
+
+@pytest.mark.parametrize("grace,max_t,factor", [(100_000, 1_000_000, 3), (2048, 18432, 3),
+                                                (5000, 20000, 2.5), (25_000, 1_000_000, 4),
+                                                (100_000, 100_000, 3)])
+def test_asha_milestones_are_the_rungs_ray_compares_at(grace, max_t, factor):
+    from ray.tune.schedulers import ASHAScheduler
+
+    from a2c_ray.tune import asha_milestones
+
+    scheduler = ASHAScheduler(time_attr="env_steps", metric="score", mode="max", max_t=max_t,
+                              grace_period=grace, reduction_factor=factor)
+    rays = sorted(m for m, _ in scheduler._brackets[0]._rungs)  # Ray's own bookkeeping
+    assert asha_milestones(grace, max_t, factor) == rays
+
+
+def _score_read(interval, batch, report_every, mark, total, window, keep=None):
+    """The latest evaluations at the first report at or past ``mark``, as run_trial reports and
+    the trainer evaluates (a naive walk over its iterations)."""
+    steps, evals = 0, []
+    while steps < total:
+        until = min(steps + report_every, (steps // interval + 1) * interval)
+        while steps < until:
+            before, steps = steps, steps + batch
+            points = range(before // interval + 1, steps // interval + 1)
+            if steps >= total or any(keep is None or k * interval in keep for k in points):
+                evals.append(steps)
+        if steps >= mark or steps >= total:
+            return tuple(evals[-window:])
+    raise AssertionError("unreachable")
+
+
+def test_scored_evaluations_give_the_scores_every_evaluation_gives():
+    """Wherever ASHA or the ranking reads a score, the trial that skips the other evaluations
+    has the same latest evaluations as the one that makes them all (random grids, batches
+    larger and smaller than the grid, marks on and off it)."""
+    from a2c_ray.tune import asha_milestones, scored_evaluations
+
+    rng = np.random.default_rng(0)
+    skipped = 0
+    for _ in range(500):
+        interval = int(rng.integers(5, 60)) * 10
+        batch = int(rng.integers(1, 100)) * 8
+        grace = int(rng.integers(interval, 6 * interval))
+        total = int(rng.integers(grace, 40 * interval))
+        factor = float(rng.choice([2, 2.5, 3, 4]))
+        window, report_every = int(rng.integers(1, 5)), int(rng.integers(50, 400))
+        marks = asha_milestones(grace, total, factor)
+        keep = scored_evaluations(interval, marks, total, window, batch)
+        assert all(p % interval == 0 and p > 0 for p in keep)
+        skipped += len(keep) < total // interval
+        for mark in [*marks, total]:
+            every = _score_read(interval, batch, report_every, mark, total, window)
+            assert _score_read(interval, batch, report_every, mark, total, window, keep) == (
+                every), (interval, batch, report_every, mark, total, window)
+    assert skipped > 250  # the check is not vacuous: most draws skip evaluations
+    # the default sweep: 12 of the 40 evaluations of a trial that runs its 1M steps
+    keep = scored_evaluations(25_000, asha_milestones(100_000, 1_000_000, 3), 1_000_000, 3, 256)
+    assert sorted(keep) == [k * 25_000 for k in (2, 3, 4, 10, 11, 12, 34, 35, 36, 38, 39, 40)]
+
+
+@pytest.mark.slow
+def test_a_sweep_evaluating_at_the_rungs_scores_and_stops_as_one_evaluating_always(tmp_path):
+    """The same sweep (random sampler, one trial at a time) with --eval-schedule every and
+    rungs: every trial gets the same score, the same stop and the same training, and the rungs
+    sweep skips the evaluations between rungs 6144 and 18432 that nothing reads."""
+    from a2c_ray.results import load_curves
+    from a2c_ray.tune import asha_milestones, scored_evaluations
+
+    outcome, evaluated = {}, {}
+    for schedule in ("every", "rungs"):
+        r = run(["--num-samples", "4", *SMALL, "--storage-path", str(tmp_path), "--name",
+                 schedule, "--search-space", space_file(tmp_path), "--sampler", "random",
+                 "--max-concurrent-trials", "1", "--eval-schedule", schedule])
+        assert r.returncode == 0, r.stderr[-3000:]
+        exp = tmp_path / schedule
+        rows = {}
+        for d in exp.glob("run_trial_*"):
+            last = json.loads((d / "result.json").read_text().splitlines()[-1])
+            rows[d.name.split("_")[-1]] = last
+        outcome[schedule] = sorted(
+            (json.dumps(last["config"], sort_keys=True), last["env_steps"], last["score"],
+             last["episode_return_mean"]) for last in rows.values())
+        curves = load_curves(exp).dropna(subset=["eval_return_mean"])
+        # the point of the grid each evaluation passed (an iteration is at most 256 steps)
+        evaluated[schedule] = {int(s) // 2048 * 2048 for s in curves["env_steps"]}
+    assert outcome["every"] == outcome["rungs"]
+    assert any(steps >= 18432 for _, steps, _, _ in outcome["rungs"])  # one ran its budget
+    between = {8192, 10240, 12288}
+    keep = scored_evaluations(2048, asha_milestones(2048, 18432, 3), 18432, 3, 256)
+    assert not between & keep
+    assert between <= evaluated["every"] and evaluated["rungs"] <= keep
