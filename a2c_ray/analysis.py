@@ -161,14 +161,16 @@ def top_curves_figure(path: str, top: int = 5) -> Any:
     """Evaluation and training return of a sweep's ``top`` best trials, each with its seed band."""
     import matplotlib.pyplot as plt
 
-    from a2c_ray.results import best_trials, load_curves
+    from a2c_ray.results import best_trials, load_curves, sweep_settings
 
     curves = load_curves(path)
     ids = best_trials(path)["trial_id"].head(top).tolist()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     plot_trial_bands(curves, ids, "eval_return_mean", axes[0], "evaluation return")
-    axes[0].set_title(f"deterministic evaluation, the {len(ids)} best trials: mean over "
-                      "seeds, 68% band")
+    title = f"deterministic evaluation, the {len(ids)} best trials: mean over seeds, 68% band"
+    if sweep_settings(path).get("eval_schedule") == "rungs":
+        title += "\nevaluated only before ASHA's rungs and the end (--eval-schedule rungs)"
+    axes[0].set_title(title)
     plot_trial_bands(curves, ids, "episode_return_mean", axes[1], "training return")
     axes[1].set_title("training episodes (mean of the last 100)")
     fig.tight_layout()
