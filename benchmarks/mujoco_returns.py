@@ -235,6 +235,7 @@ def from_sweep(exp: Path) -> tuple[list[dict], dict, dict]:
         "kind": "sweep", "num_samples": settings["num_samples"],
         "seeds_per_trial": settings.get("seeds_per_trial", 1),
         "grace_steps": settings["grace_steps"], "max_steps": settings["max_steps"],
+        "eval_schedule": settings.get("eval_schedule", "every"),  # where trials evaluated
         "trials_by_status": summary["trials_by_status"],
         "stopped_early": summary["stopped_early"], "best_sweep_metric": summary["best_metric"],
         "wall_s": float(wall.read_text()) if wall.exists() else None,
