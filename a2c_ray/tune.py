@@ -52,8 +52,8 @@ METRIC, MODE = "score", "max"
 # seeds, so 5 rank trials as 10 do at half the cost (benchmarks/README.md, "Sweep cost").
 # Confirmation and best_config.json evaluate with the config's own default, 10.
 SEARCH_EVAL_EPISODES = 5
-SPREAD = ("score_std", "score_min")
-EVAL_SCHEDULES = ("rungs", "every")  # how much the score depends on the seed
+SPREAD = ("score_std", "score_min")  # how much the score depends on the seed
+EVAL_SCHEDULES = ("rungs", "every")  # --eval-schedule; scored_evaluations says what rungs keeps
 # The searched fields in the summary printed at the end (all of them: python -m a2c_ray.results).
 TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
                     "rollout_length", "envs_per_worker")
@@ -218,7 +218,7 @@ def scored_evaluations(interval: int, milestones: tuple[float, ...] | list[float
     milestone, the ranking at the end. The latest ``window`` evaluations there lie among the
     ``window * c`` grid points at or before the milestone, and at most ``c`` after it where a
     report carries past it (``c``: the grid points one iteration can pass). A trial that
-    evaluates only at these points reads every score as the trial that evaluates at all.
+    evaluates only at these points reads every score as a trial that evaluates at every one.
     """
     per_iteration = math.ceil(batch / interval)
     points: set[int] = set()
