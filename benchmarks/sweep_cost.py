@@ -16,7 +16,9 @@ Measured one after another in one run, on every core of this machine (C of them)
      sweep) and --eval-schedule; steps/s per core is every trial's env steps over (wall time
      of the whole command x C), Ray's start-up and the summary included.
 Efficiency = sweep steps/s per core / ceiling; overhead = 1 - sweep / standalone; evaluation
-share = the trials' ``eval_time_s`` over their ``time_total_s``. Results go to
+share = the trials' ``eval_time_s`` over their ``time_total_s``; busy = the trials'
+``time_total_s`` over (the sweep's wall time x C), the part of the slots' time that trials ran
+in, and the in-trial rate their env steps over their ``time_total_s``. Results go to
 benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>][_g<grace>][_rungs].json.
 
 ``--side-by-side 10 5`` instead runs the standalone preset at each number of evaluation episodes
@@ -157,8 +159,14 @@ def main() -> None:
         last = [json.loads(r.read_text().splitlines()[-1])
                 for r in Path(tmp, "cost").glob("run_trial_*/result.json")]
     sweep = sum(r["env_steps"] for r in last) / (wall * n)
-    sweep_eval = sum(r["eval_time_s"] for r in last) / sum(r["time_total_s"] for r in last)
-    print(f"sweep: {sweep:,.0f} steps/s per core, evaluation {sweep_eval:.0%}", flush=True)
+    in_trials = sum(r["time_total_s"] for r in last)
+    sweep_eval = sum(r["eval_time_s"] for r in last) / in_trials
+    # The part of the C slots' wall time that trials ran in; the rest is Ray's start-up, the
+    # summary, trial hand-over, and a slot left idle while the last trials finish.
+    busy = in_trials / (wall * n)
+    in_trial = sum(r["env_steps"] for r in last) / in_trials
+    print(f"sweep: {sweep:,.0f} steps/s per core, evaluation {sweep_eval:.0%}; trials ran in "
+          f"{busy:.0%} of the slots' time, at {in_trial:,.0f} steps/s", flush=True)
 
     stopped = sum(r["env_steps"] < a.steps for r in last)
     result = {"env": a.env, "steps": a.steps, "trials": a.trials, "cores": n,
@@ -166,6 +174,7 @@ def main() -> None:
               "trials_stopped_early": stopped, "trial_env_steps": sum(r["env_steps"] for r in last),
               "eval_episodes": a.eval_episodes, "ceiling": ceiling, "standalone": alone,
               "standalone_eval_share": alone_eval, "sweep": sweep, "sweep_eval_share": sweep_eval,
+              "sweep_busy": busy, "sweep_in_trial": in_trial,
               "efficiency": sweep / ceiling, "overhead": 1 - sweep / alone}
     name = f"sweep_cost_{a.env}_{a.steps}_e{a.eval_episodes}"
     name += "" if a.trials == 4 else f"_t{a.trials}"  # 4 trials: the table's usual rows
