@@ -64,18 +64,19 @@ def sweep_evaluations(config: dict[str, Any], grace: int, schedule: str
                       ) -> frozenset[int] | None:
     """Where a sweep's trial that runs all of ``config``'s budget evaluates (None: everywhere).
 
-    The sweep's own rule (``a2c_ray.tune.scored_evaluations``), at reduction factor 3 and the
-    sweep's default of 3 evaluations per score.
+    The sweep's own rule (``a2c_ray.tune.scored_evaluations``), at the sweep's default
+    reduction factor and evaluations per score.
     """
     from a2c_ray import A2CConfig
-    from a2c_ray.tune import asha_milestones, scored_evaluations
+    from a2c_ray.tune import asha_milestones, build_parser, scored_evaluations
 
     if schedule == "every":
         return None
-    cfg = A2CConfig.from_dict(config)
-    return scored_evaluations(cfg.eval_interval_steps,
-                              asha_milestones(grace, cfg.total_env_steps, 3),
-                              cfg.total_env_steps, 3, cfg.batch_size)
+    cfg, defaults = A2CConfig.from_dict(config), build_parser()
+    milestones = asha_milestones(grace, cfg.total_env_steps,
+                                 defaults.get_default("reduction_factor"))
+    return scored_evaluations(cfg.eval_interval_steps, milestones, cfg.total_env_steps,
+                              defaults.get_default("score_evals"), cfg.batch_size)
 
 
 def _print_side_by_side(labels: list[str], runs: list[dict[str, float]], what: str) -> None:
