@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 DEFAULT_STORAGE = "~/a2c_ray_results"  # where sweeps go unless --storage-path says otherwise
+SQLITE = "sqlite:///"  # an Optuna study's URL in a local SQLite file
 
 
 class StorageError(ValueError):
@@ -34,6 +35,27 @@ def resolve(uri: str | Path) -> str:
     if uri.startswith("file://"):
         uri = uri[len("file://"):]
     return uri if "://" in uri else os.path.abspath(os.path.expanduser(uri))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite study URL; None for another database."""
+    return Path(url[len(SQLITE):]) if url.startswith(SQLITE) else None
+
+
+def moved_study(url: str, exp: str | Path) -> str:
+    """The study of a sweep whose directory was moved or copied: its URL where it is now.
+
+    A sweep's default study is ``optuna.db`` in its directory, saved as an absolute SQLite URL.
+    Where that file is gone and the local directory ``exp`` holds an ``optuna.db``, the sweep
+    moved and its study with it: the URL of that file. Any other URL is returned as it is.
+    """
+    saved = sqlite_file(url)
+    if saved is None or is_remote(str(exp)):
+        return url
+    here = Path(resolve(exp)) / "optuna.db"
+    if saved.name != here.name or saved.is_file() or not here.is_file():
+        return url
+    return f"{SQLITE}{here}"
 
 
 def _split(uri: str) -> tuple[str, str, str]:

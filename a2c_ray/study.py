@@ -41,6 +41,19 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+_RESTORE_AT: list[str] = []  # the study searchers restored in this process open
+
+
+def restore_study_at(url: str) -> None:
+    """Searchers restored in this process open the study at ``url``, not the saved URL.
+
+    A resumed sweep passes the URL in its ``sweep.json``: a sweep directory that was moved
+    keeps its study inside it (``storage.moved_study``), while the experiment state Tune
+    restores the searcher from still names the old path.
+    """
+    _RESTORE_AT[:] = [url]
+
+
 class StudySearcher(Searcher):
     """Suggests configurations from an Optuna study and tells it how each trial ended.
 
@@ -71,7 +84,8 @@ class StudySearcher(Searcher):
         self.seeds_per_trial, self.prune_stopped = seeds_per_trial, prune_stopped
         self.points = list(points_to_evaluate or [])
         self._study: optuna.Study | None = None
-        self._trials: dict[str, optuna.Trial] = {}  # Tune's trial id -> Optuna trial
+        # Tune's trial id -> Optuna trial (its Optuna id after a restore, until first used)
+        self._trials: dict[str, optuna.Trial | int] = {}
         self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
         self._ended: set[str] = set()
         self.max_concurrent = 0  # 0: no limit
@@ -95,12 +109,19 @@ class StudySearcher(Searcher):
         self.max_concurrent = max_concurrent
         return True
 
+    def _trial(self, trial_id: str) -> optuna.Trial:
+        """The Optuna trial of a Tune trial; a restored searcher holds only its number."""
+        trial = self._trials[trial_id]
+        if isinstance(trial, int):  # saved as Optuna's trial id (see __getstate__)
+            trial = self._trials[trial_id] = optuna.Trial(self.study, trial)
+        return trial
+
     def _running(self) -> list[str]:
         running = [t for t in self._trials if t not in self._ended]
         if self._recount and running:
             alive = {t.number for t in self.study.get_trials(
                 deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
-            self._ended.update(t for t in running if self._trials[t].number not in alive)
+            self._ended.update(t for t in running if self._trial(t).number not in alive)
             running = [t for t in running if t not in self._ended]
         self._recount = False
         return running
@@ -127,7 +148,7 @@ class StudySearcher(Searcher):
             return None
         if trial_id not in self._trials:
             self._trials[trial_id] = self.study.ask(self.space)
-        trial = self._trials[trial_id]
+        trial = self._trial(trial_id)
         return {**trial.params,
                 "seeds": train_seeds(self.sweep_seed, trial.number, self.seeds_per_trial)}
 
@@ -141,7 +162,7 @@ class StudySearcher(Searcher):
         step = int(step or 0)
         if step <= self._reported.get(trial_id, -1):
             return  # a resumed trial repeats the reports after its last checkpoint
-        self._trials[trial_id].report(float(value), step)
+        self._trial(trial_id).report(float(value), step)
         self._reported[trial_id] = step
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
@@ -162,7 +183,7 @@ class StudySearcher(Searcher):
                 state, values = optuna.trial.TrialState.COMPLETE, float(value)
             else:
                 state = optuna.trial.TrialState.PRUNED
-        self.study.tell(self._trials[trial_id], values, state=state, skip_if_finished=True)
+        self.study.tell(self._trial(trial_id), values, state=state, skip_if_finished=True)
 
     def save(self, checkpoint_path: str) -> None:
         """Tune saves the searcher with the experiment; the study itself is in its storage."""
@@ -170,12 +191,22 @@ class StudySearcher(Searcher):
             pickle.dump(self.__getstate__(), f)
 
     def restore(self, checkpoint_path: str) -> None:
-        """Inverse of save."""
+        """Inverse of save; the study is the one ``restore_study_at`` names, if any."""
         with open(checkpoint_path, "rb") as f:
             self.__setstate__(pickle.load(f))
+        self.storage = next(iter(_RESTORE_AT), self.storage)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_study"}
+        """The state without live Optuna objects, whose storage is opened as they unpickle.
+
+        Trials are saved as their Optuna ids, so a moved sweep restores without its old path.
+        A searcher saved before holds ``optuna.Trial`` objects, which unpickle only where
+        their study still is.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k != "_study"}
+        state["_trials"] = {k: t if isinstance(t, int) else t._trial_id
+                            for k, t in self._trials.items()}
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.max_concurrent = 0  # a searcher saved before these existed

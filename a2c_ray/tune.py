@@ -481,7 +481,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     url = settings["optuna_storage"]
     if url is None:
         url = _default_study_url(name, exp)
-        Path(url[len(SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len(st.SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
         settings["optuna_storage"] = url
     points: list[dict[str, Any]] = []
     for point in [*settings.get("start_points", []), *known_points(space)]:
@@ -508,14 +508,6 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     )
 
 
-SQLITE = "sqlite:///"
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite study URL; None for another database."""
-    return Path(url[len(SQLITE):]) if url.startswith(SQLITE) else None
-
-
 def _default_study_url(name: str, exp: str) -> str:
     """The Optuna study's default SQLite URL.
 
@@ -523,7 +515,7 @@ def _default_study_url(name: str, exp: str) -> str:
     ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
     """
     db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
-    return f"{SQLITE}{Path(db) / 'optuna.db'}"
+    return f"{st.SQLITE}{Path(db) / 'optuna.db'}"
 
 
 def _check_new_study(url: str, name: str) -> None:
@@ -534,7 +526,7 @@ def _check_new_study(url: str, name: str) -> None:
     """
     import optuna
 
-    if (path := _sqlite_file(url)) is not None and not path.is_file():
+    if (path := st.sqlite_file(url)) is not None and not path.is_file():
         return  # a file that does not exist holds no study; leave it uncreated
     try:
         names = optuna.study.get_all_study_names(storage=url)
@@ -796,7 +788,12 @@ def _open(args: Any) -> tuple[dict[str, Any], str, str]:
             raise UsageError(f"--resume: no sweep named {args.name!r} under {storage!r}")
         settings = json.loads(st.read_text(st.join(exp, "sweep.json")))
         study = settings["optuna_storage"]
-        if (path := _sqlite_file(study)) is not None and not path.is_file():
+        if study is not None and (moved := st.moved_study(study, exp)) != study:
+            log.info("the sweep was moved here: its Optuna study is now %s (was %s)", moved,
+                     study)
+            settings["optuna_storage"] = study = moved
+            st.write_text(st.join(exp, "sweep.json"), json.dumps(settings, indent=2))
+        if (path := st.sqlite_file(study)) is not None and not path.is_file():
             raise UsageError(
                 f"--resume: the sweep's Optuna study {study} is not on this machine: resume "
                 "where the sweep started, or keep the study in a database both can reach "
@@ -925,6 +922,7 @@ def main() -> int:
     from ray import tune
 
     from a2c_ray.actors import ensure_ray
+    from a2c_ray.study import restore_study_at
 
     _quiet_tune()
     ensure_ray(num_cpus=_local_cpus(settings), address=args.address)
@@ -940,6 +938,7 @@ def main() -> int:
                 # and the searcher (with its Optuna study) is restored from the experiment.
                 trainable = _trainable(run_trial, settings, exp,
                                        milestones=_eval_milestones(settings))
+                restore_study_at(settings["optuna_storage"])  # where it is now: it may move
                 tuner = tune.Tuner.restore(exp, trainable,
                                            resume_unfinished=True, resume_errored=True)
             else:  # new, or stopped before Tune saved any state

@@ -123,10 +123,11 @@ def _checkpointed_unfinished(exp: Path) -> bool:
                for d in exp.glob("run_trial_*"))
 
 
-STOPS = {  # how the sweep is stopped, and the exit status it must end with (SIGKILL, the
-    # driver's crash: tests/test_s3.py)
-    "Ctrl-C": (signal.SIGINT, True, 130),  # a terminal signals the whole process group
-    "SIGTERM": (signal.SIGTERM, False, 143),  # kill PID
+STOPS = {  # how the sweep is stopped, the exit status it must end with, and whether its
+    # directory is then moved elsewhere before it resumes (SIGKILL, the driver's crash:
+    # tests/test_s3.py)
+    "Ctrl-C": (signal.SIGINT, True, 130, False),  # a terminal signals the whole process group
+    "SIGTERM, then moved": (signal.SIGTERM, False, 143, True),  # kill PID; mv the directory
 }
 
 
@@ -138,7 +139,7 @@ def _first_rows(exp: Path) -> dict[Path, str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", list(STOPS))
 def test_sweep_stopped_then_resumed(tmp_path, how):
-    sig, group, code = STOPS[how]
+    sig, group, code, moved = STOPS[how]
     args = ["--num-samples", "5", *SMALL, "--storage-path", str(tmp_path), "--name", "stop",
             "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"]
     exp = tmp_path / "stop"
@@ -171,8 +172,18 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
     assert optuna.trial.TrialState.FAIL not in states
     time.sleep(2)
 
-    r = run(["--resume", "--name", "stop", "--storage-path", str(tmp_path)])
+    storage = tmp_path
+    if moved:  # to another machine, say: the study and the checkpoints move with it
+        storage = tmp_path / "elsewhere"
+        storage.mkdir()
+        old, exp = exp, (exp.rename(storage / "stop"))
+        finished = {exp / p.relative_to(old): text for p, text in finished.items()}
+        first_rows = {exp / p.relative_to(old): row for p, row in first_rows.items()}
+    r = run(["--resume", "--name", "stop", "--storage-path", str(storage)])
     assert r.returncode == 0, r.stderr[-3000:]
+    assert not moved or (f"its Optuna study is now sqlite:///{exp / 'optuna.db'}" in r.stderr
+                         and json.loads((exp / "sweep.json").read_text())["optuna_storage"]
+                         == f"sqlite:///{exp / 'optuna.db'}")
     assert "already reported" not in r.stdout + r.stderr  # Optuna's warning per resumed report
     summary = json.loads((exp / "summary.json").read_text())
     errors = {d.name: (d / "error.txt").read_text()[-2000:]
