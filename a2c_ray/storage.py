@@ -46,14 +46,15 @@ def moved_study(url: str, exp: str | Path) -> str:
     """The study of a sweep whose directory was moved or copied: its URL where it is now.
 
     A sweep's default study is ``optuna.db`` in its directory, saved as an absolute SQLite URL.
-    Where that file is gone and the local directory ``exp`` holds an ``optuna.db``, the sweep
-    moved and its study with it: the URL of that file. Any other URL is returned as it is.
+    Where the local directory ``exp`` holds an ``optuna.db`` and the URL names one elsewhere,
+    the sweep was moved or copied, its study with it: the URL of the file in ``exp``, so that a
+    copy never writes to the original's study. Any other URL is returned as it is.
     """
     saved = sqlite_file(url)
     if saved is None or is_remote(str(exp)):
         return url
     here = Path(resolve(exp)) / "optuna.db"
-    if saved.name != here.name or saved.is_file() or not here.is_file():
+    if saved.name != here.name or saved == here or not here.is_file():
         return url
     return f"{SQLITE}{here}"
 
