@@ -26,7 +26,10 @@ on training seeds, report on test seeds nothing else used) and writes
 All sides are evaluated alike: 10 deterministic episodes from fixed start seeds, observations
 normalised with the training statistics, raw rewards; every 50k steps for the curves and once
 at the end for the table. Every step is resumable: finished peer runs and sweeps are kept in
-``--work-dir`` and skipped when the command runs again, and an interrupted sweep resumes. SB3
+``--work-dir`` and skipped when the command runs again, and an interrupted sweep resumes.
+``--pack FILE`` writes an interrupted protocol to one file (a few MB: no TensorBoard files, no
+checkpoint a resume does not read), and ``--unpack FILE`` puts it back in a work directory on
+another machine before the same command resumes it there. SB3
 runs with rewards normalised too (``sb3_a2c.py --norm-reward``, the zoo yml as read today)
 found under ``WORK/sb3_norm_reward/<EnvId>/`` are recorded and drawn beside the others; this
 script does not start them. ``--report`` draws ``docs/mujoco_returns.png`` and prints the
@@ -41,6 +44,7 @@ import os
 import platform
 import subprocess
 import sys
+import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -120,6 +124,67 @@ def sweep(a: argparse.Namespace, work: Path) -> Path:
     if code != 0:
         sys.exit(f"the sweep failed: see {work / 'logs' / f'{name}.log'}")
     return exp
+
+
+def _latest_only(trial: Path) -> set[Path]:
+    """What a trial's ``checkpoint/`` needs to resume: nothing once finished, else the latest."""
+    store, result = trial / "checkpoint", trial / "result.json"
+    rows = result.read_text().splitlines() if result.exists() else []
+    if not (store / "latest").is_file() or (rows and json.loads(rows[-1]).get("done")):
+        return set()
+    return {store / "latest", store / (store / "latest").read_text().strip()}
+
+
+def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
+    """An unfinished protocol of ``--env`` in one file, to resume on another machine.
+
+    Holds the sweep (and confirmation) directory, the finished peer runs and the logs; leaves
+    out what resuming does not read: TensorBoard event files, and checkpoints other than an
+    unfinished trial's latest. ``--unpack`` puts it back in a work directory; the same
+    command then resumes there (a moved sweep finds its study: ``storage.moved_study``).
+    """
+    exp = work / f"returns_{a.env}"
+    if not (exp / "sweep.json").exists():
+        sys.exit(f"--pack: no sweep of {a.env} in {work}")
+    keep: set[Path] = set()
+    for store in exp.rglob("checkpoint"):
+        if store.is_dir() and store.parent.name.startswith("run_"):
+            keep |= _latest_only(store.parent)
+
+    def wanted(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        path = work / info.name
+        if path.name.startswith("events.out.tfevents"):
+            return None
+        stores = [q for q in path.parents if q.name == "checkpoint"]
+        if stores and stores[0].parent.name.startswith("run_") and not (
+                path in keep or any(q in keep for q in path.parents)):
+            return None
+        return info
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    with tarfile.open(part, "w:gz") as tar:
+        tar.add(exp, arcname=exp.name, filter=wanted)
+        for side in PEERS:
+            for run in sorted((work / side / a.env).glob("seed_*.json")):
+                tar.add(run, arcname=str(run.relative_to(work)))
+        for log in sorted((work / "logs").glob(f"*{a.env}*.log")):
+            tar.add(log, arcname=str(log.relative_to(work)))
+    part.replace(dest)
+    print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB); resume with --unpack {dest}")
+
+
+def unpack(a: argparse.Namespace, work: Path, src: Path) -> None:
+    """Inverse of ``pack``, into ``work``; never over a sweep of ``--env`` already there."""
+    exp = work / f"returns_{a.env}"
+    if exp.exists():
+        sys.exit(f"--unpack: {exp} exists; unpack into another --work-dir")
+    with tarfile.open(src) as tar:
+        names = tar.getnames()
+        if not names or any(n.split("/")[0] not in {exp.name, *PEERS, "logs"} for n in names):
+            sys.exit(f"--unpack: {src} does not hold {a.env}'s protocol only")
+        tar.extractall(work, filter="data")
+    print(f"unpacked {src} into {work}")
 
 
 def _seeds(n: int) -> list[int]:
@@ -434,6 +499,11 @@ def main() -> None:
     p.add_argument("--rllib-seeds", type=int, default=3, help="RLlib test seeds")
     p.add_argument("--work-dir", default="~/a2c_ray_results/benchmarks",
                    help="sweeps, peer runs and logs")
+    carry = p.add_mutually_exclusive_group()
+    carry.add_argument("--pack", metavar="FILE", help="only write the env's unfinished "
+                       "protocol to FILE (.tar.gz), to resume elsewhere")
+    carry.add_argument("--unpack", metavar="FILE", help="first put a --pack file's protocol "
+                       "into --work-dir, then run")
     a = p.parse_args()
     if a.report:
         report(a.figure)
@@ -443,6 +513,11 @@ def main() -> None:
     if a.sb3_seeds is None:
         a.sb3_seeds = 5 if a.env == "HalfCheetah-v5" else 3
     work = Path(a.work_dir).expanduser()
+    if a.pack:
+        pack(a, work, Path(a.pack))
+        return
+    if a.unpack:
+        unpack(a, work, Path(a.unpack))
     keep_committed(a, work)
     ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
     write_preset(a, ours[1])  # the RLlib peer and the check train it

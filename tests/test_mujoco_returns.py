@@ -1,0 +1,92 @@
+"""benchmarks/mujoco_returns.py's --pack and --unpack: an interrupted sweep resumed elsewhere."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import mujoco_returns
+from tests.test_tune import (
+    SMALL,
+    TUNE,
+    _checkpointed_unfinished,
+    _finished,
+    run,
+    space_file,
+    study_trials,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = "Walker2d-v5"  # the name the script gives the sweep; the trials here train CartPole-v1
+NAME = f"returns_{ENV}"
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    exp = work / NAME
+    args = ["--num-samples", "4", *SMALL, "--storage-path", str(work), "--name", NAME,
+            "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"]
+    with (tmp_path / "out.txt").open("w") as out:
+        proc = subprocess.Popen(TUNE + args, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                _finished(exp) and _checkpointed_unfinished(exp)):
+            time.sleep(0.5)
+        assert proc.poll() is None and _finished(exp), "no trial finished while another ran"
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    finished = {p.relative_to(work): text for p, text in _finished(exp).items()}
+    states = [t.state for t in study_trials(exp, NAME)]
+    peer = work / "sb3" / ENV / "seed_10000.json"  # a finished peer run travels too
+    peer.parent.mkdir(parents=True)
+    peer.write_text(json.dumps({"seed": 10000, "eval_return_last": 1.0}))
+
+    packed = tmp_path / "carry" / f"{NAME}.tar.gz"
+    r = subprocess.run([sys.executable, "benchmarks/mujoco_returns.py", "--env", ENV,
+                        "--work-dir", str(work), "--pack", str(packed)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(packed) as tar:
+        names = set(tar.getnames())
+    assert any("events.out.tfevents" in p.name for p in exp.rglob("*"))
+    assert not any("events.out.tfevents" in n for n in names)  # TensorBoard's files stay
+    assert "sb3/Walker2d-v5/seed_10000.json" in names and f"{NAME}/optuna.db" in names
+    for trial in exp.glob("run_trial_*"):
+        store = trial / "checkpoint"
+        kept = {n for n in names if n.startswith(f"{NAME}/{trial.name}/checkpoint/")
+                and n.count("/") == 3}
+        if trial.relative_to(work) / "result.json" in finished:
+            assert kept == set(), trial  # a finished trial's checkpoints are not needed
+        elif (store / "latest").is_file():  # only the latest of an unfinished one
+            latest = (store / "latest").read_text().strip()
+            assert kept == {f"{NAME}/{trial.name}/checkpoint/{x}" for x in ("latest", latest)}
+
+    a = argparse.Namespace(env=ENV)
+    mujoco_returns.unpack(a, elsewhere, packed)
+    with pytest.raises(SystemExit, match="exists"):  # never over a sweep already there
+        mujoco_returns.unpack(a, elsewhere, packed)
+    r = run(["--resume", "--name", NAME, "--storage-path", str(elsewhere)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    moved = elsewhere / NAME
+    summary = json.loads((moved / "summary.json").read_text())
+    assert summary["trials_by_status"] == {"TERMINATED": 4}
+    assert summary["optuna_storage"] == f"sqlite:///{moved / 'optuna.db'}"
+    for path, text in finished.items():  # finished trials were kept, not run again
+        assert (elsewhere / path).read_text() == text
+    # the copy wrote to its own study, never to the one of the sweep it was packed from
+    assert not (exp / "summary.json").exists()
+    assert [t.state for t in study_trials(exp, NAME)] == states
