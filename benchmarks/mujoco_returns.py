@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ FIGURE = ROOT / "docs" / "mujoco_returns.png"
 CONFIRM_SEED = TEST_SEED_START  # the confirmation's first test seed
 CHECK_SEED = 20_000  # used by nothing else: the preset's reproduction check
 CURVE_EVERY = 50_000
+TICK_S = 60  # how often a running sweep's wall time is written
 PEERS = ("sb3", "sb3_norm_reward", "rllib")  # the record's peer sides
 
 # Published A2C at 1M env steps (issues 7 and 15): rl-baselines3-zoo's one agent (v3 envs) and
@@ -80,13 +82,27 @@ ANCHORS = {
 }
 
 
-def _run(cmd: list[str], log: Path) -> int:
-    """Run a command, its output appended to ``log``; returns the exit status."""
+def _run(cmd: list[str], log: Path, tick: Callable[[], None] | None = None) -> int:
+    """Run a command, its output appended to ``log``; returns the exit status.
+
+    Ctrl-C in a terminal reaches the command too (one process group), and the command stops
+    on its own: a sweep saves its state first, which takes seconds. So this waits for it,
+    where ``subprocess.run`` would kill it a quarter of a second after the Ctrl-C. ``tick``
+    runs every ``TICK_S`` seconds while the command does.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     print("$", " ".join(cmd), f"  (log: {log})", flush=True)
     with log.open("a") as f:
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
-                              env={**os.environ, "MUJOCO_GL": "egl"}).returncode
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, "MUJOCO_GL": "egl"})
+        while True:
+            try:
+                return proc.wait(timeout=TICK_S)
+            except subprocess.TimeoutExpired:
+                if tick is not None:
+                    tick()
+            except KeyboardInterrupt:
+                print("interrupted: waiting for the command to stop", flush=True)
 
 
 def sweep(a: argparse.Namespace, work: Path) -> Path:
@@ -112,13 +128,18 @@ def sweep(a: argparse.Namespace, work: Path) -> Path:
         cmd += [x for s in starts for x in ("--start-from", s)]
     if a.max_concurrent:
         cmd += ["--max-concurrent-trials", str(a.max_concurrent)]
-    start = time.time()
-    code = _run(cmd, work / "logs" / f"{name}.log")
-    # the sweep's wall time adds up over its runs: an interrupted one resumes where it stopped
+    # the sweep's wall time adds up over its runs: an interrupted one resumes where it stopped.
+    # It is written every TICK_S too, so a run whose machine goes away still counts.
     wall = exp / "bench_wall_s.txt"
     done = float(wall.read_text()) if wall.exists() else 0.0
-    if exp.exists():
-        wall.write_text(f"{done + time.time() - start:.0f}\n")
+    start = time.time()
+
+    def count() -> None:
+        if exp.exists():
+            wall.write_text(f"{done + time.time() - start:.0f}\n")
+
+    code = _run(cmd, work / "logs" / f"{name}.log", tick=count)
+    count()
     if code in (130, 143):  # a2c_ray.tune's exit after SIGINT or SIGTERM
         sys.exit(f"the sweep was interrupted: the same command resumes it ({exp})")
     if code != 0:

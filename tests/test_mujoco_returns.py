@@ -1,4 +1,4 @@
-"""benchmarks/mujoco_returns.py's --pack and --unpack: an interrupted sweep resumed elsewhere."""
+"""benchmarks/mujoco_returns.py stopped with Ctrl-C, packed, and resumed elsewhere (--unpack)."""
 
 import argparse
 import json
@@ -33,8 +33,10 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir()
     exp = work / NAME
-    args = ["--num-samples", "4", *SMALL, "--storage-path", str(work), "--name", NAME,
-            "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"]
+    # a checkpoint every iteration, so that some trial is unfinished with one when another ends
+    args = ["--num-samples", "6", *SMALL, "--checkpoint-every", "1", "--storage-path",
+            str(work), "--name", NAME, "--search-space", space_file(tmp_path),
+            "--max-concurrent-trials", "2"]
     with (tmp_path / "out.txt").open("w") as out:
         proc = subprocess.Popen(TUNE + args, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -83,10 +85,39 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     moved = elsewhere / NAME
     summary = json.loads((moved / "summary.json").read_text())
-    assert summary["trials_by_status"] == {"TERMINATED": 4}
+    assert summary["trials_by_status"] == {"TERMINATED": 6}
     assert summary["optuna_storage"] == f"sqlite:///{moved / 'optuna.db'}"
     for path, text in finished.items():  # finished trials were kept, not run again
         assert (elsewhere / path).read_text() == text
     # the copy wrote to its own study, never to the one of the sweep it was packed from
     assert not (exp / "summary.json").exists()
     assert [t.state for t in study_trials(exp, NAME)] == states
+
+
+@pytest.mark.slow
+def test_ctrl_c_lets_the_sweep_stop_cleanly_and_counts_its_wall_time(tmp_path):
+    # Ctrl-C in a terminal signals the script and its sweep alike; the script must wait for
+    # the sweep to save its state (subprocess.run killed it after a quarter of a second).
+    work = tmp_path / "work"
+    cmd = [sys.executable, "benchmarks/mujoco_returns.py", "--env", "Walker2d-v5",
+           "--work-dir", str(work), "--num-samples", "2", "--max-steps", "50000",
+           "--grace-steps", "25000", "--seeds-per-trial", "1", "--confirm-top", "1",
+           "--seeds", "1", "--max-concurrent", "1"]
+    exp = work / NAME
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, start_new_session=True)  # its own group, as a terminal's
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not any(
+                p.stat().st_size for p in exp.glob("run_trial_*/result.json")):
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and "the sweep was interrupted" in err, err[-3000:]
+    log = (work / "logs" / f"{NAME}.log").read_text()
+    assert "\ninterrupted: " in log and "interrupted again" not in log, log[-3000:]
+    assert float((exp / "bench_wall_s.txt").read_text()) > 0
