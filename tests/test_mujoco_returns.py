@@ -103,20 +103,22 @@ def test_ctrl_c_lets_the_sweep_stop_cleanly_and_counts_its_wall_time(tmp_path):
            "--work-dir", str(work), "--num-samples", "2", "--max-steps", "50000",
            "--grace-steps", "25000", "--seeds-per-trial", "1", "--confirm-top", "1",
            "--seeds", "1", "--max-concurrent", "1"]
-    exp = work / NAME
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, start_new_session=True)  # its own group, as a terminal's
+    exp, err_file = work / NAME, tmp_path / "err.txt"
+    with err_file.open("w") as e:  # a file: a full pipe would block
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e, cwd=ROOT,
+                                start_new_session=True)  # its own group, as a terminal's
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None and not any(
                 p.stat().st_size for p in exp.glob("run_trial_*/result.json")):
             time.sleep(0.5)
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert proc.poll() is None, err_file.read_text()[-3000:]
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=180)
+        proc.wait(timeout=180)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    err = err_file.read_text()
     assert proc.returncode == 1 and "the sweep was interrupted" in err, err[-3000:]
     log = (work / "logs" / f"{NAME}.log").read_text()
     assert "\ninterrupted: " in log and "interrupted again" not in log, log[-3000:]
