@@ -110,7 +110,7 @@ class StudySearcher(Searcher):
         return True
 
     def _trial(self, trial_id: str) -> optuna.Trial:
-        """The Optuna trial of a Tune trial; a restored searcher holds only its number."""
+        """The Optuna trial of a Tune trial; a restored searcher holds only its Optuna id."""
         trial = self._trials[trial_id]
         if isinstance(trial, int):  # saved as Optuna's trial id (see __getstate__)
             trial = self._trials[trial_id] = optuna.Trial(self.study, trial)

@@ -481,7 +481,7 @@ def _tuner(settings: dict[str, Any], storage: str, name: str, exp: str, concurre
     url = settings["optuna_storage"]
     if url is None:
         url = _default_study_url(name, exp)
-        Path(url[len(st.SQLITE):]).parent.mkdir(parents=True, exist_ok=True)
+        st.sqlite_file(url).parent.mkdir(parents=True, exist_ok=True)
         settings["optuna_storage"] = url
     points: list[dict[str, Any]] = []
     for point in [*settings.get("start_points", []), *known_points(space)]:
