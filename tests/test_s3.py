@@ -20,7 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from a2c_ray import storage as st
-from a2c_ray.results import load_curves, load_trials
+from a2c_ray.results import load_curves, load_trials, tune_trial_states
 from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,13 @@ def _text(key: str) -> str:
 
 
 def _state(prefix: str) -> tuple[dict[str, str], bool]:
-    """Finished trials' result.json texts, and whether an unfinished trial has a checkpoint."""
+    """Finished trials' result.json texts, and whether an unfinished trial has a checkpoint.
+
+    Unfinished as Tune's own snapshot in the bucket has it: the driver uploads that snapshot
+    every 10 s or so, so a trial started, checkpointed or ended since is not yet in it, and a
+    driver killed then resumes from the older picture (a trial it had not yet saved as
+    started is drawn again, under a new name, and starts over).
+    """
     keys = _keys(prefix)
     finished = {}
     for key in keys:
@@ -65,7 +71,9 @@ def _state(prefix: str) -> tuple[dict[str, str], bool]:
             if text.strip() and json.loads(text.strip().splitlines()[-1]).get("done"):
                 finished[key] = text
     checkpointed = {k.split("/")[2] for k in keys if k.endswith("/checkpoint/latest")}
-    return finished, bool(checkpointed - {k.split("/")[2] for k in finished})
+    saved = tune_trial_states(f"s3://sweeps/{prefix.rstrip('/')}") or {}
+    unfinished = {name for name, trial in saved.items() if trial["status"] != "TERMINATED"}
+    return finished, bool((checkpointed & unfinished) - {k.split("/")[2] for k in finished})
 
 
 @pytest.fixture(scope="module")
