@@ -140,8 +140,11 @@ def _first_rows(exp: Path) -> dict[Path, str]:
 @pytest.mark.parametrize("how", list(STOPS))
 def test_sweep_stopped_then_resumed(tmp_path, how):
     sig, group, code, moved = STOPS[how]
-    args = ["--num-samples", "5", *SMALL, "--storage-path", str(tmp_path), "--name", "stop",
-            "--search-space", space_file(tmp_path), "--max-concurrent-trials", "2"]
+    # a checkpoint every iteration: any trial running beside a finished one is one to resume
+    # (every 5, ASHA could stop each of them before its first, and the sweep end unstopped)
+    args = ["--num-samples", "5", *SMALL, "--checkpoint-every", "1", "--storage-path",
+            str(tmp_path), "--name", "stop", "--search-space", space_file(tmp_path),
+            "--max-concurrent-trials", "2"]
     exp = tmp_path / "stop"
     out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
     with out_file.open("w") as o, err_file.open("w") as e:  # files: a full pipe would block
@@ -150,7 +153,7 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
     try:
         while time.monotonic() < deadline and proc.poll() is None and not (
                 _finished(exp) and _checkpointed_unfinished(exp)):
-            time.sleep(0.5)
+            time.sleep(0.2)  # a trial stopped at the first rung runs for a second or so
         finished = _finished(exp)
         assert finished, "no trial finished in time"
         assert proc.poll() is None, "the sweep ended before it could be stopped"
