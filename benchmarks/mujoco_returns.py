@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.analysis import param_importances
+from a2c_ray.cli import Parser, fail
 from a2c_ray.results import seed_stats
 from a2c_ray.seeds import TEST_SEED_START
 
@@ -166,7 +167,7 @@ def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
     """
     exp = work / f"returns_{a.env}"
     if not (exp / "sweep.json").exists():
-        sys.exit(f"--pack: no sweep of {a.env} in {work}")
+        fail(f"--pack: no sweep of {a.env} in {work} (no {exp / 'sweep.json'})")
     keep: set[Path] = set()
     for store in exp.rglob("checkpoint"):
         if store.is_dir() and store.parent.name.startswith("run_"):
@@ -199,11 +200,18 @@ def unpack(a: argparse.Namespace, work: Path, src: Path) -> None:
     """Inverse of ``pack``, into ``work``; never over a sweep of ``--env`` already there."""
     exp = work / f"returns_{a.env}"
     if exp.exists():
-        sys.exit(f"--unpack: {exp} exists; unpack into another --work-dir")
-    with tarfile.open(src) as tar:
+        fail(f"--unpack: {exp} exists; unpack into another --work-dir")
+    if not src.is_file():
+        fail(f"--unpack: no file {src}; give a file that --pack wrote")
+    try:
+        tar = tarfile.open(src)
+    except tarfile.TarError as e:
+        fail(f"--unpack: {src} is not a tar archive ({e}); give a file that --pack wrote")
+    with tar:
         names = tar.getnames()
         if not names or any(n.split("/")[0] not in {exp.name, *PEERS, "logs"} for n in names):
-            sys.exit(f"--unpack: {src} does not hold {a.env}'s protocol only")
+            fail(f"--unpack: {src} does not hold {a.env}'s protocol only; it holds "
+                 f"{sorted({n.split('/')[0] for n in names})[:5]}")
         tar.extractall(work, filter="data")
     print(f"unpacked {src} into {work}")
 
@@ -490,8 +498,7 @@ def report(figure: str) -> None:
 
 def main() -> None:
     """Entry point."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--env", choices=sorted(ANCHORS), help="environment to run")
     p.add_argument("--report", action="store_true", help="only draw the figure and print the "
                    "table from benchmarks/results/returns_*.json")

@@ -79,8 +79,10 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
 
     a = argparse.Namespace(env=ENV)
     mujoco_returns.unpack(a, elsewhere, packed)
-    with pytest.raises(SystemExit, match="exists"):  # never over a sweep already there
+    before = sorted(elsewhere.rglob("*"))
+    with pytest.raises(SystemExit) as stop:  # never over a sweep already there
         mujoco_returns.unpack(a, elsewhere, packed)
+    assert stop.value.code == 2 and sorted(elsewhere.rglob("*")) == before
     r = run(["--resume", "--name", NAME, "--storage-path", str(elsewhere)])
     assert r.returncode == 0, r.stderr[-3000:]
     moved = elsewhere / NAME
@@ -123,3 +125,41 @@ def test_ctrl_c_lets_the_sweep_stop_cleanly_and_counts_its_wall_time(tmp_path):
     log = (work / "logs" / f"{NAME}.log").read_text()
     assert "\ninterrupted: " in log and "interrupted again" not in log, log[-3000:]
     assert float((exp / "bench_wall_s.txt").read_text()) > 0
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture[str],
+          monkeypatch: pytest.MonkeyPatch) -> tuple[int | str | None, str]:
+    monkeypatch.setattr(sys, "argv", ["mujoco_returns.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        mujoco_returns.main()
+    return stop.value.code, capsys.readouterr().err
+
+
+def test_pack_and_unpack_refuse_bad_input_in_one_line_and_write_nothing(
+        tmp_path, capsys, monkeypatch):
+    work, out = tmp_path / "work", tmp_path / "out.tar.gz"
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--pack", str(out)], capsys,
+                      monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and f"no sweep of {ENV} in {work}" in err
+    assert not out.exists() and not work.exists()
+
+    missing = tmp_path / "missing.tar.gz"
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--unpack", str(missing)],
+                      capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and f"no file {missing}" in err
+
+    not_tar = tmp_path / "notes.tar.gz"
+    not_tar.write_text("not an archive")
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--unpack", str(not_tar)],
+                      capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "is not a tar archive" in err
+
+    other = tmp_path / "other.tar.gz"  # another env's protocol: nothing of it is extracted
+    (tmp_path / "returns_Ant-v5").mkdir()
+    (tmp_path / "returns_Ant-v5" / "sweep.json").write_text("{}")
+    with tarfile.open(other, "w:gz") as tar:
+        tar.add(tmp_path / "returns_Ant-v5", arcname="returns_Ant-v5")
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--unpack", str(other)],
+                      capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "returns_Ant-v5" in err
+    assert not work.exists() or not any(work.rglob("*"))
