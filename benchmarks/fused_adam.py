@@ -28,10 +28,9 @@ import torch
 
 from a2c_ray import A2CConfig, train
 from a2c_ray import learner as learner_module
-from a2c_ray.batch import Batch
 from a2c_ray.envs import env_spaces
 from a2c_ray.optim import make_optimizer
-from benchmarks.preset_profile import preset_as_swept
+from benchmarks.preset_profile import batch_like, preset_as_swept
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,22 +40,6 @@ def _foreach(name: str, params: Any, lr: float, eps: float, alpha: float) -> Any
     if name == "adam":
         return torch.optim.Adam(list(params), lr=lr, eps=eps, foreach=True)
     return make_optimizer(name, params, lr, eps, alpha)
-
-
-def _batch(config: A2CConfig, obs_space: Any, action_space: Any) -> Batch:
-    """One batch of the config's shape (T x N transitions), random values, no episode ends."""
-    rng = np.random.default_rng(0)
-    T, N = config.rollout_length, config.envs_per_worker
-    D, A = obs_space.shape[0], action_space.shape[0]
-    f32 = np.float32
-    return Batch(obs=rng.standard_normal((T, N, D)).astype(f32),
-                 actions=rng.standard_normal((T, N, A)).astype(f32),
-                 rewards=rng.standard_normal((T, N)).astype(f32),
-                 terminated=np.zeros((T, N), bool), truncated=np.zeros((T, N), bool),
-                 last_obs=rng.standard_normal((N, D)).astype(f32),
-                 final_idx=np.zeros((0, 2), np.int64), final_obs=np.zeros((0, D), f32),
-                 obs_moments=(), ret_moments=(), episode_returns=np.zeros(0),
-                 episode_lengths=np.zeros(0, np.int64), version=0)
 
 
 def main() -> None:
@@ -71,7 +54,7 @@ def main() -> None:
     torch.set_num_threads(1)
     config = preset_as_swept(a.env, a.steps)
     spaces = env_spaces(config.env_id)
-    batch = _batch(config, *spaces)
+    batch = batch_like(config, *spaces)
     learners = {}
     for kind, factory in (("foreach", _foreach), ("fused", make_optimizer)):
         learner_module.make_optimizer = factory  # the Learner looks it up at construction
