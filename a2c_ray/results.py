@@ -53,9 +53,11 @@ def _files(run_dir: str) -> set[str]:
 def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
     """Each trial Tune knows, from its newest ``experiment_state-*.json``; None if there is none.
 
-    Keyed by trial directory name: ``{"trial_id", "status", "params"}``. The status is Tune's
-    own (TERMINATED, ERROR, RUNNING, PENDING, PAUSED), as saved with the experiment state, so
-    a sweep stopped by Ctrl-C shows its unfinished trials as RUNNING or PENDING. The file's
+    Keyed by trial directory name: ``{"trial_id", "status", "params", "started_at",
+    "last_result_at"}``. The status is Tune's own (TERMINATED, ERROR, RUNNING, PENDING, PAUSED),
+    as saved with the experiment state, so a sweep stopped by Ctrl-C shows its unfinished
+    trials as RUNNING or PENDING. The two times are Tune's wall-clock times (``time.time()``)
+    of the trial first set running and of its last result, None before either. The file's
     format is Tune's private one and is read here only; tests/test_results.py fails loudly if
     it changes.
     """
@@ -68,12 +70,14 @@ def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
     except json.JSONDecodeError:  # being rewritten: Tune writes it in place
         return None
     out = {}
-    for trial_json, _runtime in data["trial_data"]:
-        trial = json.loads(trial_json)
+    for trial_json, runtime_json in data["trial_data"]:
+        trial, runtime = json.loads(trial_json), json.loads(runtime_json)
         dirname = Path(trial.get("relative_logdir") or trial["trial_id"]).name
         params = trial.get("config")
         out[dirname] = {"trial_id": str(trial["trial_id"]), "status": trial["status"],
-                        "params": params if isinstance(params, dict) else {}}
+                        "params": params if isinstance(params, dict) else {},
+                        "started_at": runtime.get("start_time"),
+                        "last_result_at": runtime.get("last_result_time")}
     return out
 
 

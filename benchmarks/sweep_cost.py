@@ -18,7 +18,14 @@ Measured one after another in one run, on every core of this machine (C of them)
 Efficiency = sweep steps/s per core / ceiling; overhead = 1 - sweep / standalone; evaluation
 share = the trials' ``eval_time_s`` over their ``time_total_s``; busy = the trials'
 ``time_total_s`` over (the sweep's wall time x C), the part of the slots' time that trials ran
-in, and the in-trial rate their env steps over their ``time_total_s``. Results go to
+in, and the in-trial rate their env steps over their ``time_total_s``. The slots' time outside
+the trials is split, from the times Tune saves with each trial (set running, last result;
+``a2c_ray.results.tune_trial_states``):
+before the first trial runs (Python, Ray and Tune start-up), after the last result (the
+summary and shut-down), and the hand-over in a slot from one trial's last result to the next
+trial's start; ``tune_busy`` is Tune's trial times over the slots' time, which less ``busy`` is
+the part of a trial outside the trainer's clock (its process and set-up, its last report).
+Results go to
 benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>][_g<grace>][_rungs].json.
 
 ``--side-by-side 10 5`` instead runs the standalone preset at each number of evaluation episodes
@@ -40,6 +47,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from a2c_ray.results import tune_trial_states
 from benchmarks.throughput import cores, env_ceiling
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +87,25 @@ def sweep_evaluations(config: dict[str, Any], grace: int, schedule: str
                                  defaults.get_default("reduction_factor"))
     return scored_evaluations(cfg.eval_interval_steps, milestones, cfg.total_env_steps,
                               defaults.get_default("score_evals"), cfg.batch_size)
+
+
+def slot_gaps(times: list[tuple[float, float]], slots: int) -> list[float]:
+    """Each trial's wait after the trial before it in its slot (seconds), first trials left out.
+
+    ``times`` are (start, end) per trial. The first ``slots`` trials to start open the slots;
+    each later one follows, in start order, the trial that ended latest before it started (the
+    one whose slot it took, where a slot runs one trial at a time).
+    """
+    ordered = sorted(times)
+    ends = [end for _, end in ordered[:slots]]
+    gaps = []
+    for start, end in ordered[slots:]:
+        free = [i for i, e in enumerate(ends) if e <= start]
+        i = (max(free, key=ends.__getitem__) if free
+             else min(range(len(ends)), key=ends.__getitem__))
+        gaps.append(max(0.0, start - ends[i]))
+        ends[i] = end
+    return gaps
 
 
 def _print_side_by_side(labels: list[str], runs: list[dict[str, float]], what: str) -> None:
@@ -154,11 +183,14 @@ def main() -> None:
                                                            "learning_rate", "eval_episodes",
                                                            "eval_interval_steps")
                  for x in ("--set", f"{k}={json.dumps(v)}")]]
-        start = time.perf_counter()
+        start, began = time.perf_counter(), time.time()
         subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
-        wall = time.perf_counter() - start
+        wall, ended = time.perf_counter() - start, time.time()
         last = [json.loads(r.read_text().splitlines()[-1])
                 for r in Path(tmp, "cost").glob("run_trial_*/result.json")]
+        states = (tune_trial_states(str(Path(tmp, "cost"))) or {}).values()
+        times = [(t["started_at"], t["last_result_at"]) for t in states
+                 if t["started_at"] is not None and t["last_result_at"] is not None]
     sweep = sum(r["env_steps"] for r in last) / (wall * n)
     in_trials = sum(r["time_total_s"] for r in last)
     sweep_eval = sum(r["eval_time_s"] for r in last) / in_trials
@@ -168,6 +200,14 @@ def main() -> None:
     in_trial = sum(r["env_steps"] for r in last) / in_trials
     print(f"sweep: {sweep:,.0f} steps/s per core, evaluation {sweep_eval:.0%}; trials ran in "
           f"{busy:.0%} of the slots' time, at {in_trial:,.0f} steps/s", flush=True)
+    before = min(s for s, _ in times) - began
+    after = ended - max(e for _, e in times)
+    gaps = slot_gaps(times, n)
+    handover = float(np.median(gaps)) if gaps else float("nan")
+    tune_busy = sum(e - s for s, e in times) / (wall * n)
+    print(f"Tune's trials (set running to last result) filled {tune_busy:.0%} of the slots' "
+          f"time; outside them: {before:.1f} s before the first, {after:.1f} s after the last "
+          f"result, {len(gaps)} hand-overs of median {handover:.2f} s", flush=True)
 
     stopped = sum(r["env_steps"] < a.steps for r in last)
     result = {"env": a.env, "steps": a.steps, "trials": a.trials, "cores": n,
@@ -176,6 +216,8 @@ def main() -> None:
               "eval_episodes": a.eval_episodes, "ceiling": ceiling, "standalone": alone,
               "standalone_eval_share": alone_eval, "sweep": sweep, "sweep_eval_share": sweep_eval,
               "sweep_busy": busy, "sweep_in_trial": in_trial,
+              "tune_busy": tune_busy, "before_first_trial_s": before, "after_last_result_s": after,
+              "handovers": len(gaps), "handover_median_s": handover,
               "efficiency": sweep / ceiling, "overhead": 1 - sweep / alone}
     name = f"sweep_cost_{a.env}_{a.steps}_e{a.eval_episodes}"
     name += "" if a.trials == 4 else f"_t{a.trials}"  # 4 trials: the table's usual rows

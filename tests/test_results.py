@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -65,6 +66,8 @@ def test_tunes_private_experiment_state_is_still_read(sweep):
     for state in states.values():
         assert state["status"] == "TERMINATED" and state["trial_id"]
         assert set(state["params"]) == set(SPACE) | {"seeds"}  # and the training seeds
+        # wall-clock times, the trial's start before its last result (benchmarks/sweep_cost.py)
+        assert 1.7e9 < state["started_at"] < state["last_result_at"] < time.time()
 
 
 @pytest.mark.slow
