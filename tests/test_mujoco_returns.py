@@ -15,6 +15,7 @@ import pytest
 from benchmarks import mujoco_returns
 from tests.test_tune import (
     SMALL,
+    SNAPSHOT_EVERY_S,
     TUNE,
     _checkpointed_unfinished,
     _finished,
@@ -39,12 +40,12 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
             "--max-concurrent-trials", "2"]
     with (tmp_path / "out.txt").open("w") as out:
         proc = subprocess.Popen(TUNE + args, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, env=SNAPSHOT_EVERY_S)
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None and not (
                 _finished(exp) and _checkpointed_unfinished(exp)):
-            time.sleep(0.5)
+            time.sleep(0.2)
         assert proc.poll() is None and _finished(exp), "no trial finished while another ran"
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=120) == 130

@@ -123,6 +123,12 @@ def _checkpointed_unfinished(exp: Path) -> bool:
                for d in exp.glob("run_trial_*"))
 
 
+# Tune copies a trial's result.json into the sweep's directory with each snapshot of the
+# experiment, about every 10 s by default: a 6-trial CartPole sweep could end between two
+# snapshots, so a test waiting there for a finished trial beside an unfinished one saw none.
+# A snapshot every second, for the sweeps a test stops midway.
+SNAPSHOT_EVERY_S = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+
 STOPS = {  # how the sweep is stopped, the exit status it must end with, and whether its
     # directory is then moved elsewhere before it resumes (SIGKILL, the driver's crash:
     # tests/test_s3.py)
@@ -148,7 +154,8 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
     exp = tmp_path / "stop"
     out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
     with out_file.open("w") as o, err_file.open("w") as e:  # files: a full pipe would block
-        proc = subprocess.Popen(TUNE + args, stdout=o, stderr=e, start_new_session=True)
+        proc = subprocess.Popen(TUNE + args, stdout=o, stderr=e, start_new_session=True,
+                                env=SNAPSHOT_EVERY_S)
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None and not (
