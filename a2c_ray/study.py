@@ -10,7 +10,11 @@ public ask-and-tell API instead:
   PRUNED at the step it reached (TPE ranks pruned trials by how far they got, then by their
   last value), and one that errored, or ended without a score, is FAIL;
 * each suggestion carries the trial's training seeds (``lockstep.train_seeds``), numbered by
-  the Optuna trial, so no two trials share a seed and a resumed sweep keeps them.
+  the Optuna trial, so no two trials share a seed and a resumed sweep keeps them;
+* a sampled configuration that repeats an earlier trial's exactly is drawn again. A sampler
+  seeded as an earlier sweep's draws that sweep's configurations in the same order, and a
+  preset that was one of them comes back: Walker2d-v5's sweep, started from a preset that a
+  seed-0 draw had found, trained it twice. The repeat is told FAIL with ``duplicate_of``.
 
 It also keeps Tune's limit on trials at once (``set_max_concurrency``) instead of Tune's
 ``ConcurrencyLimiter``, and counts a trial as running only while its Optuna trial is. A driver
@@ -39,6 +43,27 @@ from a2c_ray.seeds import train_seeds
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+_REDRAWS = 5  # draws of a new configuration before a repeat is kept
+
+
+def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A configuration as a hashable key; equal only where every value is the same."""
+    return tuple(sorted(params.items()))
+
+
+def _points(dist: optuna.distributions.BaseDistribution) -> float:
+    """How many values a distribution can take (infinity for a float range)."""
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return len(dist.choices)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return (dist.high - dist.low) // dist.step + 1
+    if isinstance(dist, optuna.distributions.FloatDistribution):
+        if dist.low == dist.high:
+            return 1
+        return math.inf if dist.step is None else round((dist.high - dist.low) / dist.step) + 1
+    return math.inf
 
 
 _RESTORE_AT: list[str] = []  # the study searchers restored in this process open
@@ -147,10 +172,33 @@ class StudySearcher(Searcher):
         if trial_id not in self._trials and 0 < self.max_concurrent <= len(self._running()):
             return None
         if trial_id not in self._trials:
-            self._trials[trial_id] = self.study.ask(self.space)
+            self._trials[trial_id] = self._ask_new()
         trial = self._trial(trial_id)
         return {**trial.params,
                 "seeds": train_seeds(self.sweep_seed, trial.number, self.seeds_per_trial)}
+
+    def _ask_new(self) -> optuna.Trial:
+        """The next trial; a sampled one that repeats an earlier configuration is drawn again.
+
+        Each repeat is told FAIL (which samplers ignore) with the user attribute
+        ``duplicate_of`` (the earlier trial's number), up to ``_REDRAWS`` times; the next draw
+        is then kept, repeat or not, as it is in a space with fewer than ``_REDRAWS`` points
+        more than the study has tried. An enqueued start point is never drawn again.
+        """
+        study = self.study
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state == optuna.trial.TrialState.WAITING for t in trials):
+            return study.ask(self.space)  # an enqueued start point comes first
+        seen = {_key(t.params): t.number for t in trials if t.params}
+        room = math.prod(_points(d) for d in self.space.values()) - len(seen)
+        for _ in range(_REDRAWS if room >= _REDRAWS else 0):
+            trial = study.ask(self.space)
+            twin = seen.get(_key(trial.params))
+            if twin is None:
+                return trial
+            trial.set_user_attr("duplicate_of", twin)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return study.ask(self.space)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Each report with a score is an intermediate value at the trial's env step."""

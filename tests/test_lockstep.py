@@ -223,10 +223,48 @@ def test_study_searcher_resumes_from_a_state_saved_out_of_step_with_the_experime
     restored.restore(str(tmp_path / "searcher.pkl"))
     restored.on_trial_result("b", {"env_steps": 500, "score": 3.0, "config": b})
     restored.on_trial_complete("b", {"env_steps": 1000, "score": 4.0, "config": b})
-    assert restored.suggest("c")["seeds"] == [3_000_006, 3_000_007, 3_000_008]
+    c = restored.suggest("c")
     trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
-    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "RUNNING"]
     assert trials[1].value == 4.0 and trials[1].intermediate_values == {500: 3.0, 1000: 4.0}
+    # the sampler, restored as it was saved before b was drawn, draws b's configuration again:
+    # told FAIL as a repeat, and c is drawn anew (its seeds numbered by its own Optuna trial)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "FAIL", "RUNNING"]
+    assert trials[2].user_attrs == {"duplicate_of": 1} and trials[2].params == trials[1].params
+    assert c["learning_rate"] != b["learning_rate"]
+    assert c["seeds"] == [3_000_009, 3_000_010, 3_000_011]
+
+
+def test_study_searcher_draws_again_a_configuration_an_earlier_trial_had(tmp_path):
+    # Walker2d-v5's sweep started from a preset that a seed-0 sweep had drawn, and drew it
+    # again with its own seed-0 sampler: the same sampler and seed draw the same configurations
+    space = {"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+             "gamma": optuna.distributions.CategoricalDistribution([0.95, 0.99, 0.999])}
+    earlier = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    preset = earlier.ask(space).params  # the earlier sweep's first draw, now a preset
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    searcher = StudySearcher(space, url, "s", optuna.samplers.TPESampler(seed=0),
+                             metric="score", mode="max", max_steps=1000, sweep_seed=0,
+                             seeds_per_trial=1, points_to_evaluate=[preset])
+    suggested = [searcher.suggest(t) for t in "abcd"]
+    configs = [{k: v for k, v in p.items() if k != "seeds"} for p in suggested]
+    assert configs[0] == preset and all(c != preset for c in configs[1:])
+    assert len({tuple(sorted(c.items())) for c in configs}) == 4
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    repeats = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert [(t.state.name, t.user_attrs["duplicate_of"], t.params) for t in repeats] == [
+        ("FAIL", 0, preset)]  # the redrawn repeat, told FAIL, which samplers ignore
+    assert len({s for p in suggested for s in p["seeds"]}) == 4  # seeds still distinct
+
+
+def test_study_searcher_keeps_repeats_in_a_space_too_small_to_avoid_them(tmp_path):
+    one = {"learning_rate": optuna.distributions.CategoricalDistribution([1e-3])}
+    searcher = StudySearcher(one, f"sqlite:///{tmp_path / 'o.db'}", "s",
+                             optuna.samplers.TPESampler(seed=0), metric="score", mode="max",
+                             max_steps=1000, sweep_seed=0, seeds_per_trial=1,
+                             points_to_evaluate=[{"learning_rate": 1e-3}])
+    assert [searcher.suggest(t)["learning_rate"] for t in "abc"] == [1e-3] * 3
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    assert [t.state.name for t in trials] == ["RUNNING"] * 3  # no FAIL trials for repeats
 
 
 def test_study_searcher_can_tell_the_old_story_for_comparison(tmp_path):
