@@ -17,15 +17,15 @@ Measured one after another in one run, on every core of this machine (C of them)
      of the whole command x C), Ray's start-up and the summary included.
 Efficiency = sweep steps/s per core / ceiling; overhead = 1 - sweep / standalone; evaluation
 share = the trials' ``eval_time_s`` over their ``time_total_s``; busy = the trials'
-``time_total_s`` over (the sweep's wall time x C), the part of the slots' time that trials ran
-in, and the in-trial rate their env steps over their ``time_total_s``. The slots' time outside
-the trials is split, from the times Tune saves with each trial (set running, last result;
-``a2c_ray.results.tune_trial_states``):
-before the first trial runs (Python, Ray and Tune start-up), after the last result (the
-summary and shut-down), and the hand-over in a slot from one trial's last result to the next
-trial's start; ``tune_busy`` is Tune's trial times over the slots' time, which less ``busy`` is
-the part of a trial outside the trainer's clock (its process and set-up, its last report).
-Results go to
+``time_total_s`` (Tune's clock of the trainable's own work, its set-up included) over (the
+sweep's wall time x C), the part of the slots' time that trials ran in, and the in-trial rate
+their env steps over their ``time_total_s``. The rest is split with the times Tune saves with
+each trial (set running, last result; ``a2c_ray.results.tune_trial_states``): ``tune_busy``,
+Tune's trial times over the slots' time, which less ``busy`` is the time a trial waited
+inside Tune (its actor starting, and its training thread paused while the driver handles each
+report: function trainables report synchronously); before the first trial runs (Python, Ray
+and Tune start-up); after the last result (the summary and shut-down); and the hand-overs in
+a slot, from one trial's last result to the next one running. Results go to
 benchmarks/results/sweep_cost_<env>_<steps>_e<episodes>[_t<trials>][_g<grace>][_rungs].json.
 
 ``--side-by-side 10 5`` instead runs the standalone preset at each number of evaluation episodes
