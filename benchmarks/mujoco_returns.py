@@ -32,8 +32,10 @@ checkpoint a resume does not read), and ``--unpack FILE`` puts it back in a work
 another machine before the same command resumes it there. SB3
 runs with rewards normalised too (``sb3_a2c.py --norm-reward``, the zoo yml as read today)
 found under ``WORK/sb3_norm_reward/<EnvId>/`` are recorded and drawn beside the others; this
-script does not start them. ``--report`` draws ``docs/mujoco_returns.png`` and prints the
-README table from the JSON files alone.
+script does not start them. ``--peers-only`` trains nothing of ours: it keeps the committed
+record's a2c_ray side, preset check and sweep, runs the peers' missing seeds and records every
+peer run in ``--work-dir`` (a seed added by hand, say). ``--report`` draws
+``docs/mujoco_returns.png`` and prints the README table from the JSON files alone.
 """
 
 from __future__ import annotations
@@ -225,6 +227,11 @@ def _parallel(jobs: int, fn: Any, items: list[Any]) -> list[Any]:
         return list(pool.map(fn, items))
 
 
+def _shown(path: Path) -> str:
+    """A path as a record names it: from the repository's root where it lies inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def keep_committed(a: argparse.Namespace, work: Path) -> None:
     """Peer runs this env's committed record holds become work-dir runs, so none is re-run.
 
@@ -244,7 +251,7 @@ def keep_committed(a: argparse.Namespace, work: Path) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({
                     **run, "env_id": a.env, "settings": record[side]["settings"],
-                    "from": run.get("from", str(committed.relative_to(ROOT)))}))
+                    "from": run.get("from", _shown(committed))}))
 
 
 def sb3(a: argparse.Namespace, work: Path) -> list[Path]:
@@ -514,8 +521,11 @@ def main() -> None:
     p.add_argument("--start-from", action="append", default=[], metavar="CONFIG",
                    help="sweep start points (default: the env's preset, else "
                         "benchmarks/mujoco_start.json)")
-    p.add_argument("--transfer-from", metavar="CONFIG", help="no sweep: train this config "
-                   "(another env's preset) on the seeds and ship it as this env's preset")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--transfer-from", metavar="CONFIG", help="no sweep: train this config "
+                      "(another env's preset) on the seeds and ship it as this env's preset")
+    mode.add_argument("--peers-only", action="store_true", help="keep the committed record's "
+                      "a2c_ray side and preset check; run and record the peers only")
     p.add_argument("--max-concurrent", type=int, help="trials at a time (default: one a CPU)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="peer runs at a time")
     p.add_argument("--sb3-seeds", type=int, help="SB3 test seeds (default: 5 on "
@@ -544,18 +554,26 @@ def main() -> None:
     if a.pack:
         pack(a, work, Path(a.pack))
         return
+    out = RESULTS / f"returns_{a.env}.json"
+    if a.peers_only and not out.exists():
+        fail(f"--peers-only: no record {out}; run {a.env}'s protocol first")
     if a.unpack:
         unpack(a, work, Path(a.unpack))
     keep_committed(a, work)
-    ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
-    write_preset(a, ours[1])  # the RLlib peer and the check train it
+    if a.peers_only:
+        record = json.loads(out.read_text())
+    else:
+        ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
+        write_preset(a, ours[1])  # the RLlib peer and the check train it
     peers = {"sb3": sb3(a, work),
              "sb3_norm_reward": sorted((work / "sb3_norm_reward" / a.env).glob("seed_*.json")),
              "rllib": rllib(a, work)}
-    record = collect(a, ours, peers)
-    check(a, work, record)
+    if a.peers_only:
+        record.update({side: _peer(files) for side, files in peers.items()})
+    else:
+        record = collect(a, ours, peers)
+        check(a, work, record)
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"returns_{a.env}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     st = record["ours"]
     print(f"a2c_ray: {st['mean']:.0f} +- {st['sem']:.0f} (s.e.), worst {st['worst']:.0f}, IQM "

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from a2c_ray.results import seed_stats
 from benchmarks import mujoco_returns
 from tests.test_tune import (
     SMALL,
@@ -164,3 +166,74 @@ def test_pack_and_unpack_refuse_bad_input_in_one_line_and_write_nothing(
                       capsys, monkeypatch)
     assert code == 2 and err.count("\n") == 1 and "returns_Ant-v5" in err
     assert not work.exists() or not any(work.rglob("*"))
+
+
+def test_peers_only_records_a_peer_seed_added_by_hand_and_keeps_our_side(
+        tmp_path, monkeypatch, capsys):
+    results, presets, work = tmp_path / "results", tmp_path / "presets", tmp_path / "work"
+    results.mkdir()
+    presets.mkdir()
+    preset = (ROOT / "a2c_ray" / "presets" / f"{ENV}.json").read_text()
+    (presets / f"{ENV}.json").write_text(preset)
+    monkeypatch.setattr(mujoco_returns, "RESULTS", results)
+    monkeypatch.setattr(mujoco_returns, "PRESETS", presets)
+
+    def run_of(seed: int, value: float, **more: object) -> dict:
+        return {"seed": seed, "eval_return_last": value, "wall_s": 60.0 + seed % 10,
+                "curve": {"env_steps": [50_000, 100_000], "eval_return": [0.0, value]}, **more}
+
+    settings = {"policy": "MlpPolicy", "normalize": True, "norm_reward": True}
+    old = {
+        "env_id": ENV, "env_steps": 100_000, "eval_episodes": 10, "machine": {"cpus": 2},
+        "method": {"kind": "sweep", "trials": 30},
+        "ours": {"config": {"lr": 1e-3, "seed": 0},
+                 "runs": [run_of(10000, 2000.0), run_of(10001, 2600.0)],
+                 **seed_stats([2000.0, 2600.0])},
+        "sb3": {"settings": {**settings, "norm_reward": False},
+                "runs": [run_of(10000, 300.0), run_of(10001, 100.0, **{"from": "elsewhere"})]},
+        "sb3_norm_reward": {"settings": settings,
+                            "runs": [run_of(10000, 50.0), run_of(10001, 80.0)]},
+        "rllib": {"settings": None, "runs": []},
+        "anchors": {"zoo": "582 +- 128"},
+        "preset_check": {"seed": 20000, "eval_return_last": 1900.0, "within_one_std": True},
+    }
+    record = results / f"returns_{ENV}.json"
+    record.write_text(json.dumps(old))
+    added = work / "sb3_norm_reward" / ENV / "seed_10002.json"  # run by hand, as documented
+    added.parent.mkdir(parents=True)
+    added.write_text(json.dumps({**run_of(10002, 170.0), "env_id": ENV, "settings": settings}))
+
+    monkeypatch.setattr(sys, "argv", ["mujoco_returns.py", "--env", ENV, "--work-dir",
+                                      str(work), "--peers-only", "--sb3-seeds", "2"])
+    mujoco_returns.main()
+    new = json.loads(record.read_text())
+    for key in set(old) - {"sb3", "sb3_norm_reward", "rllib"}:
+        assert new[key] == old[key], key  # our side, the check and the sweep's method stay
+    assert (presets / f"{ENV}.json").read_text() == preset  # no preset written
+    assert not (work / f"check_{ENV}").exists() and not (work / f"returns_{ENV}").exists()
+
+    norm = new["sb3_norm_reward"]
+    assert [r["seed"] for r in norm["runs"]] == [10000, 10001, 10002]
+    assert [r.get("from") for r in norm["runs"]] == [str(record), str(record), None]
+    values = [50.0, 80.0, 170.0]
+    assert norm["n"] == 3 and norm["worst"] == 50.0
+    assert norm["mean"] == pytest.approx(sum(values) / 3)
+    assert norm["std"] == pytest.approx(statistics.stdev(values))
+    assert norm["settings"] == settings
+    sb3 = new["sb3"]  # the committed runs come back as they were, each saying where from
+    assert [(r["seed"], r["eval_return_last"], r["from"]) for r in sb3["runs"]] == [
+        (10000, 300.0, str(record)), (10001, 100.0, "elsewhere")]
+    assert sb3["mean"] == pytest.approx(200.0) and new["rllib"]["n"] == 0
+    assert "SB3 A2C: 200" in capsys.readouterr().out
+
+
+def test_peers_only_refuses_an_env_with_no_record_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(mujoco_returns, "RESULTS", tmp_path / "results")
+    work = tmp_path / "work"
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--peers-only"], capsys,
+                      monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "--peers-only: no record" in err
+    assert not work.exists() and not (tmp_path / "results").exists()
+    code, err = _main(["--env", ENV, "--peers-only", "--transfer-from", "x.json"], capsys,
+                      monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "--transfer-from" in err
