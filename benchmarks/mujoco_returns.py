@@ -562,6 +562,7 @@ def main() -> None:
     keep_committed(a, work)
     if a.peers_only:
         record = json.loads(out.read_text())
+        a.max_steps = record["env_steps"]  # the peers run the record's budget
     else:
         ours = from_transfer(a, work) if a.transfer_from else from_sweep(sweep(a, work))
         write_preset(a, ours[1])  # the RLlib peer and the check train it
