@@ -168,30 +168,37 @@ def test_pack_and_unpack_refuse_bad_input_in_one_line_and_write_nothing(
     assert not work.exists() or not any(work.rglob("*"))
 
 
-def test_peers_only_records_a_peer_seed_added_by_hand_and_keeps_our_side(
-        tmp_path, monkeypatch, capsys):
-    results, presets, work = tmp_path / "results", tmp_path / "presets", tmp_path / "work"
+def run_of(seed: int, value: float, **more: object) -> dict:
+    """One seed's run as a record holds it."""
+    return {"seed": seed, "eval_return_last": value, "wall_s": 60.0 + seed % 10,
+            "curve": {"env_steps": [50_000, 100_000], "eval_return": [0.0, value]}, **more}
+
+
+SB3_SETTINGS = {"policy": "MlpPolicy", "normalize": True, "norm_reward": True}
+
+
+@pytest.fixture
+def committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict, str]:
+    """A committed record of ENV (its preset's runs made up) and the preset, in tmp_path.
+
+    The record's budget is 1,024 env steps: a preset check trains two updates of the preset.
+    """
+    results, presets = tmp_path / "results", tmp_path / "presets"
     results.mkdir()
     presets.mkdir()
     preset = (ROOT / "a2c_ray" / "presets" / f"{ENV}.json").read_text()
     (presets / f"{ENV}.json").write_text(preset)
     monkeypatch.setattr(mujoco_returns, "RESULTS", results)
     monkeypatch.setattr(mujoco_returns, "PRESETS", presets)
-
-    def run_of(seed: int, value: float, **more: object) -> dict:
-        return {"seed": seed, "eval_return_last": value, "wall_s": 60.0 + seed % 10,
-                "curve": {"env_steps": [50_000, 100_000], "eval_return": [0.0, value]}, **more}
-
-    settings = {"policy": "MlpPolicy", "normalize": True, "norm_reward": True}
     old = {
-        "env_id": ENV, "env_steps": 100_000, "eval_episodes": 10, "machine": {"cpus": 2},
+        "env_id": ENV, "env_steps": 1024, "eval_episodes": 10, "machine": {"cpus": 2},
         "method": {"kind": "sweep", "trials": 30},
-        "ours": {"config": {"lr": 1e-3, "seed": 0},
+        "ours": {"config": json.loads(preset),
                  "runs": [run_of(10000, 2000.0), run_of(10001, 2600.0)],
                  **seed_stats([2000.0, 2600.0])},
-        "sb3": {"settings": {**settings, "norm_reward": False},
+        "sb3": {"settings": {**SB3_SETTINGS, "norm_reward": False},
                 "runs": [run_of(10000, 300.0), run_of(10001, 100.0, **{"from": "elsewhere"})]},
-        "sb3_norm_reward": {"settings": settings,
+        "sb3_norm_reward": {"settings": SB3_SETTINGS,
                             "runs": [run_of(10000, 50.0), run_of(10001, 80.0)]},
         "rllib": {"settings": None, "runs": []},
         "anchors": {"zoo": "582 +- 128"},
@@ -199,6 +206,13 @@ def test_peers_only_records_a_peer_seed_added_by_hand_and_keeps_our_side(
     }
     record = results / f"returns_{ENV}.json"
     record.write_text(json.dumps(old))
+    return record, old, preset
+
+
+def test_peers_only_records_a_peer_seed_added_by_hand_and_keeps_our_side(
+        tmp_path, monkeypatch, capsys, committed):
+    record, old, preset = committed
+    presets, work, settings = mujoco_returns.PRESETS, tmp_path / "work", SB3_SETTINGS
     added = work / "sb3_norm_reward" / ENV / "seed_10002.json"  # run by hand, as documented
     added.parent.mkdir(parents=True)
     added.write_text(json.dumps({**run_of(10002, 170.0), "env_id": ENV, "settings": settings}))
@@ -224,7 +238,7 @@ def test_peers_only_records_a_peer_seed_added_by_hand_and_keeps_our_side(
     assert [(r["seed"], r["eval_return_last"], r["from"]) for r in sb3["runs"]] == [
         (10000, 300.0, str(record)), (10001, 100.0, "elsewhere")]
     assert sb3["mean"] == pytest.approx(200.0) and new["rllib"]["n"] == 0
-    assert "SB3 A2C: 200" in capsys.readouterr().out
+    assert "sb3: 200; sb3_norm_reward: 100;" in capsys.readouterr().out
 
 
 def test_peers_only_refuses_an_env_with_no_record_in_one_line(tmp_path, capsys, monkeypatch):
@@ -237,3 +251,85 @@ def test_peers_only_refuses_an_env_with_no_record_in_one_line(tmp_path, capsys, 
     code, err = _main(["--env", ENV, "--peers-only", "--transfer-from", "x.json"], capsys,
                       monkeypatch)
     assert code == 2 and err.count("\n") == 1 and "--transfer-from" in err
+
+
+def test_check_only_trains_the_missing_check_seeds_and_keeps_the_rest(
+        tmp_path, monkeypatch, capsys, committed):
+    record, old, preset = committed
+    work = tmp_path / "work"
+    argv = ["mujoco_returns.py", "--env", ENV, "--work-dir", str(work), "--check-only",
+            "--check-seeds", "3", "--jobs", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    mujoco_returns.main()
+    new = json.loads(record.read_text())
+    for key in set(old) - {"preset_check"}:
+        assert new[key] == old[key], key  # our side, the peers and the sweep's method stay
+    assert (mujoco_returns.PRESETS / f"{ENV}.json").read_text() == preset
+    assert not (work / f"check_{ENV}").exists()  # seed 20000 is the record's, not trained
+
+    got = {s: json.loads((work / f"check_{ENV}_{s}" / "summary.json").read_text())
+           for s in (20001, 20002)}
+    assert all(g["env_steps"] >= 1024 and g["config"]["seed"] == s for s, g in got.items())
+    chk = new["preset_check"]
+    values = [1900.0, got[20001]["eval_return_mean"], got[20002]["eval_return_mean"]]
+    assert [(r["seed"], r["eval_return_last"], r.get("from")) for r in chk["runs"]] == [
+        (20000, 1900.0, str(record)), (20001, values[1], None), (20002, values[2], None)]
+    # the issue's one-seed check is as it was, and says how to train all three
+    assert (chk["seed"], chk["eval_return_last"], chk["within_one_std"]) == (20000, 1900.0, True)
+    assert chk["command"] == (f"python -m a2c_ray.train --config a2c_ray/presets/{ENV}.json "
+                              f"--seed 20000 20001 20002 --out runs/check_{ENV}")
+    over = chk["over_seeds"]
+    assert {k: over[k] for k in ("mean", "std", "sem", "worst", "iqm", "n")} == pytest.approx(
+        seed_stats(values))
+    gap = 2300.0 - statistics.mean(values)  # the test mean, 2000 and 2600, less theirs
+    se = (old["ours"]["sem"] ** 2 + statistics.stdev(values) ** 2 / 3) ** 0.5
+    assert over["test_mean_minus_mean"] == pytest.approx(gap)
+    assert over["se_of_difference"] == pytest.approx(se)
+    assert over["within_two_se"] == (abs(gap) <= 2 * se)
+    assert f"seeds 20000 to 20002: {over['mean']:.0f}" in capsys.readouterr().out
+
+    # a run the record holds is not trained again: from the first record, with seed 20001
+    # stopped after its last checkpoint and 20003 before its first, 20001 resumes to the same
+    # return, 20003 starts again and 20002 is not touched
+    record.write_text(json.dumps(old))
+    (work / f"check_{ENV}_20001" / "summary.json").unlink()
+    stale = work / f"check_{ENV}_20003"
+    stale.mkdir()
+    (stale / "progress.csv").write_text("env_steps\n512\n")
+    kept = (work / f"check_{ENV}_20002" / "summary.json").stat().st_mtime_ns
+    monkeypatch.setattr(sys, "argv", [*argv[:-3], "4", "--jobs", "2"])
+    mujoco_returns.main()
+    again = json.loads(record.read_text())["preset_check"]
+    assert [r["seed"] for r in again["runs"]] == [20000, 20001, 20002, 20003]
+    assert again["runs"][:3] == chk["runs"]
+    assert (work / f"check_{ENV}_20002" / "summary.json").stat().st_mtime_ns == kept
+    assert "starting it again" in capsys.readouterr().out
+    assert (stale / "summary.json").exists()
+    # fewer --check-seeds than the record holds: nothing recorded is dropped
+    monkeypatch.setattr(sys, "argv", argv[:-4])
+    mujoco_returns.main()
+    assert [r["seed"] for r in json.loads(record.read_text())["preset_check"]["runs"]] == [
+        20000, 20001, 20002, 20003]
+
+
+def test_check_only_refuses_bad_input_in_one_line_and_writes_nothing(
+        tmp_path, capsys, monkeypatch, committed):
+    record, old, _ = committed
+    work = tmp_path / "work"
+    for argv, says in (
+            (["--check-seeds", "0"], "--check-seeds 0: give 1 or more seeds"),
+            (["--check-only", "--peers-only"], "not allowed with argument"),
+    ):
+        code, err = _main(["--env", ENV, "--work-dir", str(work), *argv], capsys, monkeypatch)
+        assert code == 2 and err.count("\n") == 1 and says in err, err
+    preset = mujoco_returns.PRESETS / f"{ENV}.json"
+    preset.write_text(json.dumps({**old["ours"]["config"], "learning_rate": 0.5}))
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--check-only"], capsys,
+                      monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "is not the configuration" in err
+    assert json.loads(record.read_text()) == old and not work.exists()
+    record.unlink()
+    code, err = _main(["--env", ENV, "--work-dir", str(work), "--check-only"], capsys,
+                      monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "--check-only: no record" in err
+    assert not work.exists()
