@@ -415,6 +415,25 @@ def write_preset(a: argparse.Namespace, config: dict) -> None:
     (PRESETS / f"{a.env}.json").write_text(json.dumps({**config, "seed": 0}, indent=2) + "\n")
 
 
+def _machine() -> dict[str, Any]:
+    """What ran the runs: a seed fixes a run only on the same kind of CPU and libraries.
+
+    PyTorch and NumPy pick their kernels by instruction set (AVX-512, AVX2, ...), and the
+    rounding differs with them from the first update on (benchmarks/README.md).
+    """
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in
+             (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.startswith("model name")]
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu": names[0] if names else platform.processor(),
+            "torch": torch.__version__, "torch_cpu": torch.backends.cpu.get_cpu_capability(),
+            "numpy": np.__version__}
+
+
 def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
             peers: dict[str, list[Path]]) -> dict:
     """One record of our side and the peers' (``sb3``, ``sb3_norm_reward``, ``rllib``)."""
@@ -422,8 +441,7 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
     runs = sorted(runs, key=lambda r: r["seed"])
     return {
         "env_id": a.env, "env_steps": a.max_steps, "eval_episodes": 10,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": _machine(),
         "method": method,
         "ours": {"config": {**config, "seed": 0}, "runs": runs,
                  **seed_stats([r["eval_return_last"] for r in runs])},
@@ -461,9 +479,11 @@ def check(a: argparse.Namespace, work: Path, record: dict, kept: dict[int, dict]
     todo = [s for s in seeds if s not in kept and not (out(s) / "summary.json").exists()]
     if any(_parallel(a.jobs, one, todo)):
         sys.exit(f"the preset check failed: see {work / 'logs'}")
+    machine = _machine()  # the check's new runs ran here
     runs = [kept[s] if s in kept else
             {"seed": s, "eval_return_last":
-             json.loads((out(s) / "summary.json").read_text())["eval_return_mean"]}
+             json.loads((out(s) / "summary.json").read_text())["eval_return_mean"],
+             "machine": machine}
             for s in seeds]
     mean, std, sem = (record["ours"][k] for k in ("mean", "std", "sem"))
     got = runs[0]["eval_return_last"]
@@ -485,8 +505,9 @@ def _kept_check(record: dict, path: Path) -> dict[int, dict]:
     """The preset-check runs a committed record holds, by seed, each saying where it came from."""
     chk = record.get("preset_check") or {}
     runs = chk.get("runs") or ([chk] if "seed" in chk else [])
-    return {r["seed"]: {"seed": r["seed"], "eval_return_last": r["eval_return_last"],
-                        "from": r.get("from", _shown(path))} for r in runs}
+    keys = ("seed", "eval_return_last", "machine")
+    return {r["seed"]: {**{k: r[k] for k in keys if k in r}, "from": r.get("from", _shown(path))}
+            for r in runs}
 
 
 def _over_seeds(record: dict) -> str:

@@ -274,6 +274,8 @@ def test_check_only_trains_the_missing_check_seeds_and_keeps_the_rest(
     values = [1900.0, got[20001]["eval_return_mean"], got[20002]["eval_return_mean"]]
     assert [(r["seed"], r["eval_return_last"], r.get("from")) for r in chk["runs"]] == [
         (20000, 1900.0, str(record)), (20001, values[1], None), (20002, values[2], None)]
+    # a new run says what ran it: the seed fixes a run on that kind of CPU only
+    assert all(r["machine"]["torch_cpu"] and r["machine"]["cpus"] for r in chk["runs"][1:])
     # the one-seed check is as it was, and says how to train all three
     assert (chk["seed"], chk["eval_return_last"], chk["within_one_std"]) == (20000, 1900.0, True)
     assert chk["command"] == (f"python -m a2c_ray.train --config a2c_ray/presets/{ENV}.json "
