@@ -556,7 +556,8 @@ def report(figure: str) -> None:
 
     print("| env | tuned by | a2c_ray preset: mean +- s.e., worst seed | IQM | goal: mean / "
           "worst | SB3 A2C, zoo agent's settings | SB3 A2C, rewards normalised too | RLlib "
-          "configured as A2C | zoo (published) | Tianshou (published) | preset on seed 20000 |")
+          "configured as A2C | zoo (published) | Tianshou (published) | preset on seed 20000; on "
+          "further seeds |")
     print("| --- | --- | --- | ---: | --- | --- | --- | --- | --- | --- | --- |")
     for r in records:
         an = r["anchors"]
