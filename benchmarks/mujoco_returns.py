@@ -244,8 +244,8 @@ def _train(config: Path, seed: int, out: Path, log: Path, steps: int | None = No
     return _run(cmd, log)
 
 
-def _seeds(n: int) -> list[int]:
-    return [CONFIRM_SEED + j for j in range(n)]
+def _seeds(n: int, first: int = CONFIRM_SEED) -> list[int]:
+    return [first + j for j in range(n)]
 
 
 def _parallel(jobs: int, fn: Any, items: list[Any]) -> list[Any]:
@@ -450,10 +450,6 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
     }
 
 
-def _check_seeds(n: int) -> list[int]:
-    return [CHECK_SEED + j for j in range(n)]
-
-
 def check(a: argparse.Namespace, work: Path, record: dict, kept: dict[int, dict]) -> None:
     """Train the preset on the check seeds and compare with the reported mean.
 
@@ -464,7 +460,7 @@ def check(a: argparse.Namespace, work: Path, record: dict, kept: dict[int, dict]
     recorded, by seed (``_kept_check``): those seeds are not trained again, and stay in the
     check whatever ``--check-seeds`` says.
     """
-    seeds = sorted({*_check_seeds(a.check_seeds), *kept})
+    seeds = sorted({*_seeds(a.check_seeds, CHECK_SEED), *kept})
 
     def out(seed: int) -> Path:  # the first seed's directory keeps its earlier name
         return work / (f"check_{a.env}" if seed == CHECK_SEED else f"check_{a.env}_{seed}")
@@ -476,8 +472,7 @@ def check(a: argparse.Namespace, work: Path, record: dict, kept: dict[int, dict]
             print(f"the preset check on seed {seed} failed: see {log}", flush=True)
         return code
 
-    todo = [s for s in seeds if s not in kept and not (out(s) / "summary.json").exists()]
-    if any(_parallel(a.jobs, one, todo)):
+    if any(_parallel(a.jobs, one, [s for s in seeds if s not in kept])):
         sys.exit(f"the preset check failed: see {work / 'logs'}")
     machine = _machine()  # the check's new runs ran here
     runs = [kept[s] if s in kept else
