@@ -1,4 +1,4 @@
-"""Layer 8, CLIs: ``python -m a2c_ray.evaluate`` rolls out a checkpoint's policy, writes a GIF.
+"""``python -m a2c_ray.evaluate`` rolls out a checkpoint's policy, writes a GIF.
 
 --checkpoint takes a checkpoint directory, a train run directory, a Ray Tune trial or
 checkpoint directory, or a whole sweep directory (then the best trial's latest checkpoint).
@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray import checkpoint
-from a2c_ray import storage as st
-from a2c_ray.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.cli import Parser, UsageError, run_cli
-from a2c_ray.config import ConfigError
-from a2c_ray.envs import EnvIdError, env_spaces
+from a2c_ray.core.config import ConfigError
+from a2c_ray.run import checkpoint
+from a2c_ray.run import storage as st
+from a2c_ray.run.checkpoint import CheckpointError, load_checkpoint
+from a2c_ray.sampling.envs import EnvIdError, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's (classic control) likewise
@@ -53,8 +53,8 @@ def find_checkpoint(path: str | Path) -> str:
 
 def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
     """(config, model, observation normaliser or None) from a checkpoint-like path."""
-    from a2c_ray.model import ActorCritic
-    from a2c_ray.stats import RunningMeanStd
+    from a2c_ray.core.stats import RunningMeanStd
+    from a2c_ray.model.network import ActorCritic
 
     config, learner, _ = load_checkpoint(find_checkpoint(path))
     model = ActorCritic(*env_spaces(config.env_id), config)
@@ -79,7 +79,7 @@ def evaluate(
     """
     checkpoint = find_checkpoint(path)  # before loading torch: a wrong path fails at once
     config, model, normalize = load_policy(checkpoint)
-    from a2c_ray.rollout import run_episodes
+    from a2c_ray.sampling.rollout import run_episodes
 
     own = episodes in (None, config.eval_episodes) and seed in (None, config.eval_seed)
     episodes = config.eval_episodes if episodes is None else episodes

@@ -1,4 +1,4 @@
-"""Layer 8, CLIs: ``python -m a2c_ray.report SWEEP``, one self-contained HTML report.
+"""``python -m a2c_ray.report SWEEP``, one self-contained HTML report.
 
 The trials table, learning curves of the best trials, hyperparameter importances, the best
 configuration and a GIF of the best policy, with every image inlined: one file to open or
@@ -15,13 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from a2c_ray import storage as st
-from a2c_ray.analysis import (
-    param_importances,
-    score_spread_figure,
-    seed_bands_figure,
-    top_curves_figure,
-)
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.results import (
     best_trials,
@@ -31,6 +24,13 @@ from a2c_ray.results import (
     sweep_summary,
     table,
 )
+from a2c_ray.results.analysis import (
+    param_importances,
+    score_spread_figure,
+    seed_bands_figure,
+    top_curves_figure,
+)
+from a2c_ray.run import storage as st
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;

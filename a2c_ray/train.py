@@ -1,4 +1,4 @@
-"""Layer 8, CLIs: ``python -m a2c_ray.train``, one configuration on one or more seeds.
+"""``python -m a2c_ray.train``, one configuration on one or more seeds.
 
 Writes to DIR (or DIR/seed_S for each seed when several are given): progress.csv,
 TensorBoard events under tensorboard/, checkpoint/ and summary.json.
@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.checkpoint import CheckpointError, is_checkpoint, load_config
-from a2c_ray.cli import Parser, UsageError, prepare_ray, read_config, run_cli
-from a2c_ray.config import A2CConfig, ConfigError, parse_override
-from a2c_ray.envs import EnvIdError, env_spaces
-from a2c_ray.spaces import SpaceError
+from a2c_ray.cli import Parser, UsageError, prepare_ray, run_cli
+from a2c_ray.core.config import A2CConfig, ConfigError, parse_override
+from a2c_ray.core.spaces import SpaceError
+from a2c_ray.run.checkpoint import CheckpointError, is_checkpoint, load_config
+from a2c_ray.run.storage import read_config
+from a2c_ray.sampling.envs import EnvIdError, env_spaces
 
 
 def build_parser() -> Parser:
@@ -103,7 +104,7 @@ def main() -> int:
     args = build_parser().parse_args()
     config, asked = make_config(args)
     # unknown ids, unsupported spaces and a bad network or use_sde fail before any file
-    from a2c_ray.model import check_model
+    from a2c_ray.model.network import check_model
 
     check_model(config, *env_spaces(config.env_id))
     seeds = args.seed or [config.seed]
@@ -119,7 +120,7 @@ def main() -> int:
             run_asked = {**asked, "seed": seed} if args.seed else asked
             configs[seed] = resumed_config(saved, run_asked, str(run_dir))
     prepare_ray(args.address)
-    from a2c_ray.trainer import train
+    from a2c_ray.run.trainer import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
     summaries = []
@@ -154,7 +155,7 @@ class _TrainModule(types.ModuleType):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from a2c_ray.trainer import train
+        from a2c_ray.run.trainer import train
 
         return train(*args, **kwargs)
 

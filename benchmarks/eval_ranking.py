@@ -32,9 +32,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from a2c_ray.config import parse_override
-from a2c_ray.search_space import load_search_space, to_distributions
-from a2c_ray.seeds import train_seeds
+from a2c_ray.core.config import parse_override
+from a2c_ray.core.seeds import train_seeds
+from a2c_ray.tuning.space import load_search_space, to_distributions
 
 ROOT = Path(__file__).resolve().parents[1]
 EPISODES, SCORE_EVALS = 10, 3
@@ -48,7 +48,7 @@ def run(config: dict[str, Any], interval: int) -> dict[str, Any]:
     import torch
 
     from a2c_ray import A2CConfig, Trainer
-    from a2c_ray.rollout import run_episodes
+    from a2c_ray.sampling.rollout import run_episodes
 
     torch.set_num_threads(1)
     cfg = A2CConfig.from_dict(config)

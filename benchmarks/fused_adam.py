@@ -2,9 +2,9 @@
 
     python -m benchmarks.fused_adam --env HalfCheetah-v5 --steps 100000 --repeats 3
 
-``a2c_ray.optim.make_optimizer`` gives Adam fused where this torch has it (CPU from 2.4); it
-was foreach Adam before. Two measurements, each alternating the two implementations in this
-one process:
+``a2c_ray.learning.optim.make_optimizer`` gives Adam fused where this torch has it (CPU from
+2.4); it was foreach Adam before. Two measurements, each alternating the two implementations
+in this one process:
 
 - the learner's update alone: ``Learner.update`` on one batch of the preset's shape, in 20
   alternating blocks of 50 updates (the values do not change the cost);
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from a2c_ray import A2CConfig, train
-from a2c_ray import learner as learner_module
-from a2c_ray.envs import env_spaces
-from a2c_ray.optim import make_optimizer
+from a2c_ray.learning import learner as learner_module
+from a2c_ray.learning.optim import make_optimizer
+from a2c_ray.sampling.envs import env_spaces
 from benchmarks.preset_profile import batch_like, preset_as_swept
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.config import A2CConfig
-from a2c_ray.seeds import test_seeds
+from a2c_ray.core.config import A2CConfig
+from a2c_ray.core.seeds import test_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,10 +16,10 @@ import ray
 import torch
 
 from a2c_ray import A2CConfig
-from a2c_ray.actors import RaySampler
-from a2c_ray.batch import Batch
-from a2c_ray.envs import env_spaces
-from a2c_ray.learner import Learner
+from a2c_ray.core.batch import Batch
+from a2c_ray.learning.learner import Learner
+from a2c_ray.run.actors import RaySampler
+from a2c_ray.sampling.envs import env_spaces
 
 
 def main() -> None:

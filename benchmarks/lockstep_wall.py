@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from a2c_ray.search_space import load_search_space
+from a2c_ray.tuning.space import load_search_space
 
 ROOT = Path(__file__).resolve().parents[1]
 

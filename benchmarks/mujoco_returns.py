@@ -1,7 +1,7 @@
 """Returns at 1M steps on MuJoCo: a2c_ray's sweep against SB3 A2C and RLlib, on test seeds.
 
-One command per environment runs the whole protocol (issue 15, after Eimer et al. 2023: tune
-on training seeds, report on test seeds nothing else used) and writes
+One command per environment runs the whole protocol (after Eimer et al. 2023: tune on
+training seeds, report on test seeds nothing else used) and writes
 ``benchmarks/results/returns_<EnvId>.json``:
 
     python benchmarks/mujoco_returns.py --env HalfCheetah-v5 --rllib-python ~/rllib-venv/bin/python
@@ -60,11 +60,11 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.analysis import param_importances
-from a2c_ray.checkpoint import is_checkpoint
 from a2c_ray.cli import Parser, fail
+from a2c_ray.core.seeds import TEST_SEED_START
 from a2c_ray.results import seed_stats
-from a2c_ray.seeds import TEST_SEED_START
+from a2c_ray.results.analysis import param_importances
+from a2c_ray.run.checkpoint import is_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -78,8 +78,8 @@ CURVE_EVERY = 50_000
 TICK_S = 60  # how often a running sweep's wall time is written
 PEERS = ("sb3", "sb3_norm_reward", "rllib")  # the record's peer sides
 
-# Published A2C at 1M env steps (issues 7 and 15): rl-baselines3-zoo's one agent (v3 envs) and
-# Tianshou's best average over 10 seeds; the goals are issue 15's, on the test seeds.
+# Published A2C at 1M env steps: rl-baselines3-zoo's one agent (v3 envs) and Tianshou's best
+# average over 10 seeds; the goals the protocol set itself, on the test seeds.
 ANCHORS = {
     "HalfCheetah-v5": {"zoo": "3041 +- 157", "tianshou": "1830 +- 1068",
                        "goal": {"mean": 4500, "worst": 3000}},
@@ -171,7 +171,7 @@ def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
     Holds the sweep (and confirmation) directory, the finished peer runs and the logs; leaves
     out what resuming does not read: TensorBoard event files, and checkpoints other than an
     unfinished trial's latest. ``--unpack`` puts it back in a work directory; the same
-    command then resumes there (a moved sweep finds its study: ``storage.moved_study``).
+    command then resumes there (a moved sweep finds its study: ``run.storage.moved_study``).
     """
     exp = work / f"returns_{a.env}"
     if not (exp / "sweep.json").exists():
@@ -453,7 +453,7 @@ def collect(a: argparse.Namespace, ours: tuple[list[dict], dict, dict],
 def check(a: argparse.Namespace, work: Path, record: dict, kept: dict[int, dict]) -> None:
     """Train the preset on the check seeds and compare with the reported mean.
 
-    Seed ``CHECK_SEED`` is issue 15's check: within one standard deviation of the test mean.
+    Seed ``CHECK_SEED`` is the one-seed check: within one standard deviation of the test mean.
     ``--check-seeds N`` adds the N - 1 seeds after it, ``--jobs`` at a time: their mean and
     standard error against the test mean's, which one seed cannot say (a best-of-K winner's
     mean on the test seeds it was picked on is optimistic). ``kept`` holds runs already
@@ -523,7 +523,7 @@ def report(figure: str) -> None:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from a2c_ray.analysis import plot_band, seed_band
+    from a2c_ray.results.analysis import plot_band, seed_band
 
     records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("returns_*.json"))]
     if not records:
@@ -632,7 +632,7 @@ def main() -> None:
                       "but its preset check; train the preset on the --check-seeds seeds no "
                       "run holds yet and record the check")
     p.add_argument("--check-seeds", type=int, default=1, help=f"seeds the preset's check "
-                   f"trains, from {CHECK_SEED} on (1: issue 15's one-seed check)")
+                   f"trains, from {CHECK_SEED} on (1: the one-seed check)")
     p.add_argument("--max-concurrent", type=int, help="trials at a time (default: one a CPU)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="peer runs at a time")
     p.add_argument("--sb3-seeds", type=int, help="SB3 test seeds (default: 5 on "

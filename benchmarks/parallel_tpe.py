@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from a2c_ray.search_space import known_points, load_search_space
+from a2c_ray.tuning.space import known_points, load_search_space
 
 ROOT = Path(__file__).resolve().parents[1]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.batch import Batch
+from a2c_ray.core.batch import Batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,8 +53,8 @@ def update_ops(config: A2CConfig, updates: int = 200, top: int = 8) -> None:
     """Print the update's most expensive aten operators, as shares of its CPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    from a2c_ray.envs import env_spaces
-    from a2c_ray.learner import Learner
+    from a2c_ray.learning.learner import Learner
+    from a2c_ray.sampling.envs import env_spaces
 
     spaces = env_spaces(config.env_id)
     learner, batch = Learner(config, *spaces), batch_like(config, *spaces)
@@ -80,13 +80,13 @@ def update_ops(config: A2CConfig, updates: int = 200, top: int = 8) -> None:
 
 def parts() -> list[tuple[str, object]]:
     """(label, function) of each part; cProfile keys name functions by file, line and name."""
-    from a2c_ray.checkpoint import save_checkpoint
-    from a2c_ray.envs import EnvVector
-    from a2c_ray.gae import compute_gae
-    from a2c_ray.learner import Learner
-    from a2c_ray.model import NumpyActor
-    from a2c_ray.rollout import run_episodes
-    from a2c_ray.trainer import RunLogger
+    from a2c_ray.core.gae import compute_gae
+    from a2c_ray.learning.learner import Learner
+    from a2c_ray.model.network import NumpyActor
+    from a2c_ray.run.checkpoint import save_checkpoint
+    from a2c_ray.run.logger import RunLogger
+    from a2c_ray.sampling.envs import EnvVector
+    from a2c_ray.sampling.rollout import run_episodes
 
     return [
         ("envs: EnvVector.step", EnvVector.step),
@@ -102,7 +102,7 @@ def parts() -> list[tuple[str, object]]:
 
 def preset_as_swept(env: str, steps: int) -> A2CConfig:
     """``env``'s preset for ``steps`` env steps, evaluated as a sweep's trials are."""
-    from a2c_ray.tune import SEARCH_EVAL_EPISODES
+    from a2c_ray.tuning.config import SEARCH_EVAL_EPISODES
 
     preset = json.loads((ROOT / "a2c_ray" / "presets" / f"{env}.json").read_text())
     return A2CConfig.from_dict({**preset, "total_env_steps": steps,

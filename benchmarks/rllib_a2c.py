@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from a2c_ray.config import EVAL_SEED_OFFSET, A2CConfig
-from a2c_ray.envs import make_env  # MuJoCo's harmless warnings not shown
+from a2c_ray.core.config import EVAL_SEED_OFFSET, A2CConfig
+from a2c_ray.sampling.envs import make_env  # MuJoCo's harmless warnings not shown
 
 NEVER_BINDS = 1e10
 
@@ -178,7 +178,7 @@ def throughput(cfg: A2CConfig, samplers: int, steps: int, out_dir: Path) -> dict
     """Training env steps/s of our trainer and of RLlib, ``samplers`` samplers each."""
     import ray
 
-    from a2c_ray.trainer import train
+    from a2c_ray.run.trainer import train
 
     ray.init(num_cpus=samplers + 1, include_dashboard=False, log_to_driver=False)
     ours_cfg = A2CConfig.from_dict({**cfg.to_dict(), "num_rollout_workers": samplers,

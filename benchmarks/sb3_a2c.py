@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2c_ray.config import EVAL_SEED_OFFSET  # so both sides see the same start states
+from a2c_ray.core.config import EVAL_SEED_OFFSET  # so both sides see the same start states
 
 ZOO_SETTINGS = {"policy": "MlpPolicy", "n_envs": 1, "normalize": True}
 

@@ -69,11 +69,11 @@ def configurations(env: str) -> dict[str, dict[str, Any]]:
     """The task's configurations by name, each a full A2CConfig dict (seed 0)."""
     import optuna
 
-    from a2c_ray.config import A2CConfig
-    from a2c_ray.search_space import (
+    from a2c_ray.core.config import A2CConfig
+    from a2c_ray.tuning.space import (
+        A2C_OPTUNA_CONFIG,
         BOX_ONLY,
         SB3_A2C_DEFAULTS,
-        SEED_000_CONFIG,
         load_search_space,
         to_distributions,
     )
@@ -89,7 +89,7 @@ def configurations(env: str) -> dict[str, dict[str, Any]]:
     else:
         named["a2c_ray_default"] = {}
     named["sb3_a2c_defaults"] = dict(SB3_A2C_DEFAULTS)
-    named["a2c_optuna_halfcheetah"] = dict(SEED_000_CONFIG)
+    named["a2c_optuna_halfcheetah"] = dict(A2C_OPTUNA_CONFIG)
     space = load_search_space(ROOT / task["space"])
     if env == "CartPole-v1":
         space = {k: v for k, v in space.items() if k not in BOX_ONLY}
@@ -117,9 +117,9 @@ def run(config: dict[str, Any], interval: int) -> dict[str, Any]:
     """
     import torch
 
-    from a2c_ray.config import A2CConfig
-    from a2c_ray.rollout import run_episodes
-    from a2c_ray.trainer import Trainer
+    from a2c_ray.core.config import A2CConfig
+    from a2c_ray.run.trainer import Trainer
+    from a2c_ray.sampling.rollout import run_episodes
 
     torch.set_num_threads(1)
     cfg = A2CConfig.from_dict(config)

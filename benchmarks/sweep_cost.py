@@ -74,19 +74,18 @@ def sweep_evaluations(config: dict[str, Any], grace: int, schedule: str
                       ) -> frozenset[int] | None:
     """Where a sweep's trial that runs all of ``config``'s budget evaluates (None: everywhere).
 
-    The sweep's own rule (``a2c_ray.tune.scored_evaluations``), at the sweep's default
-    reduction factor and evaluations per score.
+    The sweep's own rule (``a2c_ray.tuning.schedule.scored_evaluations``), at the sweep's
+    default reduction factor and evaluations per score.
     """
-    from a2c_ray import A2CConfig
-    from a2c_ray.tune import asha_milestones, build_parser, scored_evaluations
+    from a2c_ray import A2CConfig, SweepConfig
+    from a2c_ray.tuning.schedule import asha_milestones, scored_evaluations
 
     if schedule == "every":
         return None
-    cfg, defaults = A2CConfig.from_dict(config), build_parser()
-    milestones = asha_milestones(grace, cfg.total_env_steps,
-                                 defaults.get_default("reduction_factor"))
+    cfg, defaults = A2CConfig.from_dict(config), SweepConfig()
+    milestones = asha_milestones(grace, cfg.total_env_steps, defaults.reduction_factor)
     return scored_evaluations(cfg.eval_interval_steps, milestones, cfg.total_env_steps,
-                              defaults.get_default("score_evals"), cfg.batch_size)
+                              defaults.score_evals, cfg.batch_size)
 
 
 def slot_gaps(times: list[tuple[float, float]], slots: int) -> list[float]:
@@ -118,7 +117,7 @@ def _print_side_by_side(labels: list[str], runs: list[dict[str, float]], what: s
 
 def main() -> None:
     """Measure the three, print the table, write the JSON."""
-    from a2c_ray.tune import SEARCH_EVAL_EPISODES
+    from a2c_ray.tuning.config import SEARCH_EVAL_EPISODES
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="HalfCheetah-v5")

@@ -58,7 +58,7 @@ def sb3(steps: int, subproc: bool) -> float:
 def _env_only(steps: int, seed: int, out: mp.Queue) -> None:
     import numpy as np
 
-    from a2c_ray.envs import EnvVector
+    from a2c_ray.sampling.envs import EnvVector
 
     vec = EnvVector(ENV, ENVS, seed)
     vec.reset()

@@ -9,10 +9,10 @@ import pytest
 import ray
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.actors import LocalSampler, RaySampler, trial_bundles
-from a2c_ray.batch import Batch
-from a2c_ray.envs import EnvFailure
-from a2c_ray.learner import Learner
+from a2c_ray.core.batch import Batch
+from a2c_ray.learning.learner import Learner
+from a2c_ray.run.actors import LocalSampler, RaySampler, trial_bundles
+from a2c_ray.sampling.envs import EnvFailure
 from tests.processes import descendants_named
 
 
@@ -39,7 +39,7 @@ def config(**kw):
 ], ids=["mlp", "gsde", "own-network"])
 def test_actor_batches_are_bit_identical_to_in_process(local_ray, extra):
     cfg = config(**extra)
-    from a2c_ray.envs import env_spaces
+    from a2c_ray.sampling.envs import env_spaces
 
     learners = [Learner(cfg, *env_spaces(cfg.env_id)) for _ in range(2)]
     samplers = [LocalSampler(cfg, 2), RaySampler(cfg)]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.checkpoint import FILES, CheckpointError, CheckpointStore, load_checkpoint, resolve
+from a2c_ray.run.checkpoint import FILES, CheckpointError, CheckpointStore, load_checkpoint, resolve
 
 VOLATILE = {"env_steps_per_s", "time_total_s", "eval_time_s"}
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from a2c_ray.config import A2CConfig, ConfigError, field_names, parse_override
+from a2c_ray.core.config import A2CConfig, ConfigError, field_names, parse_override
 
 
 @pytest.mark.parametrize("values,message", [

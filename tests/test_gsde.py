@@ -6,11 +6,11 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.distributions import StateDependentNoiseDistribution
 
-from a2c_ray.config import A2CConfig, ConfigError
-from a2c_ray.distributions import StateDependentNoise
-from a2c_ray.learner import Learner
-from a2c_ray.model import ActorCritic, NumpyActor
-from a2c_ray.rollout import RolloutWorker
+from a2c_ray.core.config import A2CConfig, ConfigError
+from a2c_ray.learning.learner import Learner
+from a2c_ray.model.distributions import StateDependentNoise
+from a2c_ray.model.network import ActorCritic, NumpyActor
+from a2c_ray.sampling.rollout import RolloutWorker
 
 B, L, A = 7, 5, 3  # batch, feature and action sizes
 BOX = spaces.Box(-1.0, 1.0, (A,), np.float32)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from a2c_ray.batch import Batch
-from a2c_ray.config import A2CConfig
-from a2c_ray.learner import Learner
+from a2c_ray.core.batch import Batch
+from a2c_ray.core.config import A2CConfig
+from a2c_ray.learning.learner import Learner
 
 GAMMA, LAM, ENT, VF, LR, ALPHA, EPS = 0.9, 0.5, 0.1, 0.5, 0.01, 0.99, 1e-5
 WEIGHTS = {  # name -> value; critic_body only without a shared body
@@ -191,7 +191,7 @@ def test_epochs_of_minibatches_step_on_each_with_the_advantages_of_the_rollout()
 
 
 def test_a_checkpoint_keeps_the_loading_processs_adam_implementation():
-    from a2c_ray.envs import make_env
+    from a2c_ray.sampling.envs import make_env
 
     cfg = A2CConfig(env_id="Pendulum-v1")
     env = make_env(cfg.env_id)

@@ -10,12 +10,12 @@ import pytest
 import ray
 
 from a2c_ray import A2CConfig, Trainer
-from a2c_ray import seeds as seeding
-from a2c_ray.checkpoint import load_config, seed_checkpoints
-from a2c_ray.lockstep import SeedGroup, trial_metrics
+from a2c_ray.core import seeds as seeding
+from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
 from a2c_ray.results import seed_stats
-from a2c_ray.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
-from a2c_ray.study import StudySearcher
+from a2c_ray.run.checkpoint import load_config, seed_checkpoints
+from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
+from a2c_ray.tuning.searcher import StudySearcher
 
 CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=3072, eval_episodes=2,
                 eval_interval_steps=512, rollout_length=16, envs_per_worker=4)
@@ -115,7 +115,7 @@ def _two_trials_in_one_group(configs_a, configs_b, steps):
     """Run in a placement group, as a sweep's trial actor: trial a, then trial b."""
     import ray
 
-    from a2c_ray import lockstep
+    from a2c_ray.tuning import lockstep
 
     def one(configs):
         with SeedGroup(configs, score_evals=2) as group:
@@ -332,7 +332,7 @@ def test_skipped_evaluations_leave_training_and_the_read_scores_as_they_were():
     Stepped as run_trial steps a trial, a run that evaluates at 1024 and 3072 only trains
     exactly as one that evaluates every 512 steps, and its score there is the same.
     """
-    from a2c_ray.tune import scored_evaluations
+    from a2c_ray.tuning.schedule import scored_evaluations
 
     keep = scored_evaluations(512, [1024.0], 3072, window=1, batch=CFG.batch_size)
     assert keep == {1024, 3072}

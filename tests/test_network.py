@@ -5,8 +5,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from a2c_ray.config import A2CConfig, ConfigError
-from a2c_ray.model import ActorCritic, NumpyActor
+from a2c_ray.core.config import A2CConfig, ConfigError
+from a2c_ray.model.network import ActorCritic, NumpyActor
 
 OBS = spaces.Box(-1.0, 1.0, (4,), np.float32)
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from a2c_ray.optim import RMSpropTF, make_optimizer
+from a2c_ray.learning.optim import RMSpropTF, make_optimizer
 
 
 def run(opt_cls, grads, **kw):

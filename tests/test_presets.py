@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from a2c_ray.config import A2CConfig
-from a2c_ray.search_space import load_search_space, space_point
+from a2c_ray.core.config import A2CConfig
+from a2c_ray.tuning.space import load_search_space, space_point
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted((ROOT / "a2c_ray" / "presets").glob("*.json"))

@@ -186,7 +186,7 @@ def test_results_cli_reads_one_train_run(tmp_path):
 
 @pytest.mark.slow
 def test_figures_plot_data_with_labels(sweep):
-    from a2c_ray.analysis import seed_bands_figure, top_curves_figure
+    from a2c_ray.results.analysis import seed_bands_figure, top_curves_figure
 
     for fig in (top_curves_figure(str(sweep)), seed_bands_figure(str(sweep))):
         for ax in fig.axes:
@@ -197,7 +197,7 @@ def test_figures_plot_data_with_labels(sweep):
 
 @pytest.mark.slow
 def test_param_importances_weigh_each_searched_field_the_same_every_time(sweep):
-    from a2c_ray.analysis import param_importances
+    from a2c_ray.results.analysis import param_importances
 
     imp = param_importances(str(sweep))
     assert set(imp.index) == set(SPACE)

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from a2c_ray import A2CConfig
-from a2c_ray.batch import Batch
-from a2c_ray.envs import EnvFailure
-from a2c_ray.learner import Learner
-from a2c_ray.rollout import RolloutWorker
-from a2c_ray.stats import RunningMeanStd
+from a2c_ray.core.batch import Batch
+from a2c_ray.core.stats import RunningMeanStd
+from a2c_ray.learning.learner import Learner
+from a2c_ray.sampling.envs import EnvFailure
+from a2c_ray.sampling.rollout import RolloutWorker
 
 
 def worker(env_id, T, n_envs=1, **kw):
@@ -104,10 +104,10 @@ def test_normalized_observations_use_the_broadcast_statistics():
 
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
 def test_evaluation_episodes_match_a_one_env_torch_reference(env_id):
-    from a2c_ray.envs import make_env
-    from a2c_ray.model import ActorCritic
-    from a2c_ray.rollout import run_episodes
-    from a2c_ray.spaces import encode_obs
+    from a2c_ray.core.spaces import encode_obs
+    from a2c_ray.model.network import ActorCritic
+    from a2c_ray.sampling.envs import make_env
+    from a2c_ray.sampling.rollout import run_episodes
 
     cfg = A2CConfig(env_id=env_id, seed=3)
     probe = make_env(env_id)

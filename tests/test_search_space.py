@@ -5,7 +5,7 @@ import json
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from a2c_ray.search_space import in_distribution
+from a2c_ray.tuning.space import in_distribution
 
 
 @pytest.mark.parametrize("dist,inside,outside", [
@@ -21,41 +21,43 @@ def test_in_distribution_tells_inside_from_outside(dist, inside, outside):
     assert not any(in_distribution(dist, v) for v in outside)
 
 
-def settings(*args):
-    from a2c_ray.tune import _settings, build_parser
+def planned(**fields):
+    from a2c_ray.tuning.config import SweepConfig, plan
 
-    return _settings(build_parser().parse_args(list(args)))
+    return plan(SweepConfig(name="t", **fields))
 
 
 def test_the_default_space_searches_gsde_where_it_can_act():
-    from a2c_ray.search_space import known_points
+    from a2c_ray.tuning.space import known_points
 
-    box = settings("--env", "Pendulum-v1")["search_space"]
+    box = planned(env="Pendulum-v1").search_space
     assert box["use_sde"] == {"type": "categorical", "values": [False, True]}
-    assert [p["use_sde"] for p in known_points(box)] == [False, False]  # SB3's, seed 000's
-    assert "use_sde" not in settings("--env", "CartPole-v1")["search_space"]  # Discrete
-    own = settings("--env", "Pendulum-v1", "--set", "network=tests.networks:layer_norm_mlp")
-    assert "use_sde" not in own["search_space"]  # a user's network has no gSDE features
+    # SB3's default A2C and the a2c-optuna project's configuration
+    assert [p["use_sde"] for p in known_points(box)] == [False, False]
+    assert "use_sde" not in planned(env="CartPole-v1").search_space  # Discrete
+    own = planned(env="Pendulum-v1", overrides={"network": "tests.networks:layer_norm_mlp"})
+    assert "use_sde" not in own.search_space  # a user's network has no gSDE features
 
 
 def test_a_space_file_with_gsde_for_discrete_actions_is_refused(tmp_path):
-    from a2c_ray.cli import UsageError
+    from a2c_ray.tuning.space import SearchSpaceError
 
     path = tmp_path / "space.json"
     path.write_text(json.dumps({"use_sde": {"type": "categorical", "values": [False, True]},
                                 "epochs_per_rollout": {"type": "int", "low": 1, "high": 4}}))
-    with pytest.raises(UsageError, match=r"use_sde cannot act in this sweep \(CartPole-v1's "
-                                         r"actions are Discrete\(2\), not a Box\)"):
-        settings("--env", "CartPole-v1", "--search-space", str(path))
-    space = settings("--env", "Pendulum-v1", "--search-space", str(path))["search_space"]
+    with pytest.raises(SearchSpaceError, match=r"use_sde cannot act in this sweep "
+                                               r"\(CartPole-v1's actions are Discrete\(2\), "
+                                               r"not a Box\)"):
+        planned(env="CartPole-v1", search_space=str(path))
+    space = planned(env="Pendulum-v1", search_space=str(path)).search_space
     assert set(space) == {"use_sde", "epochs_per_rollout"}
 
 
 def test_a_bad_network_fails_the_sweep_before_it_starts():
-    from a2c_ray.config import ConfigError
+    from a2c_ray.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="network='tests.networks:wrong_shapes' maps"):
-        settings("--env", "CartPole-v1", "--set", "network=tests.networks:wrong_shapes")
+        planned(env="CartPole-v1", overrides={"network": "tests.networks:wrong_shapes"})
 
 
 def test_the_search_evaluates_5_episodes_and_best_config_keeps_10():
@@ -63,11 +65,11 @@ def test_the_search_evaluates_5_episodes_and_best_config_keeps_10():
 
     from a2c_ray.tune import _final_config
 
-    default = settings("--env", "CartPole-v1")
-    assert default["base_config"]["eval_episodes"] == 5
+    default = planned(env="CartPole-v1")
+    assert default.base_config["eval_episodes"] == 5
     row = pd.Series({"trial_id": "t", "config/learning_rate": 3e-4, "config/seeds": [1, 2]})
     final = _final_config(row, default)
     assert final["eval_episodes"] == 10 and final["learning_rate"] == 3e-4
-    chosen = settings("--env", "CartPole-v1", "--set", "eval_episodes=3")
-    assert chosen["base_config"]["eval_episodes"] == 3
+    chosen = planned(env="CartPole-v1", overrides={"eval_episodes": 3})
+    assert chosen.base_config["eval_episodes"] == 3
     assert _final_config(row, chosen)["eval_episodes"] == 3

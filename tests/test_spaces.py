@@ -7,8 +7,8 @@ import torch
 from gymnasium import spaces
 
 from a2c_ray import A2CConfig, train
-from a2c_ray.distributions import make_action_dist
-from a2c_ray.spaces import ACTION_SPACES, SpaceError, check_spaces, encode_obs, obs_dim
+from a2c_ray.core.spaces import ACTION_SPACES, SpaceError, check_spaces, encode_obs, obs_dim
+from a2c_ray.model.distributions import make_action_dist
 
 B = 6
 
@@ -149,7 +149,7 @@ def test_training_runs_on_each_space_kind(env_id, steps, beats):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "silu", "gelu"])
 def test_numpy_actor_matches_torch_forward(activation):
-    from a2c_ray.model import ActorCritic, NumpyActor
+    from a2c_ray.model.network import ActorCritic, NumpyActor
 
     space = spaces.Box(-1.0, 1.0, (2,), np.float32)
     model = ActorCritic(spaces.Box(-1, 1, (5,)), space, A2CConfig(activation=activation))

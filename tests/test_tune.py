@@ -215,7 +215,7 @@ def test_sweep_stopped_then_resumed(tmp_path, how):
 
 SECOND_SIGNAL = """
 import os, signal, sys, time
-from a2c_ray.tune import StopSignals
+from a2c_ray.tuning.control import StopSignals
 
 class Tuner:  # stands for Tune's fit: its SIGUSR1 handler asks it to stop, which takes a while
     def fit(self):
@@ -339,7 +339,7 @@ def test_help_shows_defaults():
 def test_progress_table_shows_what_a_user_sweeps_for():
     from types import SimpleNamespace as Trial
 
-    from a2c_ray.tune import progress_table
+    from a2c_ray.tuning.console import progress_table
 
     trials = [Trial(trial_id="a", status="RUNNING", last_result={}),
               Trial(trial_id="b", status="RUNNING",
@@ -362,16 +362,15 @@ def test_progress_table_shows_what_a_user_sweeps_for():
     (["--max-steps", "5000"], "--max-steps 5000 differs from the sweep's 20000"),
     (["--env", "Acrobot-v1"], "--env Acrobot-v1 differs from the sweep's CartPole-v1"),
     (["--set", "ent_coef=0.1"], "--set ent_coef=0.1 differs from the sweep's ent_coef=None"),
-    (["--search-space", "x.json"], "--search-space applies to a new sweep only"),
+    (["--search-space", "x.json"], "--search-space x.json applies to a new sweep only"),
 ], ids=["num-samples", "max-steps", "env", "set", "search-space"])
 def test_resume_refuses_changed_settings(tmp_path, args, named):
-    from a2c_ray.tune import _settings, build_parser
+    from a2c_ray.tuning.config import SweepConfig, plan
 
-    settings = _settings(build_parser().parse_args(
-        ["--env", "CartPole-v1", "--num-samples", "8", "--max-steps", "20000",
-         "--grace-steps", "5000"]))
+    saved = plan(SweepConfig(env="CartPole-v1", num_samples=8, max_steps=20000,
+                             grace_steps=5000, name="s", storage_path=str(tmp_path)))
     (tmp_path / "s").mkdir()
-    (tmp_path / "s" / "sweep.json").write_text(json.dumps(settings))
+    (tmp_path / "s" / "sweep.json").write_text(json.dumps(saved.to_json()))
     r = subprocess.run([*TUNE, "--resume", "--name", "s", "--storage-path", str(tmp_path),
                         *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and named in r.stderr, r.stderr
@@ -385,7 +384,7 @@ def test_resume_refuses_changed_settings(tmp_path, args, named):
 def test_asha_milestones_are_the_rungs_ray_compares_at(grace, max_t, factor):
     from ray.tune.schedulers import ASHAScheduler
 
-    from a2c_ray.tune import asha_milestones
+    from a2c_ray.tuning.schedule import asha_milestones
 
     scheduler = ASHAScheduler(time_attr="env_steps", metric="score", mode="max", max_t=max_t,
                               grace_period=grace, reduction_factor=factor)
@@ -413,7 +412,7 @@ def test_scored_evaluations_give_the_scores_every_evaluation_gives():
     """Wherever ASHA or the ranking reads a score, the trial that skips the other evaluations
     has the same latest evaluations as the one that makes them all (random grids, batches
     larger and smaller than the grid, marks on and off it)."""
-    from a2c_ray.tune import asha_milestones, scored_evaluations
+    from a2c_ray.tuning.schedule import asha_milestones, scored_evaluations
 
     rng = np.random.default_rng(0)
     skipped = 0
@@ -444,7 +443,7 @@ def test_a_sweep_evaluating_at_the_rungs_scores_and_stops_as_one_evaluating_alwa
     rungs: every trial gets the same score, the same stop and the same training, and the rungs
     sweep skips the evaluations between rungs 6144 and 18432 that nothing reads."""
     from a2c_ray.results import load_curves
-    from a2c_ray.tune import asha_milestones, scored_evaluations
+    from a2c_ray.tuning.schedule import asha_milestones, scored_evaluations
 
     outcome, evaluated = {}, {}
     for schedule in ("every", "rungs"):

@@ -1,0 +1,282 @@
+"""Environments made from an id, and a same-step-autoreset vector.
+
+gymnasium 1.x vector envs reset on the step *after* an episode ends by default, which puts a
+reset "transition" into a rollout. ``EnvVector`` instead resets in the same step, returns the
+reset observation as the next observation, and hands back the true final observation of the
+finished episode separately so that a truncated episode can bootstrap from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from a2c_ray.core.spaces import SpaceError, check_spaces, encode_obs, obs_dim
+
+
+class EnvIdError(ValueError):
+    """The environment id does not name an environment that can be made."""
+
+
+class EnvFailure(RuntimeError):
+    """An environment raised in reset or step; the message names the env, worker and call."""
+
+
+log = logging.getLogger("a2c_ray")
+
+# MuJoCo warnings known to be harmless, not shown: gymnasium's half_cheetah.xml (v2 to v5)
+# sets settotalmass, which MuJoCo 4 deprecates; the compiled model is the same.
+HARMLESS_MUJOCO_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+_mujoco_warnings_seen: set[str] = set()
+
+
+def _mujoco_warning(message: str) -> None:
+    """MuJoCo's warning handler: each warning once per process, the harmless ones never."""
+    text = " ".join(message.split())
+    if text in _mujoco_warnings_seen or text.startswith(HARMLESS_MUJOCO_WARNINGS):
+        return
+    _mujoco_warnings_seen.add(text)
+    log.warning("MuJoCo: %s", text)
+
+
+def _route_mujoco_warnings(env_id: str) -> None:
+    """Before a MuJoCo env compiles its model, send MuJoCo's warnings to ``_mujoco_warning``.
+
+    MuJoCo prints every warning to stderr itself, once per env built: a 16-env run printed
+    16 identical lines.
+    """
+    spec = gym.registry.get(env_id)
+    if "mujoco" not in sys.modules and not (spec and "mujoco" in str(spec.entry_point)):
+        return
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is not _mujoco_warning:
+        mujoco.set_mju_user_warning(_mujoco_warning)
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``."""
+    _route_mujoco_warnings(env_id)
+    try:
+        return gym.make(env_id, disable_env_checker=True, **kwargs)
+    except (gym.error.Error, ModuleNotFoundError, ImportError) as err:
+        raise EnvIdError(
+            f"unknown environment id {env_id!r} ({type(err).__name__}: {err}): expected a "
+            "registered gymnasium id such as CartPole-v1 or HalfCheetah-v5, or "
+            "package.module:EnvId-v0"
+        ) from None
+
+
+def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
+    """Observation and action spaces of an env id; raises EnvIdError or SpaceError."""
+    env = make_env(env_id)
+    try:
+        check_spaces(env.observation_space, env.action_space)
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+def env_seeds(seed: int, num_envs: int) -> list[int]:
+    """Distinct, reproducible reset seeds for the envs of a vector seeded with ``seed``."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(num_envs)]
+
+
+class EnvVector:
+    """N environments stepped in turn, reset in the same step that ends an episode.
+
+    Observations come out encoded as float32 [N, obs_dim]. Returns of finished episodes
+    (undiscounted, raw rewards) are collected and drained with ``pop_episodes``.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, seed: int, worker_index: int = 0) -> None:
+        self.env_id = env_id
+        self.worker_index = worker_index
+        self.envs = [make_env(env_id) for _ in range(num_envs)]
+        self.obs_space = self.envs[0].observation_space
+        self.action_space = self.envs[0].action_space
+        self.obs_dim = obs_dim(self.obs_space)
+        self._seeds = env_seeds(seed, num_envs)
+        self.ep_return = np.zeros(num_envs, dtype=np.float64)
+        self.ep_len = np.zeros(num_envs, dtype=np.int64)
+        self._done_returns: list[float] = []
+        self._done_lengths: list[int] = []
+
+    @property
+    def num_envs(self) -> int:
+        """Number of environments."""
+        return len(self.envs)
+
+    def _call(self, j: int, what: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.envs[j], what)(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - re-raised with context
+            raise EnvFailure(
+                f"environment {self.env_id!r} (worker {self.worker_index}, env {j}) raised in "
+                f"{what}: {type(err).__name__}: {err}"
+            ) from err
+
+    def reset(self) -> np.ndarray:
+        """Reset every env with its seed; returns encoded observations [N, obs_dim]."""
+        raw = [self._call(j, "reset", seed=s)[0] for j, s in enumerate(self._seeds)]
+        self.ep_return[:] = 0.0
+        self.ep_len[:] = 0
+        return encode_obs(self.obs_space, np.stack(raw))
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """Step every env with env-form actions [N, ...].
+
+        Returns:
+            next observations [N, obs_dim] (reset observations where an episode ended),
+            rewards [N], terminated [N], truncated [N], and {env index: encoded final
+            observation [obs_dim]} for the envs whose episode ended in this step.
+        """
+        n = self.num_envs
+        raw_obs = [None] * n
+        rewards = np.empty(n, dtype=np.float64)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        final_raw: dict[int, Any] = {}
+        for j in range(n):
+            obs, rew, term, trunc, _ = self._call(j, "step", actions[j])
+            rewards[j] = rew
+            if term or trunc:
+                terminated[j], truncated[j] = term, trunc
+                final_raw[j] = obs
+                obs, _ = self._call(j, "reset")
+            raw_obs[j] = obs
+        self.ep_return += rewards
+        self.ep_len += 1
+        final_obs = {}
+        if final_raw:
+            idx = sorted(final_raw)
+            encoded = encode_obs(self.obs_space, np.stack([final_raw[j] for j in idx]))
+            final_obs = dict(zip(idx, encoded, strict=True))
+            for j in idx:
+                self._done_returns.append(float(self.ep_return[j]))
+                self._done_lengths.append(int(self.ep_len[j]))
+                self.ep_return[j] = 0.0
+                self.ep_len[j] = 0
+        next_obs = encode_obs(self.obs_space, np.stack(raw_obs))
+        return next_obs, rewards.astype(np.float32), terminated, truncated, final_obs
+
+    def pop_episodes(self) -> tuple[list[float], list[int]]:
+        """Returns and lengths of the episodes finished since the last call."""
+        out = (self._done_returns, self._done_lengths)
+        self._done_returns, self._done_lengths = [], []
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: each env's state and the episode counters."""
+        return {
+            "envs": [env_state(e) for e in self.envs],
+            "ep_return": self.ep_return.copy(),
+            "ep_len": self.ep_len.copy(),
+            "done_returns": list(self._done_returns),
+            "done_lengths": list(self._done_lengths),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> bool:
+        """Restore from get_state(); returns False where an env could not be restored exactly."""
+        exact = all(set_env_state(e, s) for e, s in zip(self.envs, state["envs"], strict=True))
+        self.ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
+        self.ep_len = np.asarray(state["ep_len"], dtype=np.int64).copy()
+        self._done_returns = list(state["done_returns"])
+        self._done_lengths = list(state["done_lengths"])
+        return exact
+
+    def close(self) -> None:
+        """Close every env."""
+        for e in self.envs:
+            e.close()
+
+
+# --- exact environment state, for checkpoints ---------------------------------------------
+
+_PLAIN = (bool, int, float, str, type(None), np.ndarray, np.generic)
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_RESTORABLE_MODULES = ("gymnasium.envs.classic_control", "gymnasium.envs.toy_text")
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, bool | int | float | np.generic) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def _plain_attrs(obj: Any) -> dict[str, Any]:
+    out = {}
+    for key, value in vars(obj).items():
+        if key in ("render_mode", "metadata", "spec") or not _is_plain(value):
+            continue
+        out[key] = value.copy() if isinstance(value, np.ndarray) else value
+    return out
+
+
+def _is_mujoco(env: gym.Env) -> bool:
+    return hasattr(env, "model") and hasattr(env, "data") and hasattr(env, "set_state")
+
+
+def is_exactly_restorable(env: gym.Env) -> bool:
+    """Whether env_state captures this env exactly: MuJoCo, classic control, toy text."""
+    u = env.unwrapped
+    return _is_mujoco(u) or type(u).__module__.startswith(_RESTORABLE_MODULES)
+
+
+def env_state(env: gym.Env) -> dict[str, Any]:
+    """The state of one env and its wrappers as plain values and arrays (no pickling)."""
+    layers = []
+    e = env
+    while isinstance(e, gym.Wrapper):
+        layers.append(_plain_attrs(e))
+        e = e.env
+    u = env.unwrapped
+    state: dict[str, Any] = {"wrappers": layers, "env": _plain_attrs(u), "rng": None}
+    if getattr(u, "_np_random", None) is not None:
+        state["rng"] = u.np_random.bit_generator.state
+    if _is_mujoco(u):
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(u.model, spec), dtype=np.float64)
+        mujoco.mj_getState(u.model, u.data, physics, spec)
+        state["physics"] = physics
+    return state
+
+
+def set_env_state(env: gym.Env, state: dict[str, Any]) -> bool:
+    """Restore env_state(); returns whether the env is one this restores exactly."""
+    e = env
+    for layer in state["wrappers"]:
+        for key, value in layer.items():
+            setattr(e, key, value)
+        e = e.env
+    u = env.unwrapped
+    for key, value in state["env"].items():
+        setattr(u, key, value)
+    if state["rng"] is not None:
+        name = state["rng"]["bit_generator"]
+        if name not in _BIT_GENERATORS:
+            raise ValueError(f"unsupported bit generator {name!r} in an environment state")
+        bit_generator = getattr(np.random, name)()
+        bit_generator.state = state["rng"]
+        u._np_random = np.random.Generator(bit_generator)
+    if "physics" in state and _is_mujoco(u):
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        mujoco.mj_setState(u.model, u.data, np.asarray(state["physics"]), spec)
+        mujoco.mj_forward(u.model, u.data)
+    return is_exactly_restorable(env)
+
+
+__all__ = [
+    "EnvFailure", "EnvIdError", "EnvVector", "SpaceError", "env_seeds", "env_spaces",
+    "env_state", "make_env", "set_env_state",
+]

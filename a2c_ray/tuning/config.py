@@ -1,0 +1,377 @@
+"""A sweep's typed configuration, as ``A2CConfig`` is one run's, and the plan made from it.
+
+``SweepConfig`` is what a user asks for: validated on creation (a bad value raises
+``ConfigError`` naming the field and what is accepted), one docstring per field, which is also
+the help of its ``python -m a2c_ray.tune`` flag (``num_samples`` is ``--num-samples``).
+
+``SweepPlan`` is the sweep as it runs: its configuration and what was derived from it and the
+environment (the fixed part of every trial's config, the search space fitted to the action
+space, the start points, the Optuna study's URL). It is what ``sweep.json`` holds, and a
+resumed sweep reads it back; ``SweepPlan.from_json`` also reads the sweep.json of a sweep
+saved before the configuration was typed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gymnasium import spaces as gym_spaces
+
+from a2c_ray.core.config import (
+    EVAL_HISTORY,
+    A2CConfig,
+    ConfigError,
+    check_field,
+    choices,
+    field_error,
+    value_range,
+)
+from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS
+from a2c_ray.run import storage as st
+from a2c_ray.run.storage import DEFAULT_STORAGE, read_config
+from a2c_ray.sampling.envs import env_spaces
+from a2c_ray.tuning.space import (
+    BOX_ONLY,
+    GSDE_FIELDS,
+    SearchSpaceError,
+    load_search_space,
+    space_point,
+)
+
+log = logging.getLogger("a2c_ray")
+
+METRIC, MODE = "score", "max"
+# Episodes per evaluation while searching: the score averages several evaluations of several
+# seeds, so 5 rank trials as 10 do at half the cost (benchmarks/README.md, "Sweep cost").
+# Confirmation and best_config.json evaluate with the config's own default, 10.
+SEARCH_EVAL_EPISODES = 5
+EVAL_SCHEDULES = ("rungs", "every")
+SAMPLERS = ("tpe", "tpe-plain", "random")
+STOPPED_TRIALS = ("pruned", "complete")
+# Where a sweep is and how it is run, rather than what it searches: a resumed sweep takes
+# these from its caller, and keeps the rest as it started.
+RESUME_APPLIES = ("storage_path", "name", "address", "shared_storage", "confirm_top",
+                  "confirm_seeds")
+
+
+def _at_least(lo: int) -> dict[str, Any]:
+    return value_range(lo, None)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything a sweep of A2C on Ray Tune is asked to do.
+
+    Trials are configurations that OptunaSearch proposes from the search space, each trained
+    on ``seeds_per_trial`` training seeds in lockstep and ranked by ``score``; ASHA stops the
+    weak ones at its rungs. ``a2c_ray.sweep(SweepConfig(...))`` runs one; so does
+    ``python -m a2c_ray.tune`` with the same fields as flags.
+    """
+
+    num_samples: int = field(default=200, metadata=_at_least(1))
+    """trials to run"""
+    env: str = "HalfCheetah-v5"
+    """gymnasium id, or package.module:EnvId-v0"""
+    max_steps: int = field(default=1_000_000, metadata=_at_least(1))
+    """env steps per trial at most (ASHA's max_t), per seed"""
+    grace_steps: int = field(default=100_000, metadata=_at_least(1))
+    """env steps before ASHA may stop a trial (its first rung); at most max_steps"""
+    reduction_factor: float = field(default=3.0, metadata=value_range(1.0, None, lo_open=True))
+    """ASHA's reduction factor: a rung keeps the best 1/factor of the trials; above 1"""
+    max_concurrent_trials: int | None = field(default=None, metadata=_at_least(1))
+    """trials at once (default: the most CPUs the cluster can grow to / CPUs per trial)"""
+    storage_path: str = DEFAULT_STORAGE
+    """local directory, shared filesystem or s3://bucket/prefix"""
+    name: str | None = None
+    """experiment name (default: a2c_<env>_<date-time>)"""
+    address: str | None = None
+    """Ray cluster to join, e.g. auto (default: RAY_ADDRESS, else start a local Ray)"""
+    seed: int = field(default=0, metadata=value_range(0, MAX_SWEEP_SEED))
+    """seed of the sampler and of the trials' training seeds (0 to 1000)"""
+    seeds_per_trial: int = field(default=3, metadata=_at_least(1))
+    """training seeds every trial runs in lockstep, one CPU each (times 1 +
+    num_rollout_workers); the trial is ranked on all of them"""
+    score_evals: int = field(default=3, metadata=value_range(1, EVAL_HISTORY))
+    """evaluations each seed's score averages, the latest N (1 to 10)"""
+    eval_schedule: str = field(default="rungs", metadata=choices(*EVAL_SCHEDULES))
+    """rungs: only the evaluations a score is read from, the latest N before each of ASHA's
+    rungs and the end (the same scores and stops as 'every'; 12 of 40 evaluations in a
+    1M-step trial at the defaults); every: every eval_interval_steps, for full evaluation
+    curves"""
+    stopped_trials: str = field(default="pruned", metadata=choices(*STOPPED_TRIALS))
+    """what Optuna is told of a trial ASHA stopped: pruned at its env step, or complete with
+    its low-budget score (what Ray's OptunaSearch does; for comparison)"""
+    sampler: str = field(default="tpe", metadata=choices(*SAMPLERS))
+    """tpe: TPE that counts running trials as bad (constant liar); tpe-plain: TPE blind to
+    running trials; random"""
+    search_space: str | None = None
+    """JSON search space (default: a2c_ray/search_space.json; copy and edit it)"""
+    optuna_storage: str | None = None
+    """Optuna RDB storage URL (default: SQLite file optuna.db in the experiment directory)"""
+    num_rollout_workers: int = field(default=0, metadata=value_range(0, 1024))
+    """Ray rollout actors per seed of a trial (0: sample in the seed's own process)"""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """A2CConfig fields fixed for every trial (--set KEY=VALUE, repeatable)"""
+    checkpoint_every: int = field(default=50, metadata=_at_least(1))
+    """iterations between trial checkpoints"""
+    keep_checkpoints: int = field(default=2, metadata=_at_least(1))
+    """checkpoints kept per trial"""
+    max_failures: int = field(default=2, metadata=_at_least(0))
+    """retries of a failed trial from its last checkpoint"""
+    shared_storage: bool = False
+    """the local storage_path is on a filesystem every node shares"""
+    confirm_top: int = field(default=0, metadata=_at_least(0))
+    """after the search, re-run the best K configurations on test seeds (never trained on in
+    a sweep) at the full budget"""
+    confirm_seeds: int = field(default=5, metadata=value_range(1, MAX_TEST_SEEDS))
+    """test seeds per confirmed configuration (at most 1000)"""
+    start_from: tuple[str, ...] = ()
+    """JSON configs (a preset, a best_config.json) whose searched fields are the first
+    trials, before SB3's defaults and TPE (--start-from CONFIG, repeatable)"""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "overrides":
+                if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                    raise field_error("SweepConfig", f.name, value,
+                                      "is not allowed: expected a dict of A2CConfig fields")
+            elif f.name == "start_from":
+                if isinstance(value, list):  # JSON and argparse give lists
+                    object.__setattr__(self, f.name, tuple(value))
+                elif not isinstance(value, tuple):
+                    raise field_error("SweepConfig", f.name, value,
+                                      "is not allowed: expected a tuple of config paths")
+            else:
+                if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+                    object.__setattr__(self, f.name, float(value))
+                check_field(f, getattr(self, f.name), "SweepConfig")
+        if self.grace_steps > self.max_steps:
+            raise field_error("SweepConfig", "grace_steps", self.grace_steps,
+                              f"exceeds max_steps {self.max_steps}: expected at most it")
+        if self.name is not None and (not self.name.strip() or "/" in self.name):
+            raise field_error("SweepConfig", "name", self.name,
+                              "is not allowed: expected a non-empty name without '/'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        out = dataclasses.asdict(self)
+        out["start_from"] = list(self.start_from)
+        return out
+
+    def replace(self, **changes: Any) -> SweepConfig:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+
+def sweep_fields() -> list[dataclasses.Field]:
+    """SweepConfig's fields, in the order of its flags."""
+    return list(dataclasses.fields(SweepConfig))
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep as it runs: its configuration and what was derived from it (``sweep.json``).
+
+    Attributes:
+        config: what was asked, with ``name`` set.
+        base_config: the A2CConfig fields every trial has (the env, the budget, the seed
+            base, evaluation and checkpoint settings, ``--set``); a trial adds its searched
+            fields and its seeds.
+        search_space: the search space, as its JSON, without fields that cannot act here.
+        start_points: the configurations the first trials take, as points of the space.
+        final_eval_episodes: episodes of the confirmation's and best_config.json's
+            evaluations (the config's own 10, unless ``--set eval_episodes`` set both).
+        optuna_storage: the Optuna study's storage URL.
+        space_note: what was left out of the search space and why ('' if nothing).
+    """
+
+    config: SweepConfig
+    base_config: dict[str, Any]
+    search_space: dict[str, Any]
+    start_points: tuple[dict[str, Any], ...]
+    final_eval_episodes: int
+    optuna_storage: str
+    space_note: str = ""
+    metric: str = METRIC
+    mode: str = MODE
+
+    @property
+    def name(self) -> str:
+        """The sweep's name (its directory under the storage path)."""
+        assert self.config.name is not None
+        return self.config.name
+
+    @property
+    def exp(self) -> str:
+        """The sweep's directory, STORAGE/NAME."""
+        return st.join(self.config.storage_path, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """sweep.json's content: the configuration's fields and what was derived.
+
+        Every field is at the top level (the search space's file as ``search_space_file``),
+        and the derived values under the keys the results readers use.
+        """
+        config = self.config.to_dict()
+        config["search_space_file"] = config.pop("search_space")
+        config.pop("optuna_storage")
+        return {**config, "base_config": self.base_config, "search_space": self.search_space,
+                "optuna_storage": self.optuna_storage, "metric": self.metric,
+                "mode": self.mode, "start_points": list(self.start_points),
+                "final_eval_episodes": self.final_eval_episodes, "space_note": self.space_note}
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> SweepPlan:
+        """Inverse of to_json, also for a sweep.json saved before SweepConfig existed.
+
+        Such a file lacks the fields added since; they read as the values that sweep ran with.
+        """
+        base = saved["base_config"]
+        legacy = {"env": base["env_id"], "num_rollout_workers": base["num_rollout_workers"],
+                  "checkpoint_every": base["checkpoint_interval"], "eval_schedule": "every",
+                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe"}
+        values: dict[str, Any] = {}
+        for f in sweep_fields():
+            key = "search_space_file" if f.name == "search_space" else f.name
+            if f.name == "optuna_storage":
+                continue
+            if key in saved:
+                values[f.name] = saved[key]
+            elif f.name in legacy:
+                values[f.name] = legacy[f.name]
+        return cls(config=SweepConfig(**values), base_config=base,
+                   search_space=saved["search_space"],
+                   start_points=tuple(saved.get("start_points", [])),
+                   final_eval_episodes=int(saved.get("final_eval_episodes",
+                                                     base.get("eval_episodes", 10))),
+                   optuna_storage=saved["optuna_storage"],
+                   space_note=saved.get("space_note", ""),
+                   metric=saved.get("metric", METRIC), mode=saved.get("mode", MODE))
+
+    def replace(self, **changes: Any) -> SweepPlan:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def default_study_url(name: str, exp: str) -> str:
+    """The Optuna study's default SQLite URL.
+
+    The file is in the sweep's directory; for a sweep on S3 (SQLite needs a local file) in
+    ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
+    """
+    db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
+    return f"{st.SQLITE}{Path(db) / 'optuna.db'}"
+
+
+def plan(config: SweepConfig) -> SweepPlan:
+    """The plan of a new sweep: the trials' fixed config, the fitted space, the start points.
+
+    Checks what needs the environment (its id, its action space against the search space, a
+    user's network) and the start points, before anything is written.
+
+    Raises:
+        ConfigError: a field or a start point that cannot be used.
+        SearchSpaceError: an invalid search space file.
+    """
+    if config.name is None:
+        raise field_error("SweepConfig", "name", None, "is not set: plan() needs a name")
+    base: dict[str, Any] = {"eval_interval_steps": min(25_000, config.grace_steps),
+                            "eval_episodes": SEARCH_EVAL_EPISODES, **config.overrides}
+    given = set(config.overrides)
+    final_episodes = base["eval_episodes"] if "eval_episodes" in given else (
+        A2CConfig().eval_episodes)
+    base.update(env_id=config.env, seed=config.seed, total_env_steps=config.max_steps,
+                num_rollout_workers=config.num_rollout_workers,
+                checkpoint_interval=config.checkpoint_every)
+    A2CConfig.from_dict(base)  # validate the fixed part
+    obs_space, action_space = env_spaces(config.env)
+    space, note = fit_space(load_search_space(config.search_space), config.search_space, base,
+                            action_space)
+    from a2c_ray.model.network import check_model  # torch, only now
+
+    check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
+    fixed = sorted(set(space) & given)
+    if fixed:
+        raise field_error("SweepConfig", "overrides", ", ".join(fixed),
+                          "is searched by the search space: remove it from one of them")
+    starts: list[dict[str, Any]] = []
+    for path in config.start_from:
+        start = read_config(path)
+        values = {**start.to_dict(), "td_lambda": start.critic_lambda}
+        try:
+            starts.append(space_point(space, values))
+        except SearchSpaceError as err:
+            raise field_error("SweepConfig", "start_from", path,
+                              f"cannot start the sweep: {err}") from None
+        ignored = sorted(k for k, v in values.items() if k not in space
+                         and k in base and base[k] != v)
+        if ignored:
+            log.info("--start-from %s: %s not searched; the sweep's fixed values apply",
+                     path, ", ".join(ignored))
+    exp = st.join(config.storage_path, config.name)
+    return SweepPlan(config=config, base_config=base, search_space=space,
+                     start_points=tuple(starts), final_eval_episodes=final_episodes,
+                     optuna_storage=config.optuna_storage or default_study_url(config.name, exp),
+                     space_note=note)
+
+
+def fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
+              action_space: Any) -> tuple[dict[str, Any], str]:
+    """The search space without the fields that cannot act in this sweep, and a note on them.
+
+    The Gaussian's log-std and gSDE act only on Box actions, and gSDE only with the built-in
+    MLP: the default space leaves them out elsewhere (the note says so), and a space file that
+    names them there is refused.
+    """
+    if not isinstance(action_space, gym_spaces.Box):
+        fields, why = BOX_ONLY, f"{base['env_id']}'s actions are {action_space}, not a Box"
+    elif base.get("network") is not None:
+        fields, why = GSDE_FIELDS, f"--set network={base['network']} replaces the built-in MLP"
+    else:
+        return space, ""
+    idle = sorted(set(space) & set(fields))
+    if not idle:
+        return space, ""
+    if path is not None:
+        raise SearchSpaceError(f"--search-space {path}: {', '.join(idle)} cannot act in this "
+                               f"sweep ({why}): remove them from the space")
+    return {k: v for k, v in space.items() if k not in idle}, (
+        f"not searching {', '.join(idle)}: {why}")
+
+
+def check_resume(plan: SweepPlan, asked: dict[str, Any]) -> None:
+    """A resumed sweep keeps its settings: a field asked for that differs from them raises.
+
+    ``asked`` maps SweepConfig fields to the values the caller gave. The fields of
+    ``RESUME_APPLIES`` say where the sweep is and how to run it, and apply; everything else
+    is fixed once trials have been suggested with it.
+
+    Raises:
+        ConfigError: naming the field, the value asked and the sweep's.
+    """
+    keep = ("a resumed sweep keeps its settings: drop it, or start a new sweep (--start-from "
+            "its best_config.json) to change them")
+    for name in sorted(set(asked) - set(RESUME_APPLIES)):
+        value = asked[name]
+        if name == "overrides":
+            for key, v in value.items():
+                if plan.base_config.get(key) != v:
+                    raise field_error("SweepConfig", name, f"{key}={v!r}",
+                                      f"differs from the sweep's "
+                                      f"{key}={plan.base_config.get(key)!r}; {keep}")
+            continue
+        if name in ("search_space", "start_from"):
+            raise field_error("SweepConfig", name, value, "applies to a new sweep only; the "
+                              f"sweep keeps the one it started with ({plan.exp}/sweep.json)")
+        was = getattr(plan.config, name)
+        if value != was:
+            raise field_error("SweepConfig", name, value, f"differs from the sweep's {was}; "
+                              f"{keep}")
+
+
+__all__ = ["METRIC", "MODE", "ConfigError", "SweepConfig", "SweepPlan", "plan"]

@@ -1,0 +1,96 @@
+"""The confirmation: the sweep's best configurations re-trained on seeds the search never used.
+
+Tune on training seeds, report on seeds nothing else used (Eimer, Lindauer and Raileanu,
+"Hyperparameters in Reinforcement Learning and How To Tune Them", ICML 2023). Each candidate
+is trained at the full budget on every confirmation seed, one trial per configuration and
+seed, and the candidates are ranked by the mean of each seed's final deterministic
+evaluation. An interrupted confirmation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from a2c_ray.core.scores import seed_stats
+from a2c_ray.run import storage as st
+from a2c_ray.tuning.config import METRIC, SweepPlan
+from a2c_ray.tuning.control import StopSignals, has_tune_state
+from a2c_ray.tuning.resources import bundles, concurrency
+from a2c_ray.tuning.trial import TrialSpec, run_confirmation, trainable
+from a2c_ray.tuning.tuner import run_config, trial_dirname
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A configuration the search ranked high, as the confirmation runs it.
+
+    Attributes:
+        trial_id: the sweep's trial that found it.
+        score: that trial's score on its training seeds; ``score_std`` their spread.
+        config: the full config, evaluated as the confirmation evaluates.
+    """
+
+    trial_id: str
+    score: float
+    score_std: float
+    config: dict[str, Any]
+
+
+def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
+            stop: StopSignals) -> list[dict[str, Any]]:
+    """Train every candidate on every seed at the full budget; the candidates, best first.
+
+    Each entry holds the candidate's trial, its sweep score, every seed's final return and
+    their statistics (``core.scores.seed_stats``) with a 68% interval, and its config. Empty
+    when the confirmation was stopped by a signal (``stop.received``).
+    """
+    from ray import tune
+
+    exp = st.join(plan.exp, "confirm")
+    configs = [c.config for c in candidates]
+    run = trainable(run_confirmation, TrialSpec.of(plan, exp, evaluate_all=True),
+                    bundles(plan, seeds=1), configs=configs)
+    if has_tune_state(exp):  # interrupted earlier: Tune keeps its settings
+        tuner = tune.Tuner.restore(exp, run, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            run,
+            param_space={"config_index": tune.grid_search(list(range(len(configs)))),
+                         "seed": tune.grid_search(seeds)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=concurrency(plan, seeds=1),
+                                        trial_dirname_creator=trial_dirname,
+                                        reuse_actors=True),
+            run_config=run_config(plan, plan.exp, "confirm"),
+        )
+    grid = stop.fit(tuner)
+    if stop.received is not None:
+        return []
+    returns: list[dict[int, float]] = [{} for _ in candidates]
+    for result in grid:
+        value = (result.metrics or {}).get("eval_return_last")
+        if result.error is None and isinstance(value, int | float) and math.isfinite(value):
+            returns[result.config["config_index"]][int(result.config["seed"])] = float(value)
+    ranking = []
+    for candidate, mine in zip(candidates, returns, strict=True):
+        mine = dict(sorted(mine.items()))
+        stats = seed_stats(list(mine.values()))
+        ranking.append({"sweep_trial_id": candidate.trial_id, "sweep_metric": candidate.score,
+                        "sweep_score_std": candidate.score_std, "seeds": list(mine),
+                        "returns": list(mine.values()), **stats,
+                        "ci68": [stats["mean"] - stats["sem"], stats["mean"] + stats["sem"]],
+                        "config": candidate.config})
+    ranking.sort(key=lambda r: -r["mean"] if not math.isnan(r["mean"]) else math.inf)
+    return ranking
+
+
+def describe(ranking: list[dict[str, Any]], seeds: list[int]) -> str:
+    """The confirmation's result as the command prints it."""
+    lines = [f"Confirmation on test seeds {seeds[0]}..{seeds[-1]} (final evaluation; mean +- "
+             "standard error, worst seed, interquartile mean):"]
+    for rank, r in enumerate(ranking, 1):
+        lines.append(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- "
+                     f"{r['sem']:.1f}, worst {r['worst']:.1f}, IQM {r['iqm']:.1f} over "
+                     f"{len(r['returns'])} seeds (sweep {METRIC}: {r['sweep_metric']:.1f})")
+    return "\n".join(lines)

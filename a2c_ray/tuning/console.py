@@ -1,0 +1,140 @@
+"""What the user sees while a sweep runs, and the files Tune writes for each trial.
+
+Tune's own console output is off (an experiment box and two boxes per trial at any verbosity
+above 0); in its place a table of the running trials every 30 s (``progress_table``). Tune's
+result.json and progress.csv writers are made to keep a resumed trial's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from a2c_ray.tuning.config import METRIC
+
+PROGRESS_COLUMNS = ("env_steps", METRIC, "score_min", "episode_return_mean", "env_steps_per_s")
+PROGRESS_EVERY_S = 30.0
+
+
+class _DropTuneResumeHint(logging.Filter):
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)": ours names our command."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Experiment has been interrupted")
+
+
+def quiet_tune() -> None:
+    """Tune prints nothing of its own: the progress table and the summary are ours.
+
+    Tune's new output engine prints an experiment box and two boxes per trial at any
+    verbosity above 0, and a TensorBoard hint to a directory that does not exist; its legacy
+    engine (RAY_AIR_NEW_OUTPUT=0) prints nothing at verbose=0.
+    """
+    import optuna
+
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    logging.getLogger("ray.tune.tune").addFilter(_DropTuneResumeHint())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A resumed trial continues from its own checkpoint, not Tune's, so Tune counts its
+    # training_iteration from 1 again and OptunaSearch reports intermediate values at steps the
+    # Optuna trial already has. Optuna keeps the first value and warns at every report; neither
+    # the ranking nor ASHA reads intermediate values.
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message="The reported value is ignored because this `step=")
+
+
+def progress_callback(every_s: float = PROGRESS_EVERY_S) -> Any:
+    """A Tune callback printing ``progress_table`` every ``every_s`` seconds."""
+    from ray.tune import Callback
+
+    class ProgressTable(Callback):
+        def __init__(self) -> None:
+            self.last = time.monotonic()
+            self.start = self.last
+
+        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            now = time.monotonic()
+            if now - self.last >= every_s:
+                self.last = now
+                print(progress_table(trials, now - self.start), flush=True)
+
+    return ProgressTable()
+
+
+def result_loggers() -> list[Any]:
+    """Tune's result.json and progress.csv writers, made to keep a resumed trial's rows.
+
+    The driver writes a trial's files in a staging directory and copies them to the sweep's
+    storage. On ``--resume``, Tune copies them back from storage only for a trial that has a
+    Tune checkpoint; ours keep their own (``run_trial``), so a trial that was running would
+    restart both files empty and then overwrite the stored ones: its curve before the stop
+    lost. These copy the stored file back whenever the staging directory has none. It is an
+    override of Tune's private ``LoggerCallback._restore_from_remote``;
+    tests/test_tune.py's stop-and-resume test fails if Tune stops calling it.
+    """
+    import pyarrow.fs
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    def restore(trial: Any, file_name: str) -> None:
+        local = Path(trial.local_path, file_name)
+        if local.exists():  # this session's own file: Tune appends to it
+            return
+        try:
+            pyarrow.fs.copy_files(f"{trial.path}/{file_name}", str(local),
+                                  source_filesystem=trial.storage.storage_filesystem)
+        except FileNotFoundError:  # a trial that has reported nothing yet
+            pass
+
+    class KeepJson(JsonLoggerCallback):
+        def _restore_from_remote(self, file_name: str, trial: Any) -> None:
+            restore(trial, file_name)
+
+    class KeepCsv(CSVLoggerCallback):
+        def _restore_from_remote(self, file_name: str, trial: Any) -> None:
+            restore(trial, file_name)
+
+    return [KeepJson(), KeepCsv()]
+
+
+def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> str:
+    """Status counts, the best trial so far, and the running trials' progress, as text.
+
+    ``trials`` are Tune's trial objects (``trial_id``, ``status``, ``last_result``).
+    """
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    minutes, seconds = divmod(int(elapsed_s), 60)
+    lines = [f"[{minutes // 60:d}:{minutes % 60:02d}:{seconds:02d}] "
+             + " | ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    scored = [t for t in trials if _finite(t.last_result.get(METRIC))]
+    if scored:
+        best = max(scored, key=lambda t: t.last_result[METRIC])
+        lines[0] += (f"   best {METRIC} {best.last_result[METRIC]:.1f} ({best.trial_id}, "
+                     f"{best.last_result.get('env_steps', 0):,} steps)")
+    running = sorted((t for t in trials if t.status == "RUNNING"),
+                     key=lambda t: -t.last_result.get("env_steps", 0))
+    if running:
+        table = pd.DataFrame([{"trial": t.trial_id, "status": t.status,
+                               **{c: t.last_result.get(c, np.nan) for c in PROGRESS_COLUMNS}}
+                              for t in running[:max_rows]])
+        table[list(PROGRESS_COLUMNS)] = table[list(PROGRESS_COLUMNS)].astype(float)
+        lines.append(table.to_string(index=False, na_rep="-", formatters={
+            "env_steps": "{:,.0f}".format, METRIC: "{:.1f}".format, "score_min": "{:.1f}".format,
+            "episode_return_mean": "{:.1f}".format, "env_steps_per_s": "{:,.0f}".format}))
+        if len(running) > max_rows:
+            lines.append(f"... and {len(running) - max_rows} more running")
+    return "\n".join(lines)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

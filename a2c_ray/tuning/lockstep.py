@@ -1,0 +1,264 @@
+"""One configuration trained on several seeds in lockstep.
+
+A sweep's trial trains its configuration on S training seeds at once. Seed 0 runs in the
+trial's own process, seeds 1..S-1 as ``SeedRunner`` Ray actors in the trial's placement
+group: seed j's learner holds bundle j * (1 + K) and its K rollout actors the bundles after
+it (``run.actors.trial_bundles``). ``SeedGroup.run(until)`` advances every seed to the same env
+step concurrently, and the trial reports to Tune only then, so ASHA compares trials at equal
+env steps per seed and an S-seed trial takes about the wall time of a one-seed trial when S
+cores are free. A checkpoint of the group holds every seed's exact state.
+
+The sweep reuses its trial actors (Tune's ``reuse_actors``): one process runs trial after
+trial, and a finished trial's seed actors serve the next trial in the same placement group,
+so a trial starts without a new process and torch's imports (3-4 s each).
+
+The ranking metric, ``score``, is the mean over the seeds of each seed's average of its latest
+``score_evals`` deterministic evaluations (``Trainer.score``); ``score_std`` and ``score_min``
+say how much it depends on the seed.
+
+Which seeds a trial trains on is ``a2c_ray.core.seeds``'s to say.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from a2c_ray.core.config import A2CConfig
+from a2c_ray.run import storage as st
+from a2c_ray.run.checkpoint import SEEDS, seed_checkpoints, seed_dirname
+from a2c_ray.run.trainer import Trainer
+
+# The per-seed values a trial reports (and load_curves shows, one row per seed).
+SEED_METRICS = (
+    "env_steps", "score", "eval_return_last", "eval_return_mean", "eval_return_std",
+    "episode_return_mean", "episode_len_mean", "policy_loss", "value_loss", "entropy",
+    "explained_variance", "grad_norm", "env_steps_per_s",
+)
+# Summed over seeds rather than averaged.
+SUMMED = ("worker_failures",)
+
+
+class SeedRunner:
+    """One seed of a trial: a Trainer the trial advances; a Ray actor for seeds 1..S-1.
+
+    ``start`` puts it on another run, so that one actor can serve the trials its process runs
+    one after another (``SeedGroup`` keeps idle ones for that).
+    """
+
+    def __init__(self, config: dict[str, Any], files: dict[str, bytes] | None,
+                 placement: tuple[Any, int] | None, score_evals: int,
+                 eval_at: frozenset[int] | None = None) -> None:
+        self.trainer: Trainer | None = None
+        self.start(config, files, placement, score_evals, eval_at)
+
+    def start(self, config: dict[str, Any], files: dict[str, bytes] | None,
+              placement: tuple[Any, int] | None, score_evals: int,
+              eval_at: frozenset[int] | None = None) -> None:
+        """Begin the run of ``config``, or continue the saved one in ``files``."""
+        self.close()
+        self.score_evals = score_evals
+        options: dict[str, Any] = {"show_progress": False, "placement": placement,
+                                   "eval_at": eval_at}
+        if files is None:
+            self.trainer = Trainer(A2CConfig.from_dict(config), **options)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, data in files.items():
+                    (Path(tmp) / name).write_bytes(data)
+                self.trainer = Trainer.restore(tmp, config["total_env_steps"], **options)
+
+    @property
+    def _trainer(self) -> Trainer:
+        if self.trainer is None:
+            raise RuntimeError("this seed runner has no run: start() it first")
+        return self.trainer
+
+    def position(self) -> tuple[int, int]:
+        """Env steps and iterations done (answers once the trainer exists)."""
+        return self._trainer.state.env_steps, self._trainer.state.iteration
+
+    def run(self, until_env_steps: int) -> dict[str, float]:
+        """Train up to ``until_env_steps``; the last iteration's metrics and this seed's score.
+
+        A run restored at its budget trains no further and returns its saved metrics.
+        """
+        metrics = self._trainer.run(until_env_steps)
+        return {**metrics, "seed": self._trainer.config.seed,
+                "score": self._trainer.score(self.score_evals)}
+
+    def files(self) -> dict[str, bytes]:
+        """A checkpoint of this seed, as file name -> contents (it may live on another node)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._trainer.save(Path(tmp) / "checkpoint")
+            return {p.name: p.read_bytes() for p in path.iterdir()}
+
+    def close(self) -> None:
+        """End the run and release its rollout actors; the runner can ``start`` another."""
+        if self.trainer is not None:
+            self.trainer.close()
+            self.trainer = None
+
+
+RemoteSeedRunner = ray.remote(SeedRunner)
+
+# Seed actors whose trial has ended, kept for the next trial that the same Tune actor runs
+# (the sweep reuses its trial actors): a new actor costs a process and torch's imports, 3-4 s
+# a trial. Keyed by (placement group id, bundle index); they live in the trial's placement
+# group, so they end with it when Tune gives the group back.
+_IDLE: dict[tuple[Any, int], Any] = {}
+
+
+def _checkpoint_files(uri: str) -> dict[str, bytes]:
+    return {e.name: st.read_bytes(e.uri) for e in st.list_dir(uri) if not e.is_dir}
+
+
+class SeedGroup:
+    """A trial's seeds, advanced together; a context manager that releases their actors.
+
+    Args:
+        configs: one configuration per seed, equal but for the seed.
+        score_evals: evaluations each seed's score averages.
+        resume_from: a checkpoint this group (the same seeds) saved, to continue exactly.
+        eval_at: the evaluations each seed makes (``Trainer``'s ``eval_at``); by default all.
+    """
+
+    def __init__(self, configs: list[A2CConfig], score_evals: int,
+                 resume_from: str | None = None,
+                 eval_at: frozenset[int] | None = None) -> None:
+        self.seeds = [c.seed for c in configs]
+        saved: list[dict[str, bytes] | None] = [None] * len(configs)
+        if resume_from is not None:
+            uris = seed_checkpoints(resume_from)
+            if len(uris) != len(configs):
+                raise ValueError(f"checkpoint {resume_from} holds {len(uris)} seeds, the trial "
+                                 f"trains {len(configs)}")
+            saved = [_checkpoint_files(u) for u in uris]
+        per_seed = 1 + configs[0].num_rollout_workers  # bundles
+        group = ray.util.get_current_placement_group() if ray.is_initialized() else None
+        for key in [k for k in _IDLE if group is None or k[0] != group.id]:
+            ray.kill(_IDLE.pop(key), no_restart=True)  # another group's: not ours to use
+        self.remote: list[Any] = []
+        self._keys: list[tuple[Any, int] | None] = []
+        try:
+            for j in range(1, len(configs)):
+                bundle = j * per_seed
+                args = (configs[j].to_dict(), saved[j], (group, bundle), score_evals, eval_at)
+                key = None if group is None else (group.id, bundle)
+                actor = _IDLE.pop(key, None) if key is not None else None
+                if actor is not None:
+                    actor.start.remote(*args)  # an actor runs its calls in order
+                else:
+                    options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
+                    if group is not None:
+                        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                            group, placement_group_bundle_index=bundle)
+                    actor = RemoteSeedRunner.options(**options).remote(*args)
+                self.remote.append(actor)
+                self._keys.append(key)
+            self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at)
+            positions = {self.local.position(),
+                         *ray.get([r.position.remote() for r in self.remote])}
+        except BaseException:  # a seed that cannot start fails the trial here
+            self.close()
+            raise
+        if len(positions) != 1:
+            self.close()
+            raise ValueError(f"checkpoint {resume_from} holds seeds at different steps: "
+                             f"{sorted(positions)}")
+        self.config = configs[0]
+        self.env_steps, self.iteration = positions.pop()
+
+    @property
+    def done(self) -> bool:
+        """Whether every seed has used the budget."""
+        return self.env_steps >= self.config.total_env_steps
+
+    def run(self, until_env_steps: int) -> list[dict[str, float]]:
+        """Advance every seed to ``until_env_steps`` at once; each seed's metrics, in order."""
+        pending = [r.run.remote(until_env_steps) for r in self.remote]
+        first = self.local.run(until_env_steps)
+        per_seed = [first, *ray.get(pending)]
+        steps = {int(m["env_steps"]) for m in per_seed}
+        if len(steps) != 1:  # equal configs take equal steps per iteration
+            raise RuntimeError(f"seeds out of lockstep: env steps {sorted(steps)}")
+        self.env_steps = steps.pop()
+        self.iteration = int(first["iteration"])
+        return per_seed
+
+    def save(self, path: Path) -> Path:
+        """Write every seed's checkpoint under ``path`` (one seed: ``path`` is its checkpoint)."""
+        files = [self.local.files(), *ray.get([r.files.remote() for r in self.remote])]
+        path.mkdir(parents=True, exist_ok=True)
+        if len(files) == 1:
+            dirs = [path]
+        else:
+            dirs = [path / seed_dirname(s) for s in self.seeds]
+        for directory, contents in zip(dirs, files, strict=True):
+            directory.mkdir(exist_ok=True)
+            for name, data in contents.items():
+                (directory / name).write_bytes(data)
+        if len(files) > 1:
+            (path / SEEDS).write_text(json.dumps(self.seeds))  # last: the group is whole
+        return path
+
+    def close(self) -> None:
+        """End every seed's run; seed actors that answer are kept for the next trial."""
+        for key, r in zip(self._keys, self.remote, strict=True):
+            try:
+                ray.get(r.close.remote(), timeout=30)
+            except Exception:  # noqa: BLE001  (a dead or stuck actor is not kept)
+                ray.kill(r, no_restart=True)
+                continue
+            if key is not None:
+                _IDLE[key] = r
+            else:
+                ray.kill(r, no_restart=True)
+        self.remote, self._keys = [], []
+        if getattr(self, "local", None) is not None:
+            self.local.close()
+            self.local = None
+
+    def __enter__(self) -> SeedGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def trial_metrics(per_seed: list[dict[str, float]]) -> dict[str, Any]:
+    """What a trial reports: the seeds' metrics averaged, the score and its spread, each seed.
+
+    ``score`` is NaN until every seed has been evaluated; ``score_std`` is the sample standard
+    deviation over seeds (0 for one seed); ``per_seed`` maps each seed to its own values.
+    """
+    first = per_seed[0]
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        if key == "seed" or not isinstance(value, int | float):
+            continue
+        values = [float(m[key]) for m in per_seed]
+        out[key] = float(sum(values)) if key in SUMMED else _mean(values)
+    for key in ("env_steps", "iteration", "weights_version"):
+        out[key] = first[key]
+    scores = [float(m["score"]) for m in per_seed]
+    whole = not any(math.isnan(s) for s in scores)
+    out["score"] = float(np.mean(scores)) if whole else math.nan
+    out["score_std"] = float(np.std(scores, ddof=1)) if whole and len(scores) > 1 else (
+        0.0 if whole else math.nan)
+    out["score_min"] = float(min(scores)) if whole else math.nan
+    out["per_seed"] = {str(int(m["seed"])): {k: float(m[k]) for k in SEED_METRICS if k in m}
+                       for m in per_seed}
+    return out

@@ -1,0 +1,102 @@
+"""What a trial holds and how many run at once: placement groups, CPUs, concurrency.
+
+A trial of S seeds, each with K rollout actors, reserves a placement group of S * (1 + K)
+one-CPU bundles (``run.actors.trial_bundles``): seed j's learner at bundle j * (1 + K), its
+actors after it. How many trials run at once follows the cluster's largest size
+(``tuning.cluster``), so an autoscaling cluster grows for the trials that wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from a2c_ray.core.config import A2CConfig, field_error
+from a2c_ray.tuning.config import SweepPlan
+
+log = logging.getLogger("a2c_ray")
+
+
+def bundles(plan: SweepPlan, seeds: int | None = None) -> list[dict[str, float]]:
+    """One trial's resources: for each seed, a learner bundle and one per rollout actor.
+
+    ``seeds`` defaults to the sweep's seeds per trial.
+    """
+    from a2c_ray.run.actors import trial_bundles
+
+    seeds = plan.config.seeds_per_trial if seeds is None else seeds
+    return trial_bundles(A2CConfig.from_dict(plan.base_config), seeds)
+
+
+def local_cpus(plan: SweepPlan) -> int | None:
+    """CPUs for a local Ray: this machine's (None), or one trial's where a trial needs more.
+
+    A trial of S seeds with K rollout actors each needs S * (1 + K) CPUs at once. Where this
+    machine has fewer, the local Ray claims that many so the sweep runs (the seeds then share
+    cores: slower, same results), and says so.
+    """
+    cores, per_trial = os.cpu_count() or 1, len(bundles(plan))
+    if per_trial <= cores:
+        return None
+    seeds = plan.config.seeds_per_trial
+    log.warning("a trial needs %d CPUs (%d seeds x %d) and this machine has %d: the local Ray "
+                "claims %d, so the seeds share cores; --seeds-per-trial %d keeps one each",
+                per_trial, seeds, per_trial // seeds, cores, per_trial,
+                max(1, cores * seeds // per_trial))
+    return per_trial
+
+
+def check_fits(plan: SweepPlan) -> None:
+    """A trial that no node set of this cluster can hold would wait forever: raise instead."""
+    import ray
+
+    from a2c_ray.tuning import cluster
+
+    per_trial = len(bundles(plan))
+    most = cluster.max_cpus()
+    cpus = most[0] if most is not None else int(ray.cluster_resources().get("CPU", 0))
+    if per_trial > cpus:
+        raise field_error(
+            "SweepConfig", "seeds_per_trial", plan.config.seeds_per_trial,
+            f"needs {per_trial} CPUs a trial (1 + --num-rollout-workers per seed) and this "
+            f"cluster has at most {cpus}: run fewer seeds per trial or fewer rollout workers")
+
+
+def check_storage(plan: SweepPlan) -> None:
+    """A local storage path on a multi-node cluster must be a shared filesystem."""
+    import ray
+
+    storage = plan.config.storage_path
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if "://" not in storage and len(nodes) > 1 and not plan.config.shared_storage:
+        raise field_error(
+            "SweepConfig", "storage_path", storage,
+            f"is a local directory, but this Ray cluster has {len(nodes)} nodes: use "
+            "s3://bucket/prefix or a shared filesystem (and pass --shared-storage)")
+
+
+def concurrency(plan: SweepPlan, seeds: int | None = None) -> int:
+    """Trials at once: ``max_concurrent_trials``, else what the cluster can hold at its largest.
+
+    On an autoscaling cluster that is the most CPUs the autoscaler may grow it to, so trials
+    queue beyond the nodes up now and the autoscaler adds nodes for them; on a fixed cluster
+    or local Ray, the CPUs it has. Logged once, with the reason.
+    """
+    import ray
+
+    from a2c_ray.tuning import cluster
+
+    per_trial = len(bundles(plan, seeds))
+    if plan.config.max_concurrent_trials is not None:
+        n, why = plan.config.max_concurrent_trials, "--max-concurrent-trials"
+    elif (most := cluster.max_cpus()) is not None:
+        cpus, source = most
+        n = max(1, cpus // per_trial)
+        why = (f"the cluster can grow to {cpus} CPUs ({source}), {per_trial} per trial; nodes "
+               "are added as trials wait")
+    else:
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        n = max(1, cpus // per_trial)
+        why = f"this cluster has {cpus} CPUs and no autoscaler in sight, {per_trial} per trial"
+    log.info("up to %d trials at once: %s; --max-concurrent-trials sets it", n, why)
+    return n

@@ -1,0 +1,309 @@
+"""Ray Tune's searcher over an Optuna study that is told the truth.
+
+Ray's ``OptunaSearch`` reports intermediate values at Tune's iteration count and closes a
+trial that ASHA stopped as COMPLETE with its low-budget value, so TPE models a 100k-step
+result as if it were a full-budget one. ``StudySearcher`` drives the study with Optuna's
+public ask-and-tell API instead:
+
+* every report with a finite ``score`` is an intermediate value at the trial's env step;
+* a trial that ran its full budget is COMPLETE with its final score, one ASHA stopped is
+  PRUNED at the step it reached (TPE ranks pruned trials by how far they got, then by their
+  last value), and one that errored, or ended without a score, is FAIL;
+* each suggestion carries the trial's training seeds (``core.seeds.train_seeds``), numbered by
+  the Optuna trial, so no two trials share a seed and a resumed sweep keeps them;
+* a sampled configuration that repeats an earlier trial's exactly is drawn again. A sampler
+  seeded as an earlier sweep's draws that sweep's configurations in the same order, and a
+  preset that was one of them comes back: Walker2d-v5's sweep, started from a preset that a
+  seed-0 draw had found, trained it twice. The repeat is told FAIL with ``duplicate_of``.
+
+It also keeps Tune's limit on trials at once (``set_max_concurrency``) instead of Tune's
+``ConcurrencyLimiter``, and counts a trial as running only while its Optuna trial is. A driver
+killed between saving the searcher and saving the experiment leaves a saved limiter holding a
+trial the experiment has finished and missing one it runs: resumed, it never suggests again
+and the sweep waits forever, and the missing trial is never told. Here the study, written at
+once on every tell, corrects the count after a restore, and a trial the restored searcher does
+not know is found in the study by its training seeds.
+
+It is written on the public APIs of both libraries (``ray.tune.search.Searcher``,
+``optuna.Study.ask``/``tell``/``enqueue_trial``, ``optuna.Trial.report``) because the fix
+would otherwise patch private state of ``OptunaSearch`` (its trial map and its ``tell``).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any
+
+import optuna
+from ray.tune.search import Searcher
+
+from a2c_ray.core.config import field_error
+from a2c_ray.core.seeds import train_seeds
+from a2c_ray.run import storage as st
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+_REDRAWS = 5  # draws of a new configuration before a repeat is kept
+
+
+def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A configuration as a hashable key; equal only where every value is the same."""
+    return tuple(sorted(params.items()))
+
+
+def _points(dist: optuna.distributions.BaseDistribution) -> float:
+    """How many values a distribution can take (infinity for a float range)."""
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return len(dist.choices)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return (dist.high - dist.low) // dist.step + 1
+    if isinstance(dist, optuna.distributions.FloatDistribution):
+        if dist.low == dist.high:
+            return 1
+        return math.inf if dist.step is None else round((dist.high - dist.low) / dist.step) + 1
+    return math.inf
+
+
+_RESTORE_AT: list[str] = []  # the study searchers restored in this process open
+
+
+def restore_study_at(url: str) -> None:
+    """Searchers restored in this process open the study at ``url``, not the saved URL.
+
+    A resumed sweep passes the URL in its ``sweep.json``: a sweep directory that was moved
+    keeps its study inside it (``run.storage.moved_study``), while the experiment state Tune
+    restores the searcher from still names the old path.
+    """
+    _RESTORE_AT[:] = [url]
+
+
+class StudySearcher(Searcher):
+    """Suggests configurations from an Optuna study and tells it how each trial ended.
+
+    Args:
+        space: Optuna distributions by A2CConfig field.
+        storage: Optuna RDB storage URL; the study is created there, or loaded if it exists.
+        study_name: the study's name (the sweep's).
+        sampler: the Optuna sampler.
+        metric: the result key to optimise; ``mode`` is "max" or "min".
+        max_steps: a trial's full budget in env steps per seed.
+        sweep_seed: the sweep's --seed.
+        seeds_per_trial: training seeds per trial.
+        points_to_evaluate: configurations the first trials take, in order (enqueued once,
+            when the study is created).
+        prune_stopped: tell Optuna a trial ASHA stopped is PRUNED (the truth); False tells it
+            what Ray's OptunaSearch does, COMPLETE with its last value (for comparison).
+    """
+
+    def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], storage: str,
+                 study_name: str, sampler: optuna.samplers.BaseSampler, metric: str,
+                 mode: str, max_steps: int, sweep_seed: int, seeds_per_trial: int,
+                 points_to_evaluate: list[dict[str, Any]] | None = None,
+                 prune_stopped: bool = True) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.space, self.storage, self.study_name = space, storage, study_name
+        self.sampler = sampler
+        self.max_steps, self.sweep_seed = max_steps, sweep_seed
+        self.seeds_per_trial, self.prune_stopped = seeds_per_trial, prune_stopped
+        self.points = list(points_to_evaluate or [])
+        self._study: optuna.Study | None = None
+        # Tune's trial id -> Optuna trial (its Optuna id after a restore, until first used)
+        self._trials: dict[str, optuna.Trial | int] = {}
+        self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
+        self._ended: set[str] = set()
+        self.max_concurrent = 0  # 0: no limit
+        self._recount = False  # after a restore: check the running trials against the study
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study, opened on first use (and again after a restore)."""
+        if self._study is None:
+            self._study = optuna.create_study(
+                storage=self.storage, study_name=self.study_name, sampler=self.sampler,
+                direction="maximize" if self.mode == "max" else "minimize",
+                load_if_exists=True)
+            if not self._study.trials:
+                for point in self.points:
+                    self._study.enqueue_trial(point)
+        return self._study
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Keep Tune's limit on trials at once here (see the module's docstring)."""
+        self.max_concurrent = max_concurrent
+        return True
+
+    def _trial(self, trial_id: str) -> optuna.Trial:
+        """The Optuna trial of a Tune trial; a restored searcher holds only its Optuna id."""
+        trial = self._trials[trial_id]
+        if isinstance(trial, int):  # saved as Optuna's trial id (see __getstate__)
+            trial = self._trials[trial_id] = optuna.Trial(self.study, trial)
+        return trial
+
+    def _running(self) -> list[str]:
+        running = [t for t in self._trials if t not in self._ended]
+        if self._recount and running:
+            alive = {t.number for t in self.study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+            self._ended.update(t for t in running if self._trial(t).number not in alive)
+            running = [t for t in running if t not in self._ended]
+        self._recount = False
+        return running
+
+    def _adopt(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Map a trial the restored searcher does not know to its Optuna trial, by its seeds.
+
+        ``FrozenTrial._trial_id`` is private; tests/test_lockstep.py's restore test fails if
+        it goes.
+        """
+        seeds = list((result.get("config") or {}).get("seeds") or [])
+        for t in self.study.get_trials(deepcopy=False,
+                                       states=(optuna.trial.TrialState.RUNNING,)):
+            if train_seeds(self.sweep_seed, t.number, self.seeds_per_trial) == seeds:
+                self._trials[trial_id] = optuna.Trial(self.study, t._trial_id)
+                return
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """The next configuration, with the trial's training seeds under ``seeds``.
+
+        None while ``max_concurrent`` trials run.
+        """
+        if trial_id not in self._trials and 0 < self.max_concurrent <= len(self._running()):
+            return None
+        if trial_id not in self._trials:
+            self._trials[trial_id] = self._ask_new()
+        trial = self._trial(trial_id)
+        return {**trial.params,
+                "seeds": train_seeds(self.sweep_seed, trial.number, self.seeds_per_trial)}
+
+    def _ask_new(self) -> optuna.Trial:
+        """The next trial; a sampled one that repeats an earlier configuration is drawn again.
+
+        Each repeat is told FAIL (which samplers ignore) with the user attribute
+        ``duplicate_of`` (the earlier trial's number), up to ``_REDRAWS`` times; the next draw
+        is then kept, repeat or not, as it is in a space with fewer than ``_REDRAWS`` points
+        more than the study has tried. An enqueued start point is never drawn again.
+        """
+        study = self.study
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state == optuna.trial.TrialState.WAITING for t in trials):
+            return study.ask(self.space)  # an enqueued start point comes first
+        seen = {_key(t.params): t.number for t in trials if t.params}
+        room = math.prod(_points(d) for d in self.space.values()) - len(seen)
+        for _ in range(_REDRAWS if room >= _REDRAWS else 0):
+            trial = study.ask(self.space)
+            twin = seen.get(_key(trial.params))
+            if twin is None:
+                return trial
+            trial.set_user_attr("duplicate_of", twin)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return study.ask(self.space)
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Each report with a score is an intermediate value at the trial's env step."""
+        value, step = result.get(self.metric), result.get("env_steps")
+        if trial_id not in self._trials and trial_id not in self._ended:
+            self._adopt(trial_id, result)
+        if trial_id in self._ended or trial_id not in self._trials or not _finite(value):
+            return
+        step = int(step or 0)
+        if step <= self._reported.get(trial_id, -1):
+            return  # a resumed trial repeats the reports after its last checkpoint
+        self._trial(trial_id).report(float(value), step)
+        self._reported[trial_id] = step
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        """COMPLETE at the full budget, PRUNED when stopped early, FAIL on error or no score."""
+        result = result or {}
+        if trial_id not in self._trials and trial_id not in self._ended:
+            self._adopt(trial_id, result)
+        if trial_id in self._ended or trial_id not in self._trials:
+            return
+        if not error:  # a trial ASHA stops hands its last result here, not to on_trial_result
+            self.on_trial_result(trial_id, result)
+        self._ended.add(trial_id)
+        value, steps = result.get(self.metric), result.get("env_steps") or 0
+        state, values = optuna.trial.TrialState.FAIL, None
+        if not error and _finite(value):
+            if steps >= self.max_steps or not self.prune_stopped:
+                state, values = optuna.trial.TrialState.COMPLETE, float(value)
+            else:
+                state = optuna.trial.TrialState.PRUNED
+        self.study.tell(self._trial(trial_id), values, state=state, skip_if_finished=True)
+
+    def save(self, checkpoint_path: str) -> None:
+        """Tune saves the searcher with the experiment; the study itself is in its storage."""
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__getstate__(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Inverse of save; the study is the one ``restore_study_at`` names, if any."""
+        with open(checkpoint_path, "rb") as f:
+            self.__setstate__(pickle.load(f))
+        self.storage = next(iter(_RESTORE_AT), self.storage)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state without live Optuna objects, whose storage is opened as they unpickle.
+
+        Trials are saved as their Optuna ids, so a moved sweep restores without its old path.
+        A searcher saved before holds ``optuna.Trial`` objects, which unpickle only where
+        their study still is.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k != "_study"}
+        state["_trials"] = {k: t if isinstance(t, int) else t._trial_id
+                            for k, t in self._trials.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.max_concurrent = 0  # a searcher saved before these existed
+        self.__dict__.update(state)
+        self._study = None
+        self._recount = True
+
+
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler: TPE that knows about the trials in flight, unless told otherwise.
+
+    ``tpe``: TPE with ``constant_liar``, which counts every running trial as a bad result so
+    that trials suggested while others run spread out instead of repeating one guess (set
+    explicitly: Optuna 5 turns it on by default, Optuna 4 off); ``tpe-plain``: TPE blind to
+    running trials, Optuna 4's default; ``random``: a baseline. All are seeded by ``seed``.
+    """
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=kind == "tpe")
+
+
+def check_new_study(url: str, name: str) -> None:
+    """A new sweep must not add its trials to an older sweep's study of the same name.
+
+    That happens where the study outlives the sweep's directory: the local file of a sweep on
+    S3, or a shared ``optuna_storage`` database.
+
+    Raises:
+        ConfigError: the study exists, or the database cannot be read.
+    """
+    if (path := st.sqlite_file(url)) is not None and not path.is_file():
+        return  # a file that does not exist holds no study; leave it uncreated
+    try:
+        names = optuna.study.get_all_study_names(storage=url)
+    except Exception as err:  # noqa: BLE001  (an unreachable or malformed database)
+        raise field_error("SweepConfig", "optuna_storage", url,
+                          f"cannot be read: {err}") from None
+    if name in names:
+        raise field_error(
+            "SweepConfig", "name", name,
+            f"has an Optuna study named {name!r} already in {url} (an earlier sweep's): choose "
+            f"another name, or delete it with: optuna delete-study --study-name {name} "
+            f"--storage {url}")
+
+
+def close_orphans(url: str, name: str) -> None:
+    """Mark as failed the Optuna trials a killed driver asked for but Tune never ran."""
+    study = optuna.load_study(study_name=name, storage=url)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)

@@ -1,0 +1,123 @@
+"""The trial: one configuration on its training seeds, in lockstep, as a Ray Tune trainable.
+
+Every seed is advanced to the next report point, then the trial reports the seeds' metrics,
+``score`` and its spread (``lockstep.trial_metrics``). The trial keeps its own checkpoints in
+``EXP/TRIAL/checkpoint/`` (every seed's state in each), so a trial restarted after a failure or
+a resumed sweep continues exactly from the newest complete one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2c_ray.core.config import A2CConfig
+from a2c_ray.run import storage as st
+from a2c_ray.run.checkpoint import CheckpointStore
+from a2c_ray.tuning.config import SweepPlan
+from a2c_ray.tuning.resources import bundles
+from a2c_ray.tuning.schedule import eval_milestones, report_every, scored_evaluations
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What every trial of an experiment shares, handed to the trainable by Tune.
+
+    Attributes:
+        base: the A2CConfig fields every trial has; a trial adds its searched ones.
+        exp: the experiment's directory (local or s3://), where trials keep checkpoints.
+        keep: checkpoints kept per trial.
+        report_every: env steps between reports to Tune, at most.
+        score_evals: evaluations each seed's score averages.
+        milestones: ASHA's rungs, where the seeds evaluate only where a score is read; none
+            evaluates at every point of the grid.
+    """
+
+    base: dict[str, Any]
+    exp: str
+    keep: int = 2
+    report_every: int = 1
+    score_evals: int = 3
+    milestones: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, plan: SweepPlan, exp: str, evaluate_all: bool = False) -> TrialSpec:
+        """The trials of ``plan`` in experiment ``exp``; ``evaluate_all`` for confirmation."""
+        return cls(base=plan.base_config, exp=exp, keep=plan.config.keep_checkpoints,
+                   report_every=report_every(plan.config), score_evals=plan.config.score_evals,
+                   milestones=() if evaluate_all else eval_milestones(plan.config))
+
+
+def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
+    """Ray Tune function trainable: one configuration on its training seeds, in lockstep.
+
+    ``params["seeds"]`` are the seeds (the searcher's); without it, the base config's seed.
+    Every seed is advanced to the next report point (``report_every`` more env steps, or the
+    next evaluation), then the trial reports; reporting every iteration made Tune's per-result
+    work cost a third of a 2-core machine.
+
+    Tune keeps no checkpoint of its own: its ``num_to_keep`` can leave the saved experiment
+    state naming a checkpoint already deleted when the driver is killed between the deletion
+    and the next snapshot, and the trial then cannot be restored.
+    """
+    import ray
+    from ray import tune
+
+    from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
+
+    params = dict(params)
+    seeds = params.pop("seeds", None) or [spec.base["seed"]]
+    config = A2CConfig.from_dict({**spec.base, **params})
+    configs = [config.replace(seed=int(s)) for s in seeds]
+    context = tune.get_context()
+    trial = st.join(spec.exp, Path(context.get_trial_dir()).name)
+    store = CheckpointStore(st.join(trial, "checkpoint"), keep=spec.keep)
+    node_id = ray.get_runtime_context().get_node_id()
+    resume = store.latest()
+    if resume is not None:
+        print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
+    interval, every = config.eval_interval_steps, config.checkpoint_interval
+    eval_at = scored_evaluations(interval, spec.milestones, config.total_env_steps,
+                                 spec.score_evals, config.batch_size) if (
+        spec.milestones and interval > 0) else None
+    with SeedGroup(configs, spec.score_evals, resume, eval_at) as group:
+        saved = group.iteration  # 0, or the checkpoint's
+        while True:  # a trial restored at its budget reports its saved metrics once
+            until = group.env_steps + spec.report_every
+            if interval > 0:  # stop at each evaluation, so every one is reported
+                until = min(until, (group.env_steps // interval + 1) * interval)
+            per_seed = group.run(until)
+            if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
+                break
+            metrics = trial_metrics(per_seed)
+            if group.iteration > saved and (group.done or group.iteration // every
+                                            > saved // every):
+                store.save(group.iteration, group.save)  # before the report: ASHA may stop
+                saved = group.iteration                 # the trial as soon as it has it
+            tune.report({**metrics, "node_id": node_id})
+            if group.done:
+                break
+
+
+def run_confirmation(params: dict[str, Any], spec: TrialSpec,
+                     configs: list[dict[str, Any]]) -> None:
+    """Trainable for the confirmation: configuration ``config_index`` on seed ``seed``."""
+    run_trial({**configs[params["config_index"]], "seeds": [params["seed"]]}, spec)
+
+
+def trainable(fn: Any, spec: TrialSpec, resources: list[dict[str, float]],
+              **params: Any) -> Any:
+    """``fn`` as a Tune trainable of ``spec``'s experiment, with further fixed ``params``.
+
+    Each trial holds a placement group of ``resources`` (``tuning.resources.bundles``).
+    """
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(fn, spec=spec, **params),
+                               tune.PlacementGroupFactory(resources))
+
+
+def search_trainable(plan: SweepPlan, exp: str) -> Any:
+    """The search's trainable: ``run_trial`` with the sweep's seeds per trial."""
+    return trainable(run_trial, TrialSpec.of(plan, exp), bundles(plan))

@@ -1,0 +1,97 @@
+"""The search as a Ray Tune experiment: the searcher, ASHA, the trainable, and their storage.
+
+``new_tuner`` builds the search of a new sweep; ``restored_tuner`` continues a saved one,
+finished trials kept, unfinished ones from their checkpoints, the searcher (with its Optuna
+study) restored from the experiment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2c_ray.run import storage as st
+from a2c_ray.tuning.config import SweepPlan
+from a2c_ray.tuning.console import progress_callback, result_loggers
+from a2c_ray.tuning.trial import search_trainable
+
+
+def trial_dirname(trial: Any) -> str:
+    """A trial's directory: its trainable's name and its id (``run_trial_<id>``)."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
+
+
+def run_config(plan: SweepPlan, storage: str, name: str) -> Any:
+    """Tune's RunConfig: where the experiment goes, retries, our console and file writers."""
+    from ray import tune
+
+    return tune.RunConfig(
+        name=name, storage_path=st.resolve(storage),
+        failure_config=tune.FailureConfig(max_failures=plan.config.max_failures),
+        # Tune's own output prints two boxes per trial; ours is one table every 30 s.
+        verbose=0, callbacks=[progress_callback(), *result_loggers()],
+    )
+
+
+def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
+    """The search of a new sweep: its start points first, then the sampler's proposals."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    from a2c_ray.tuning.searcher import StudySearcher, make_sampler
+    from a2c_ray.tuning.space import known_points, to_distributions
+
+    config, space = plan.config, plan.search_space
+    if (path := st.sqlite_file(plan.optuna_storage)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    points: list[dict[str, Any]] = []
+    for point in [*plan.start_points, *known_points(space)]:
+        if point and point not in points:
+            points.append(point)
+    searcher = StudySearcher(
+        to_distributions(space), plan.optuna_storage, plan.name,
+        make_sampler(config.sampler, config.seed), metric=plan.metric, mode=plan.mode,
+        max_steps=config.max_steps, sweep_seed=config.seed,
+        seeds_per_trial=config.seeds_per_trial, points_to_evaluate=points,
+        prune_stopped=config.stopped_trials == "pruned",
+    )
+    scheduler = ASHAScheduler(
+        time_attr="env_steps", metric=plan.metric, mode=plan.mode, max_t=config.max_steps,
+        grace_period=config.grace_steps, reduction_factor=config.reduction_factor,
+    )
+    return tune.Tuner(
+        search_trainable(plan, plan.exp),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, scheduler=scheduler, num_samples=config.num_samples,
+            max_concurrent_trials=concurrency, trial_dirname_creator=trial_dirname,
+            reuse_actors=True,
+        ),
+        run_config=run_config(plan, config.storage_path, plan.name),
+    )
+
+
+def accept_old_pickles() -> None:
+    """Let a sweep saved before the package had subpackages unpickle its searcher.
+
+    Its tuner.pkl names the searcher's class ``a2c_ray.study.StudySearcher``; that module
+    name is made to find ``a2c_ray.tuning.searcher``.
+    """
+    import sys
+
+    from a2c_ray.tuning import searcher
+
+    sys.modules.setdefault("a2c_ray.study", searcher)
+
+
+def restored_tuner(plan: SweepPlan) -> Any:
+    """The saved search of ``plan``'s sweep, to continue where it stopped.
+
+    The searcher opens the study where ``plan`` says it is now (a moved sweep's).
+    """
+    from ray import tune
+
+    from a2c_ray.tuning import searcher
+
+    accept_old_pickles()
+    searcher.restore_study_at(plan.optuna_storage)
+    return tune.Tuner.restore(plan.exp, search_trainable(plan, plan.exp),
+                              resume_unfinished=True, resume_errored=True)
