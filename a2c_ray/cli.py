@@ -164,4 +164,7 @@ def run_cli(main: Callable[[], int | None], user_errors: tuple[type[BaseExceptio
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     sys.exit(code or 0)

@@ -128,8 +128,8 @@ def _running_trials(exp):
 
 
 def readme_cluster_commands():
-    """The README's fake-cluster commands, as argument lists run by this interpreter."""
-    readme = (ROOT / "README.md").read_text()
+    """The cluster guide's fake-cluster commands, as argument lists run by this interpreter."""
+    readme = (ROOT / "docs" / "cluster.md").read_text()
     block = next(b for b in readme.split("```")[1::2] if "RAY_FAKE_CLUSTER=1 ray start" in b)
     commands = []
     for line in block.strip().splitlines():

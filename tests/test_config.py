@@ -72,3 +72,13 @@ def test_override_without_key_or_value_is_refused(text):
 def test_bad_json_file_names_the_file():
     with pytest.raises(ConfigError, match="x.json"):
         A2CConfig.from_json_text("{not json", "x.json")
+
+
+def test_every_field_has_a_docstring():
+    """One docstring per field: the API reference lists them, as SweepConfig's flags do."""
+    import dataclasses
+
+    from a2c_ray.cli import field_docs
+
+    docs = field_docs(A2CConfig)
+    assert [f.name for f in dataclasses.fields(A2CConfig) if len(docs.get(f.name, "")) < 5] == []

@@ -60,70 +60,100 @@ class A2CConfig:
 
     # The run.
     env_id: str = "CartPole-v1"
+    """gymnasium id, or package.module:EnvId-v0 to import your own"""
     seed: int = field(default=0, metadata=value_range(0, 2**31 - 1))
+    """seeds the network, the envs (worker i's with seed + i) and the evaluation episodes"""
     total_env_steps: int = field(default=1_000_000, metadata=value_range(1, None))
+    """the run's budget in env steps; the learning-rate schedule follows it"""
     num_rollout_workers: int = field(default=0, metadata=value_range(0, 1024))
+    """Ray rollout actors; 0 samples in the learner's own process"""
     envs_per_worker: int = field(default=8, metadata=value_range(1, 4096))
+    """environments each worker steps"""
     rollout_length: int = field(default=32, metadata=value_range(1, 100_000))
+    """steps each env takes per iteration"""
 
     # Returns and advantages.
     gamma: float = field(default=0.99, metadata=value_range(0.0, 1.0))
+    """the discount"""
     gae_lambda: float = field(default=0.95, metadata=value_range(0.0, 1.0))
-    # The lambda of the critic's TD(lambda) targets; None means "same as gae_lambda".
+    """GAE's lambda: 1 is the discounted reward to go minus V(s), 0 the one-step TD error"""
     td_lambda: float | None = field(default=None, metadata=value_range(0.0, 1.0))
+    """the lambda of the critic's TD(lambda) targets; None: the same as gae_lambda"""
 
     # Optimisation.
     learning_rate: float = field(default=1e-3, metadata=value_range(0.0, 1.0, lo_open=True))
+    """the optimizer's step size at the start"""
     lr_schedule: str = field(default="linear", metadata=choices(*LR_SCHEDULES))
+    """constant, or linear: decaying to 0 over total_env_steps"""
     optimizer: str = field(default="adam", metadata=choices(*OPTIMIZERS))
+    """adam, rmsprop (PyTorch's, as SB3 uses) or rmsprop_tf (TensorFlow's, as the original A2C)"""
     optimizer_eps: float = field(default=1e-5, metadata=value_range(0.0, 1.0, lo_open=True))
+    """the optimizer's epsilon"""
     rmsprop_alpha: float = field(default=0.99, metadata=value_range(0.0, 1.0, hi_open=True))
+    """RMSprop's smoothing constant"""
     vf_coef: float = field(default=0.5, metadata=value_range(0.0, 100.0))
+    """the value loss's weight in the joint loss"""
     ent_coef: float = field(default=0.0, metadata=value_range(0.0, 10.0))
+    """the entropy bonus's weight"""
     max_grad_norm: float = field(default=0.5, metadata=value_range(0.0, None, lo_open=True))
-    # Passes over each rollout's batch, in shuffled minibatches of minibatch_size transitions
-    # (0, or a size at least the batch: the whole batch). The default, one full-batch step, is
-    # standard A2C.
+    """gradients are clipped to this global norm"""
     epochs_per_rollout: int = field(default=1, metadata=value_range(1, 1000))
+    """passes over each rollout's batch, in shuffled minibatches; the default, one full-batch
+    step, is standard A2C"""
     minibatch_size: int = field(default=0, metadata=value_range(0, None))
-    # Critic regression steps per batch (the a2c-optuna project's "baseline gradient steps");
-    # 1 is the standard joint A2C loss. The default of 10 made CartPole-v1 reach 500 on 10 of
-    # 10 seeds.
+    """transitions per minibatch; 0, or a size at least the batch, is the whole batch"""
     value_grad_steps: int = field(default=10, metadata=value_range(1, 1000))
+    """critic regression steps per batch (the a2c-optuna project's "baseline gradient steps");
+    1 is the standard joint A2C loss. The default of 10 made CartPole-v1 reach 500 on 10 of 10
+    seeds"""
 
     # Network.
     n_layers: int = field(default=2, metadata=value_range(1, 16))
+    """hidden layers of the built-in MLP, actor and critic alike"""
     layer_size: int = field(default=64, metadata=value_range(1, 8192))
+    """units per hidden layer"""
     activation: str = field(default="tanh", metadata=choices(*ACTIVATIONS))
+    """the hidden layers' activation"""
     shared_network: bool = False
+    """actor and critic share their hidden layers"""
     ortho_init: bool = True
+    """orthogonal initialisation, with a small gain on the policy head (as SB3)"""
     log_std_init: float = field(default=0.0, metadata=value_range(-20.0, 2.0))
-    # Your own networks: "package.module:function", called as function(obs_dim, n_params) and
-    # returning (actor, critic), torch modules mapping [B, obs_dim] to [B, n_params] and [B, 1].
-    # None is the built-in MLP above (n_layers, layer_size, activation, shared_network and
-    # ortho_init then have no effect).
+    """the Gaussian policy's state-independent log-std at the start (Box actions)"""
     network: str | None = None
+    """your own networks: "package.module:function", called as function(obs_dim, n_params) and
+    returning (actor, critic), torch modules mapping [B, obs_dim] to [B, n_params] and [B, 1];
+    None is the built-in MLP (n_layers, layer_size, activation, shared_network and ortho_init
+    then have no effect)"""
 
-    # gSDE, generalized State-Dependent Exploration (Raffin et al. 2021; SB3's use_sde), for
-    # Box actions: the exploration noise is the policy's last hidden features times a noise
-    # matrix drawn per env, redrawn every sde_sample_freq env steps (-1: at each rollout's
-    # start). sde_log_std_init starts the log-std of every matrix entry.
+    # gSDE, generalized State-Dependent Exploration (Raffin et al. 2021; SB3's use_sde).
     use_sde: bool = False
+    """gSDE for Box actions: the exploration noise is the policy's last hidden features times a
+    noise matrix drawn per env"""
     sde_sample_freq: int = field(default=-1, metadata=value_range(-1, None))
+    """env steps between draws of the noise matrices; -1: at each rollout's start"""
     sde_log_std_init: float = field(default=-2.0, metadata=value_range(-20.0, 2.0))
+    """the log-std of every noise matrix entry at the start"""
 
     # Normalisation.
     normalize_advantage: bool = True
+    """advantages normalised per batch (per minibatch with minibatches)"""
     normalize_obs: bool = False
+    """observations normalised by running statistics, frozen for evaluation"""
     normalize_reward: bool = False
+    """rewards scaled by the running standard deviation of the discounted return"""
     clip_obs: float = field(default=10.0, metadata=value_range(0.0, None, lo_open=True))
+    """normalised observations are clipped to +-clip_obs"""
     clip_reward: float = field(default=10.0, metadata=value_range(0.0, None, lo_open=True))
+    """scaled rewards are clipped to +-clip_reward"""
 
-    # Evaluation and saving. eval_interval_steps=0 evaluates only at the end.
+    # Evaluation and saving.
     eval_interval_steps: int = field(default=25_000, metadata=value_range(0, None))
+    """env steps between deterministic evaluations; 0 evaluates only at the end"""
     eval_episodes: int = field(default=10, metadata=value_range(1, 10_000))
-    # Iterations between checkpoints; one is always written at the end.
+    """episodes per evaluation, from fixed start seeds"""
     checkpoint_interval: int = field(default=100, metadata=value_range(1, None))
+    """iterations between checkpoints; one is always written at the end"""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
