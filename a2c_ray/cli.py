@@ -80,7 +80,8 @@ def add_fields(parser: argparse.ArgumentParser, cls: type,
     """One flag per field of dataclass ``cls``, its docstring the help, its default the default.
 
     A bool is a switch; a tuple field and a dict field are repeatable flags (the dict's as
-    ``KEY=VALUE``); a field with ``choices`` metadata takes only those. ``options`` gives a
+    ``KEY=VALUE``), or a tuple one flag of several values where ``options`` give it ``nargs``
+    (and a ``type``); a field with ``choices`` metadata takes only those. ``options`` gives a
     field other flags (``flags``) or a ``metavar``.
     """
     docs = field_docs(cls)
@@ -92,6 +93,8 @@ def add_fields(parser: argparse.ArgumentParser, cls: type,
         kwargs: dict[str, Any] = {"dest": f.name, "help": docs.get(f.name, ""), **extra}
         if kind == "bool":
             kwargs.update(action="store_true", default=default)
+        elif "nargs" in extra:  # a tuple given as one flag's several values
+            kwargs.update(default=list(default))
         elif kind.startswith(("tuple", "dict")):
             kwargs.update(action="append", default=[])
         else:

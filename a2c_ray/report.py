@@ -57,9 +57,14 @@ def _metric_words(settings: dict[str, Any]) -> str:
         return (f"the mean return of the latest deterministic evaluation ({episodes} "
                 "episodes)")
     seeds, evals = settings.get("seeds_per_trial", 1), settings.get("score_evals", 1)
-    return (f"the mean over each trial's {seeds} training seed{'s' * (seeds > 1)} of each "
-            f"seed's average of its latest {evals} deterministic evaluations ({episodes} "
-            "episodes each)")
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    count = (f"{seeds[0]} training seed{'s' * (seeds[0] > 1)}" if len(seeds) == 1 else
+             f"training seeds ({', '.join(map(str, seeds))} as it passed ASHA's rungs)")
+    statistic = {"mean": "the mean", "mean-se": "the mean less its standard error",
+                 "iqm": "the interquartile mean", "median": "the median",
+                 "min": "the worst"}[settings.get("score", "mean")]
+    return (f"{statistic} over each trial's {count} of each seed's average of its latest "
+            f"{evals} deterministic evaluations ({episodes} episodes each)")
 
 
 def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
@@ -114,12 +119,21 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
         plt.close(fig)
 
     if done.get("confirmed_best_config"):
-        parts += ["<h2>Best configuration, confirmed on test seeds</h2>",
+        # sweeps from before validation seeds confirmed, and picked, on test seeds
+        where = "validation" if "chosen_on" in done else "test"
+        parts += [f"<h2>Best configuration, picked on {where} seeds</h2>",
                   f"<p>Trial {html.escape(str(done['confirmed_best_trial_id']))}'s "
                   f"configuration: {done['confirmed_best_mean']:.1f} +- "
                   f"{done['confirmed_best_sem']:.1f} (mean and standard error over the "
-                  f"confirmation seeds); best_config.json holds it.</p>",
+                  f"{where} seeds it was picked on); best_config.json holds it.</p>",
                   f"<pre>{html.escape(json.dumps(done['confirmed_best_config'], indent=2))}</pre>"]
+    if done.get("test"):
+        test = done["test"]
+        parts += ["<h2>The pick on test seeds</h2>",
+                  f"<p>{test['mean']:.1f} +- {test['sem']:.1f} (mean and standard error), "
+                  f"worst seed {test['worst']:.1f}, IQM {test['iqm']:.1f}, over test seeds "
+                  f"{min(test['seeds'])} to {max(test['seeds'])}, which chose nothing (picked "
+                  f"on {html.escape(done['chosen_on'])}).</p>"]
     elif done.get("best_config"):
         parts += ["<h2>Best configuration</h2>",
                   f"<pre>{html.escape(json.dumps(done['best_config'], indent=2))}</pre>"]

@@ -33,7 +33,7 @@ from a2c_ray.cli import (
     run_cli,
 )
 from a2c_ray.core.config import A2CConfig, ConfigError
-from a2c_ray.core.seeds import test_seeds
+from a2c_ray.core.seeds import test_seeds, validation_seeds
 from a2c_ray.core.spaces import SpaceError
 from a2c_ray.results import describe_statuses, load_curves, load_trials, ranked, table
 from a2c_ray.run import storage as st
@@ -60,7 +60,8 @@ TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
 FLAGS: dict[str, dict[str, Any]] = {
     "overrides": {"flags": ["--set"], "metavar": "KEY=VALUE"},
     "start_from": {"flags": ["--start-from", "--config"], "metavar": "CONFIG"},
-    "seeds_per_trial": {"metavar": "S"}, "score_evals": {"metavar": "N"},
+    "seeds_per_trial": {"metavar": "S", "nargs": "+", "type": int},
+    "score_evals": {"metavar": "N"},
     "confirm_top": {"metavar": "K"}, "confirm_seeds": {"metavar": "S"},
 }
 
@@ -208,19 +209,20 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
           f"python -m a2c_ray.results {exp}):")
     print(top.to_string(index=False, float_format="{:.4g}".format))
 
+    top_k = ok.head(max(config.confirm_top, 1))
+    candidates = [Candidate(str(row["trial_id"]), float(row[METRIC]),
+                            float(_column(top_k, "score_std").iloc[i]), _final_config(row, plan))
+                  for i, (_, row) in enumerate(top_k.iterrows())]
+    pick, chosen_on = candidates[0], f"the search's training seeds ({METRIC})"
     ranking = None
     if config.confirm_top:
-        top_k = ok.head(config.confirm_top)
-        candidates = [Candidate(str(row["trial_id"]), float(row[METRIC]),
-                                float(_column(top_k, "score_std").iloc[i]),
-                                _final_config(row, plan))
-                      for i, (_, row) in enumerate(top_k.iterrows())]
-        seeds = test_seeds(config.confirm_seeds)
-        ranking = confirm(plan, candidates, seeds, stop)
+        seeds = validation_seeds(config.confirm_seeds)
+        ranking = [{**r, "seed_set": "validation"}
+                   for r in confirm(plan, candidates, seeds, stop)]
         if stop.received is not None:
             return SweepResult(exp, exit_code=stop.exit_code)
         st.write_text(st.join(exp, "confirmation.json"), json.dumps(ranking, indent=2))
-        print("\n" + describe(ranking, seeds))
+        print("\n" + describe(ranking, "validation seeds"))
         if ranking:
             winner = ranking[0]
             summary.update({"confirmed_best_trial_id": winner["sweep_trial_id"],
@@ -228,6 +230,18 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
                             "confirmed_best_mean": winner["mean"],
                             "confirmed_best_sem": winner["sem"]})
             best_config = winner["config"]
+            pick = next(c for c in candidates if c.trial_id == winner["sweep_trial_id"])
+            chosen_on = f"validation seeds {min(winner['seeds'])}..{max(winner['seeds'])}"
+    summary["chosen_on"] = chosen_on
+    if config.test_seeds:  # the pick alone, on seeds that choose nothing: the figure to report
+        tested = confirm(plan, [pick], test_seeds(config.test_seeds), stop, name="test")
+        if stop.received is not None:
+            return SweepResult(exp, exit_code=stop.exit_code)
+        test = {**tested[0], "seed_set": "test", "chosen_on": chosen_on}
+        st.write_text(st.join(exp, "test.json"), json.dumps(test, indent=2))
+        print("\n" + describe(tested, "test seeds") + f"\n  (the pick, chosen on {chosen_on})")
+        summary["test"] = {k: test[k] for k in ("seeds", "returns", "mean", "std", "sem",
+                                                "worst", "iqm", "n")}
     st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
     st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     close_orphans(plan.optuna_storage, plan.name)

@@ -31,7 +31,8 @@ def sweep(tmp_path_factory):
          "--max-steps", "8192", "--grace-steps", "4096", "--set", "eval_episodes=2",
          "--seeds-per-trial", "2",
          "--storage-path", str(root), "--name", "small", "--search-space", str(space),
-         "--confirm-top", "1", "--confirm-seeds", "2", "--checkpoint-every", "10"],
+         "--confirm-top", "1", "--confirm-seeds", "2", "--test-seeds", "2",
+         "--checkpoint-every", "10"],
         capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     return root / "small"
@@ -47,13 +48,24 @@ def test_load_trials_one_typed_row_per_trial(sweep):
     assert pd.api.types.is_integer_dtype(trials["env_steps"])
     assert (trials["config/env_id"] == "CartPole-v1").all()
     confirm = load_trials(sweep / "confirm")
-    assert len(confirm) == 2 and set(confirm["config/seed"]) == {10000, 10001}  # test seeds
+    # validation seeds: they pick; test seeds only measure the pick
+    assert len(confirm) == 2 and set(confirm["config/seed"]) == {30000, 30001}
     assert {"score", "score_std", "score_min"} <= set(trials.columns)
     confirmation = json.loads((sweep / "confirmation.json").read_text())[0]
-    assert confirmation["seeds"] == [10000, 10001] and len(confirmation["returns"]) == 2
+    assert confirmation["seeds"] == [30000, 30001] and len(confirmation["returns"]) == 2
+    assert confirmation["seed_set"] == "validation"
     assert confirmation["mean"] == pytest.approx(np.mean(confirmation["returns"]))
     assert confirmation["worst"] == min(confirmation["returns"])
     assert {"sem", "iqm", "std", "config"} <= set(confirmation)
+    # the pick, and only it, on the test seeds, which chose nothing
+    test = json.loads((sweep / "test.json").read_text())
+    assert test["seeds"] == [10000, 10001] and test["seed_set"] == "test"
+    assert test["sweep_trial_id"] == confirmation["sweep_trial_id"]
+    assert test["chosen_on"] == "validation seeds 30000..30001"
+    assert test["config"] == confirmation["config"]
+    assert set(load_trials(sweep / "test")["config/seed"]) == {10000, 10001}
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["test"]["mean"] == pytest.approx(np.mean(test["returns"]))
 
 
 @pytest.mark.slow
@@ -234,7 +246,7 @@ def test_report_is_one_self_contained_html(sweep, tmp_path):
     assert len(sources) >= 5  # curves, score against spread, confirmation, importances, GIF
     assert all(s.startswith("data:image/") for s in sources)
     assert "data:image/gif;base64," in page and "Best configuration" in page
-    assert "confirmed on test seeds" in page  # the sweep ran --confirm-top
+    assert "picked on validation seeds" in page  # the sweep ran --confirm-top
     assert "2 training seeds" in page  # what the score is
     assert "{'TERMINATED'" not in page  # statuses in words, not a Python dict
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file

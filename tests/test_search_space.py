@@ -22,7 +22,8 @@ def test_in_distribution_tells_inside_from_outside(dist, inside, outside):
 
 
 def planned(**fields):
-    from a2c_ray.tuning.config import SweepConfig, plan
+    from a2c_ray.tuning.config import SweepConfig
+    from a2c_ray.tuning.plan import plan
 
     return plan(SweepConfig(name="t", **fields))
 

@@ -9,7 +9,8 @@ import pytest
 from a2c_ray.cli import field_docs, flag_message
 from a2c_ray.core.config import ConfigError
 from a2c_ray.tune import FLAGS, build_parser
-from a2c_ray.tuning.config import SweepConfig, SweepPlan, check_resume, plan
+from a2c_ray.tuning.config import SweepConfig, SweepPlan
+from a2c_ray.tuning.plan import check_resume, plan
 
 # the sweep.json of a sweep started before the configuration was typed (its search space cut
 # to two fields), as `python -m a2c_ray.tune --num-samples 4 --env CartPole-v1 --max-steps
@@ -95,7 +96,7 @@ def test_sweep_json_round_trips_and_a_sweep_saved_before_reads_as_it_ran(tmp_pat
         assert key in saved
     old = SweepPlan.from_json(OLD_SWEEP_JSON)
     assert old.config.env == "CartPole-v1" and old.config.checkpoint_every == 5
-    assert old.config.seeds_per_trial == 2 and old.config.eval_schedule == "rungs"
+    assert old.config.seeds_per_trial == (2,) and old.config.eval_schedule == "rungs"
     assert old.base_config == OLD_SWEEP_JSON["base_config"]
     assert old.optuna_storage == "sqlite:////tmp/old/optuna.db"
     older = {k: v for k, v in OLD_SWEEP_JSON.items()
@@ -103,7 +104,7 @@ def test_sweep_json_round_trips_and_a_sweep_saved_before_reads_as_it_ran(tmp_pat
                           "final_eval_episodes", "start_points")}
     oldest = SweepPlan.from_json(older)  # before those settings existed: how it ran then
     assert (oldest.config.eval_schedule, oldest.config.score_evals,
-            oldest.config.seeds_per_trial, oldest.final_eval_episodes) == ("every", 1, 1, 5)
+            oldest.config.seeds_per_trial, oldest.final_eval_episodes) == ("every", 1, (1,), 5)
 
 
 def test_a_resume_keeps_the_sweeps_settings():

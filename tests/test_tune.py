@@ -365,7 +365,8 @@ def test_progress_table_shows_what_a_user_sweeps_for():
     (["--search-space", "x.json"], "--search-space x.json applies to a new sweep only"),
 ], ids=["num-samples", "max-steps", "env", "set", "search-space"])
 def test_resume_refuses_changed_settings(tmp_path, args, named):
-    from a2c_ray.tuning.config import SweepConfig, plan
+    from a2c_ray.tuning.config import SweepConfig
+    from a2c_ray.tuning.plan import plan
 
     saved = plan(SweepConfig(env="CartPole-v1", num_samples=8, max_steps=20000,
                              grace_steps=5000, name="s", storage_path=str(tmp_path)))

@@ -8,6 +8,9 @@ and the selection benchmark's replay.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -27,3 +30,51 @@ def seed_stats(returns: list[float]) -> dict[str, float]:
     cut = n // 4
     return {"mean": float(values.mean()), "std": std, "sem": std / float(np.sqrt(n)),
             "worst": float(values[0]), "iqm": float(values[cut:n - cut].mean()), "n": n}
+
+
+# The statistics a trial's score may take over its seeds' scores (``--score``). ``mean`` is the
+# plain average; the others are pulled down by a seed that stalls: ``mean-se`` is the mean less
+# one standard error of it, ``iqm`` the interquartile mean (the mean below four seeds),
+# ``median`` and ``min`` as named.
+STATISTICS = ("mean", "mean-se", "iqm", "median", "min")
+
+
+def seed_score(evaluations: Sequence[float], window: int) -> float:
+    """One seed's score: the mean of its latest ``window`` evaluations.
+
+    Fewer while fewer exist; NaN before the first. One evaluation is noisy, a few in a row
+    much less so.
+    """
+    latest = list(evaluations)[-window:]
+    return float(np.mean(latest)) if latest else math.nan
+
+
+def aggregate(values: Sequence[float], statistic: str = "mean") -> float:
+    """A trial's score from its seeds' scores; NaN while any seed has none.
+
+    ``mean-se`` of one seed is its value (one seed has no spread to subtract).
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic {statistic!r}: expected one of {', '.join(STATISTICS)}")
+    if not len(values) or any(math.isnan(v) for v in values):
+        return math.nan
+    x = np.asarray(values, dtype=float)
+    if statistic == "mean":
+        return float(np.mean(list(values)))
+    if statistic == "mean-se":
+        return float(x.mean() - (x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else 0.0))
+    if statistic == "iqm":
+        return seed_stats(list(values))["iqm"]
+    if statistic == "median":
+        return float(np.median(x))
+    return float(x.min())
+
+
+def rank_by(values: Sequence[Sequence[float]], statistic: str = "mean") -> list[int]:
+    """Candidates best first by ``statistic`` over each one's per-seed values (higher is better).
+
+    A candidate without a value comes last; ties keep the given order. This is how the
+    confirmation picks among the sweep's best configurations.
+    """
+    keys = [aggregate(list(v), statistic) for v in values]
+    return sorted(range(len(keys)), key=lambda i: -keys[i] if not math.isnan(keys[i]) else math.inf)

@@ -24,6 +24,7 @@ import torch
 
 from a2c_ray.core.batch import Batch
 from a2c_ray.core.config import EVAL_HISTORY, A2CConfig
+from a2c_ray.core.scores import seed_score
 from a2c_ray.learning.learner import Learner
 from a2c_ray.run.actors import make_sampler
 from a2c_ray.run.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
@@ -260,8 +261,7 @@ class Trainer:
 
         A sweep ranks a seed by this: one evaluation is noisy, a few in a row much less so.
         """
-        latest = list(self.state.recent_evals)[-evals:]
-        return float(np.mean(latest)) if latest else _NAN
+        return seed_score(self.state.recent_evals, evals)
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint of this run into ``path``, exactly where it stands."""

@@ -16,31 +16,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from gymnasium import spaces as gym_spaces
 
 from a2c_ray.core.config import (
     EVAL_HISTORY,
-    A2CConfig,
     ConfigError,
     check_field,
     choices,
     field_error,
     value_range,
 )
-from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS
+from a2c_ray.core.rungs import asha_milestones
+from a2c_ray.core.scores import STATISTICS
+from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, MAX_VALIDATION_SEEDS
 from a2c_ray.run import storage as st
-from a2c_ray.run.storage import DEFAULT_STORAGE, read_config
-from a2c_ray.sampling.envs import env_spaces
-from a2c_ray.tuning.space import (
-    BOX_ONLY,
-    GSDE_FIELDS,
-    SearchSpaceError,
-    load_search_space,
-    space_point,
-)
+from a2c_ray.run.storage import DEFAULT_STORAGE
 
 log = logging.getLogger("a2c_ray")
 
@@ -92,11 +82,15 @@ class SweepConfig:
     """Ray cluster to join, e.g. auto (default: RAY_ADDRESS, else start a local Ray)"""
     seed: int = field(default=0, metadata=value_range(0, MAX_SWEEP_SEED))
     """seed of the sampler and of the trials' training seeds (0 to 1000)"""
-    seeds_per_trial: int = field(default=3, metadata=_at_least(1))
-    """training seeds every trial runs in lockstep, one CPU each (times 1 +
-    num_rollout_workers); the trial is ranked on all of them"""
+    seeds_per_trial: tuple[int, ...] = (3,)
+    """training seeds a trial runs in lockstep, one CPU each (times 1 + num_rollout_workers),
+    and is ranked on; several values: the seeds before the first rung, after surviving it,
+    and so on (2 4 8: a trial ASHA keeps earns more seeds)"""
     score_evals: int = field(default=3, metadata=value_range(1, EVAL_HISTORY))
     """evaluations each seed's score averages, the latest N (1 to 10)"""
+    score: str = field(default="mean", metadata=choices(*STATISTICS))
+    """the score's statistic over a trial's seeds: mean, or one a stalled seed pulls down:
+    mean-se (the mean less its standard error), iqm, median, min"""
     eval_schedule: str = field(default="rungs", metadata=choices(*EVAL_SCHEDULES))
     """rungs: only the evaluations a score is read from, the latest N before each of ASHA's
     rungs and the end (the same scores and stops as 'every'; 12 of 40 evaluations in a
@@ -125,10 +119,13 @@ class SweepConfig:
     shared_storage: bool = False
     """the local storage_path is on a filesystem every node shares"""
     confirm_top: int = field(default=0, metadata=_at_least(0))
-    """after the search, re-run the best K configurations on test seeds (never trained on in
-    a sweep) at the full budget"""
-    confirm_seeds: int = field(default=5, metadata=value_range(1, MAX_TEST_SEEDS))
-    """test seeds per confirmed configuration (at most 1000)"""
+    """after the search, re-train the best K configurations on validation seeds (30000 on,
+    never trained on in the search) at the full budget; the best there is the pick"""
+    confirm_seeds: int = field(default=5, metadata=value_range(1, MAX_VALIDATION_SEEDS))
+    """validation seeds per confirmed configuration (at most 1000)"""
+    test_seeds: int = field(default=0, metadata=value_range(0, MAX_TEST_SEEDS))
+    """then train the pick on this many test seeds (10000 on, which choose nothing) for the
+    figure to report"""
     start_from: tuple[str, ...] = ()
     """JSON configs (a preset, a best_config.json) whose searched fields are the first
     trials, before SB3's defaults and TPE (--start-from CONFIG, repeatable)"""
@@ -140,6 +137,8 @@ class SweepConfig:
                 if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                     raise field_error("SweepConfig", f.name, value,
                                       "is not allowed: expected a dict of A2CConfig fields")
+            elif f.name == "seeds_per_trial":
+                self._check_seeds(value)
             elif f.name == "start_from":
                 if isinstance(value, list):  # JSON and argparse give lists
                     object.__setattr__(self, f.name, tuple(value))
@@ -153,14 +152,44 @@ class SweepConfig:
         if self.grace_steps > self.max_steps:
             raise field_error("SweepConfig", "grace_steps", self.grace_steps,
                               f"exceeds max_steps {self.max_steps}: expected at most it")
+        rungs = len(asha_milestones(self.grace_steps, self.max_steps, self.reduction_factor))
+        if len(self.seeds_per_trial) > rungs:
+            raise field_error("SweepConfig", "seeds_per_trial", self.seeds_per_trial,
+                              f"has more values than the sweep has rungs ({rungs}: before the "
+                              "first, and after each but the last): expected at most that many")
         if self.name is not None and (not self.name.strip() or "/" in self.name):
             raise field_error("SweepConfig", "name", self.name,
                               "is not allowed: expected a non-empty name without '/'")
+
+    def _check_seeds(self, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value,)  # one number: a fixed number of seeds
+        elif isinstance(value, list):
+            value = tuple(value)
+        if not (isinstance(value, tuple) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+            raise field_error("SweepConfig", "seeds_per_trial", value,
+                              "is not allowed: expected one or more whole numbers >= 1")
+        if list(value) != sorted(value):
+            raise field_error("SweepConfig", "seeds_per_trial", value,
+                              "is not allowed: a trial's seeds never shrink at a rung")
+        object.__setattr__(self, "seeds_per_trial", value)
+
+    @property
+    def seeds_first(self) -> int:
+        """The seeds every trial starts with."""
+        return self.seeds_per_trial[0]
+
+    @property
+    def seeds_most(self) -> int:
+        """The seeds a trial has at most (a trial's block of training seeds)."""
+        return self.seeds_per_trial[-1]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field."""
         out = dataclasses.asdict(self)
         out["start_from"] = list(self.start_from)
+        out["seeds_per_trial"] = list(self.seeds_per_trial)
         return out
 
     def replace(self, **changes: Any) -> SweepConfig:
@@ -234,7 +263,7 @@ class SweepPlan:
         base = saved["base_config"]
         legacy = {"env": base["env_id"], "num_rollout_workers": base["num_rollout_workers"],
                   "checkpoint_every": base["checkpoint_interval"], "eval_schedule": "every",
-                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe"}
+                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe", "score": "mean"}
         values: dict[str, Any] = {}
         for f in sweep_fields():
             key = "search_space_file" if f.name == "search_space" else f.name
@@ -258,120 +287,4 @@ class SweepPlan:
         return dataclasses.replace(self, **changes)
 
 
-def default_study_url(name: str, exp: str) -> str:
-    """The Optuna study's default SQLite URL.
-
-    The file is in the sweep's directory; for a sweep on S3 (SQLite needs a local file) in
-    ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
-    """
-    db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
-    return f"{st.SQLITE}{Path(db) / 'optuna.db'}"
-
-
-def plan(config: SweepConfig) -> SweepPlan:
-    """The plan of a new sweep: the trials' fixed config, the fitted space, the start points.
-
-    Checks what needs the environment (its id, its action space against the search space, a
-    user's network) and the start points, before anything is written.
-
-    Raises:
-        ConfigError: a field or a start point that cannot be used.
-        SearchSpaceError: an invalid search space file.
-    """
-    if config.name is None:
-        raise field_error("SweepConfig", "name", None, "is not set: plan() needs a name")
-    base: dict[str, Any] = {"eval_interval_steps": min(25_000, config.grace_steps),
-                            "eval_episodes": SEARCH_EVAL_EPISODES, **config.overrides}
-    given = set(config.overrides)
-    final_episodes = base["eval_episodes"] if "eval_episodes" in given else (
-        A2CConfig().eval_episodes)
-    base.update(env_id=config.env, seed=config.seed, total_env_steps=config.max_steps,
-                num_rollout_workers=config.num_rollout_workers,
-                checkpoint_interval=config.checkpoint_every)
-    A2CConfig.from_dict(base)  # validate the fixed part
-    obs_space, action_space = env_spaces(config.env)
-    space, note = fit_space(load_search_space(config.search_space), config.search_space, base,
-                            action_space)
-    from a2c_ray.model.network import check_model  # torch, only now
-
-    check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
-    fixed = sorted(set(space) & given)
-    if fixed:
-        raise field_error("SweepConfig", "overrides", ", ".join(fixed),
-                          "is searched by the search space: remove it from one of them")
-    starts: list[dict[str, Any]] = []
-    for path in config.start_from:
-        start = read_config(path)
-        values = {**start.to_dict(), "td_lambda": start.critic_lambda}
-        try:
-            starts.append(space_point(space, values))
-        except SearchSpaceError as err:
-            raise field_error("SweepConfig", "start_from", path,
-                              f"cannot start the sweep: {err}") from None
-        ignored = sorted(k for k, v in values.items() if k not in space
-                         and k in base and base[k] != v)
-        if ignored:
-            log.info("--start-from %s: %s not searched; the sweep's fixed values apply",
-                     path, ", ".join(ignored))
-    exp = st.join(config.storage_path, config.name)
-    return SweepPlan(config=config, base_config=base, search_space=space,
-                     start_points=tuple(starts), final_eval_episodes=final_episodes,
-                     optuna_storage=config.optuna_storage or default_study_url(config.name, exp),
-                     space_note=note)
-
-
-def fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
-              action_space: Any) -> tuple[dict[str, Any], str]:
-    """The search space without the fields that cannot act in this sweep, and a note on them.
-
-    The Gaussian's log-std and gSDE act only on Box actions, and gSDE only with the built-in
-    MLP: the default space leaves them out elsewhere (the note says so), and a space file that
-    names them there is refused.
-    """
-    if not isinstance(action_space, gym_spaces.Box):
-        fields, why = BOX_ONLY, f"{base['env_id']}'s actions are {action_space}, not a Box"
-    elif base.get("network") is not None:
-        fields, why = GSDE_FIELDS, f"--set network={base['network']} replaces the built-in MLP"
-    else:
-        return space, ""
-    idle = sorted(set(space) & set(fields))
-    if not idle:
-        return space, ""
-    if path is not None:
-        raise SearchSpaceError(f"--search-space {path}: {', '.join(idle)} cannot act in this "
-                               f"sweep ({why}): remove them from the space")
-    return {k: v for k, v in space.items() if k not in idle}, (
-        f"not searching {', '.join(idle)}: {why}")
-
-
-def check_resume(plan: SweepPlan, asked: dict[str, Any]) -> None:
-    """A resumed sweep keeps its settings: a field asked for that differs from them raises.
-
-    ``asked`` maps SweepConfig fields to the values the caller gave. The fields of
-    ``RESUME_APPLIES`` say where the sweep is and how to run it, and apply; everything else
-    is fixed once trials have been suggested with it.
-
-    Raises:
-        ConfigError: naming the field, the value asked and the sweep's.
-    """
-    keep = ("a resumed sweep keeps its settings: drop it, or start a new sweep (--start-from "
-            "its best_config.json) to change them")
-    for name in sorted(set(asked) - set(RESUME_APPLIES)):
-        value = asked[name]
-        if name == "overrides":
-            for key, v in value.items():
-                if plan.base_config.get(key) != v:
-                    raise field_error("SweepConfig", name, f"{key}={v!r}",
-                                      f"differs from the sweep's "
-                                      f"{key}={plan.base_config.get(key)!r}; {keep}")
-            continue
-        if name in ("search_space", "start_from"):
-            raise field_error("SweepConfig", name, value, "applies to a new sweep only; the "
-                              f"sweep keeps the one it started with ({plan.exp}/sweep.json)")
-        was = getattr(plan.config, name)
-        if value != was:
-            raise field_error("SweepConfig", name, value, f"differs from the sweep's {was}; "
-                              f"{keep}")
-
-
-__all__ = ["METRIC", "MODE", "ConfigError", "SweepConfig", "SweepPlan", "plan"]
+__all__ = ["METRIC", "MODE", "ConfigError", "SweepConfig", "SweepPlan"]

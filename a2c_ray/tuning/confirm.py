@@ -1,10 +1,12 @@
-"""The confirmation: the sweep's best configurations re-trained on seeds the search never used.
+"""After the search: the best configurations on validation seeds, then the pick on test seeds.
 
-Tune on training seeds, report on seeds nothing else used (Eimer, Lindauer and Raileanu,
-"Hyperparameters in Reinforcement Learning and How To Tune Them", ICML 2023). Each candidate
-is trained at the full budget on every confirmation seed, one trial per configuration and
-seed, and the candidates are ranked by the mean of each seed's final deterministic
-evaluation. An interrupted confirmation continues where it stopped.
+Tune on training seeds, pick on validation seeds, report on test seeds nothing else used
+(Eimer, Lindauer and Raileanu, "Hyperparameters in Reinforcement Learning and How To Tune
+Them", ICML 2023). ``confirm`` trains each candidate at the full budget on every seed it is
+given, one trial per configuration and seed, and ranks the candidates by the mean of each
+seed's final deterministic evaluation; the sweep runs it on the validation seeds for its top
+configurations (experiment ``confirm/``), and on the test seeds for its pick alone
+(``test/``), whose figure then chose nothing. Either continues where it stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from a2c_ray.core.scores import seed_stats
+from a2c_ray.core.scores import rank_by, seed_stats
 from a2c_ray.run import storage as st
 from a2c_ray.tuning.config import METRIC, SweepPlan
 from a2c_ray.tuning.control import StopSignals, has_tune_state
@@ -39,16 +41,17 @@ class Candidate:
 
 
 def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
-            stop: StopSignals) -> list[dict[str, Any]]:
+            stop: StopSignals, name: str = "confirm") -> list[dict[str, Any]]:
     """Train every candidate on every seed at the full budget; the candidates, best first.
 
     Each entry holds the candidate's trial, its sweep score, every seed's final return and
-    their statistics (``core.scores.seed_stats``) with a 68% interval, and its config. Empty
-    when the confirmation was stopped by a signal (``stop.received``).
+    their statistics (``core.scores.seed_stats``) with a 68% interval, and its config. Runs as
+    the experiment ``name`` inside the sweep's directory. Empty when it was stopped by a
+    signal (``stop.received``).
     """
     from ray import tune
 
-    exp = st.join(plan.exp, "confirm")
+    exp = st.join(plan.exp, name)
     configs = [c.config for c in candidates]
     run = trainable(run_confirmation, TrialSpec.of(plan, exp, evaluate_all=True),
                     bundles(plan, seeds=1), configs=configs)
@@ -62,7 +65,7 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
             tune_config=tune.TuneConfig(max_concurrent_trials=concurrency(plan, seeds=1),
                                         trial_dirname_creator=trial_dirname,
                                         reuse_actors=True),
-            run_config=run_config(plan, plan.exp, "confirm"),
+            run_config=run_config(plan, plan.exp, name),
         )
     grid = stop.fit(tuner)
     if stop.received is not None:
@@ -81,14 +84,15 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
                         "returns": list(mine.values()), **stats,
                         "ci68": [stats["mean"] - stats["sem"], stats["mean"] + stats["sem"]],
                         "config": candidate.config})
-    ranking.sort(key=lambda r: -r["mean"] if not math.isnan(r["mean"]) else math.inf)
-    return ranking
+    return [ranking[i] for i in rank_by([r["returns"] for r in ranking])]
 
 
-def describe(ranking: list[dict[str, Any]], seeds: list[int]) -> str:
-    """The confirmation's result as the command prints it."""
-    lines = [f"Confirmation on test seeds {seeds[0]}..{seeds[-1]} (final evaluation; mean +- "
-             "standard error, worst seed, interquartile mean):"]
+def describe(ranking: list[dict[str, Any]], what: str) -> str:
+    """A confirmation's result as the command prints it; ``what`` names its seeds."""
+    seeds = sorted({s for r in ranking for s in r["seeds"]})
+    where = f"{what} {seeds[0]}..{seeds[-1]}" if seeds else what
+    lines = [f"Confirmation on {where} (final evaluation; mean +- standard error, worst seed, "
+             "interquartile mean):"]
     for rank, r in enumerate(ranking, 1):
         lines.append(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- "
                      f"{r['sem']:.1f}, worst {r['worst']:.1f}, IQM {r['iqm']:.1f} over "

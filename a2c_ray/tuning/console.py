@@ -7,6 +7,8 @@ result.json and progress.csv writers are made to keep a resumed trial's rows.
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import math
 import os
@@ -70,16 +72,42 @@ def progress_callback(every_s: float = PROGRESS_EVERY_S) -> Any:
     return ProgressTable()
 
 
+def _last_env_steps(path: Path) -> int:
+    """The env step of the last whole row of a trial's result.json or progress.csv; -1: none."""
+    if not path.exists():
+        return -1
+    lines = path.read_text().splitlines()
+    if path.suffix == ".json":
+        for line in reversed(lines):
+            try:
+                return int(json.loads(line).get("env_steps", -1))
+            except (json.JSONDecodeError, TypeError, ValueError):
+                continue  # a line cut off when the driver died
+        return -1
+    header = next(csv.reader(lines[:1]), [])
+    if "env_steps" not in header:
+        return -1
+    column = header.index("env_steps")
+    for row in reversed(list(csv.reader(lines[1:]))):
+        try:
+            return int(float(row[column]))
+        except (IndexError, ValueError):
+            continue
+    return -1
+
+
 def result_loggers() -> list[Any]:
-    """Tune's result.json and progress.csv writers, made to keep a resumed trial's rows.
+    """Tune's result.json and progress.csv writers, made to keep a resumed trial's rows once.
 
     The driver writes a trial's files in a staging directory and copies them to the sweep's
     storage. On ``--resume``, Tune copies them back from storage only for a trial that has a
     Tune checkpoint; ours keep their own (``run_trial``), so a trial that was running would
     restart both files empty and then overwrite the stored ones: its curve before the stop
-    lost. These copy the stored file back whenever the staging directory has none. It is an
-    override of Tune's private ``LoggerCallback._restore_from_remote``;
-    tests/test_tune.py's stop-and-resume test fails if Tune stops calling it.
+    lost. These copy the stored file back whenever the staging directory has none (an
+    override of Tune's private ``LoggerCallback._restore_from_remote``; tests/test_tune.py's
+    stop-and-resume test fails if Tune stops calling it). A resumed trial continues from its
+    last checkpoint and reports again the env steps between it and the stop, with the same
+    values (the resume is exact): those rows the file already has are not written twice.
     """
     import pyarrow.fs
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
@@ -94,13 +122,37 @@ def result_loggers() -> list[Any]:
         except FileNotFoundError:  # a trial that has reported nothing yet
             pass
 
-    class KeepJson(JsonLoggerCallback):
-        def _restore_from_remote(self, file_name: str, trial: Any) -> None:
-            restore(trial, file_name)
+    class Once:
+        """Writes a report only past the last env step the trial's file holds."""
 
-    class KeepCsv(CSVLoggerCallback):
+        file_name = ""
+
         def _restore_from_remote(self, file_name: str, trial: Any) -> None:
             restore(trial, file_name)
+            self._written = getattr(self, "_written", {})
+            self._written[trial.trial_id] = _last_env_steps(Path(trial.local_path, file_name))
+
+        def _open(self, trial: Any) -> None:
+            raise NotImplementedError
+
+        def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
+            if trial not in self._trial_files:  # type: ignore[attr-defined]
+                self._open(trial)  # restores the stored file first, and reads its last row
+            written = getattr(self, "_written", {})
+            steps = result.get("env_steps")
+            if isinstance(steps, int | float) and steps <= written.get(trial.trial_id, -1):
+                return  # reported again after a resume: the file has it
+            super().log_trial_result(iteration, trial, result)  # type: ignore[misc]
+            if isinstance(steps, int | float):
+                written[trial.trial_id] = int(steps)
+
+    class KeepJson(Once, JsonLoggerCallback):
+        def _open(self, trial: Any) -> None:
+            self.log_trial_start(trial)
+
+    class KeepCsv(Once, CSVLoggerCallback):
+        def _open(self, trial: Any) -> None:
+            self._setup_trial(trial)
 
     return [KeepJson(), KeepCsv()]
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from a2c_ray.core.config import field_error
 from a2c_ray.run import storage as st
-from a2c_ray.tuning.config import RESUME_APPLIES, SweepConfig, SweepPlan, check_resume, plan
+from a2c_ray.tuning.config import RESUME_APPLIES, SweepConfig, SweepPlan
+from a2c_ray.tuning.plan import check_resume, plan
 
 log = logging.getLogger("a2c_ray")
 

@@ -32,6 +32,7 @@ import ray
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from a2c_ray.core.config import A2CConfig
+from a2c_ray.core.scores import aggregate
 from a2c_ray.run import storage as st
 from a2c_ray.run.checkpoint import SEEDS, seed_checkpoints, seed_dirname
 from a2c_ray.run.trainer import Trainer
@@ -126,7 +127,9 @@ class SeedGroup:
     Args:
         configs: one configuration per seed, equal but for the seed.
         score_evals: evaluations each seed's score averages.
-        resume_from: a checkpoint this group (the same seeds) saved, to continue exactly.
+        resume_from: a checkpoint this group saved, to continue exactly: of the same seeds, or
+            of its first seeds (a trial that earned seeds at a rung), the others then trained
+            from scratch up to the others' env step by the next ``run``.
         eval_at: the evaluations each seed makes (``Trainer``'s ``eval_at``); by default all.
     """
 
@@ -135,12 +138,12 @@ class SeedGroup:
                  eval_at: frozenset[int] | None = None) -> None:
         self.seeds = [c.seed for c in configs]
         saved: list[dict[str, bytes] | None] = [None] * len(configs)
-        if resume_from is not None:
-            uris = seed_checkpoints(resume_from)
-            if len(uris) != len(configs):
+        if resume_from is not None:  # the first seeds, or all; a trial that earned seeds at
+            uris = seed_checkpoints(resume_from)  # a rung starts the new ones from scratch
+            if len(uris) > len(configs):
                 raise ValueError(f"checkpoint {resume_from} holds {len(uris)} seeds, the trial "
                                  f"trains {len(configs)}")
-            saved = [_checkpoint_files(u) for u in uris]
+            saved[:len(uris)] = [_checkpoint_files(u) for u in uris]
         per_seed = 1 + configs[0].num_rollout_workers  # bundles
         group = ray.util.get_current_placement_group() if ray.is_initialized() else None
         for key in [k for k in _IDLE if group is None or k[0] != group.id]:
@@ -150,31 +153,40 @@ class SeedGroup:
         try:
             for j in range(1, len(configs)):
                 bundle = j * per_seed
-                args = (configs[j].to_dict(), saved[j], (group, bundle), score_evals, eval_at)
-                key = None if group is None else (group.id, bundle)
+                # A seed the group has no bundles for yet: a trial that earned it at a rung
+                # and was killed before Tune saved its larger group. It runs beside the others
+                # until the scheduler gives the trial its group again, at its next report.
+                inside = group is not None and bundle + per_seed <= group.bundle_count
+                args = (configs[j].to_dict(), saved[j], (group, bundle) if inside else None,
+                        score_evals, eval_at)
+                key = (group.id, bundle) if inside else None
                 actor = _IDLE.pop(key, None) if key is not None else None
                 if actor is not None:
                     actor.start.remote(*args)  # an actor runs its calls in order
                 else:
-                    options: dict[str, Any] = {"num_cpus": 1, "max_restarts": 0}
-                    if group is not None:
+                    options: dict[str, Any] = {"num_cpus": 1 if inside or group is None else 0,
+                                               "max_restarts": 0}
+                    if inside:
                         options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                             group, placement_group_bundle_index=bundle)
                     actor = RemoteSeedRunner.options(**options).remote(*args)
                 self.remote.append(actor)
                 self._keys.append(key)
             self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at)
-            positions = {self.local.position(),
-                         *ray.get([r.position.remote() for r in self.remote])}
+            positions = [self.local.position(),
+                         *ray.get([r.position.remote() for r in self.remote])]
         except BaseException:  # a seed that cannot start fails the trial here
             self.close()
             raise
-        if len(positions) != 1:
+        restored = {p for p, files in zip(positions, saved, strict=True) if files is not None}
+        new = {p for p, files in zip(positions, saved, strict=True) if files is None}
+        if len(restored) > 1 or (restored and new - {(0, 0)}):
             self.close()
             raise ValueError(f"checkpoint {resume_from} holds seeds at different steps: "
-                             f"{sorted(positions)}")
+                             f"{sorted(restored)}")
         self.config = configs[0]
-        self.env_steps, self.iteration = positions.pop()
+        # where the trial is; seeds it earned since start at 0 and catch up in the next run()
+        self.env_steps, self.iteration = positions[0]
 
     @property
     def done(self) -> bool:
@@ -238,7 +250,7 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def trial_metrics(per_seed: list[dict[str, float]]) -> dict[str, Any]:
+def trial_metrics(per_seed: list[dict[str, float]], statistic: str = "mean") -> dict[str, Any]:
     """What a trial reports: the seeds' metrics averaged, the score and its spread, each seed.
 
     ``score`` is NaN until every seed has been evaluated; ``score_std`` is the sample standard
@@ -255,7 +267,7 @@ def trial_metrics(per_seed: list[dict[str, float]]) -> dict[str, Any]:
         out[key] = first[key]
     scores = [float(m["score"]) for m in per_seed]
     whole = not any(math.isnan(s) for s in scores)
-    out["score"] = float(np.mean(scores)) if whole else math.nan
+    out["score"] = aggregate(scores, statistic)
     out["score_std"] = float(np.std(scores, ddof=1)) if whole and len(scores) > 1 else (
         0.0 if whole else math.nan)
     out["score_min"] = float(min(scores)) if whole else math.nan

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from a2c_ray.core.config import A2CConfig, field_error
 from a2c_ray.tuning.config import SweepPlan
@@ -20,11 +21,11 @@ log = logging.getLogger("a2c_ray")
 def bundles(plan: SweepPlan, seeds: int | None = None) -> list[dict[str, float]]:
     """One trial's resources: for each seed, a learner bundle and one per rollout actor.
 
-    ``seeds`` defaults to the sweep's seeds per trial.
+    ``seeds`` defaults to the seeds every trial starts with.
     """
     from a2c_ray.run.actors import trial_bundles
 
-    seeds = plan.config.seeds_per_trial if seeds is None else seeds
+    seeds = plan.config.seeds_first if seeds is None else seeds
     return trial_bundles(A2CConfig.from_dict(plan.base_config), seeds)
 
 
@@ -35,10 +36,10 @@ def local_cpus(plan: SweepPlan) -> int | None:
     machine has fewer, the local Ray claims that many so the sweep runs (the seeds then share
     cores: slower, same results), and says so.
     """
-    cores, per_trial = os.cpu_count() or 1, len(bundles(plan))
+    seeds = plan.config.seeds_most
+    cores, per_trial = os.cpu_count() or 1, len(bundles(plan, seeds))
     if per_trial <= cores:
         return None
-    seeds = plan.config.seeds_per_trial
     log.warning("a trial needs %d CPUs (%d seeds x %d) and this machine has %d: the local Ray "
                 "claims %d, so the seeds share cores; --seeds-per-trial %d keeps one each",
                 per_trial, seeds, per_trial // seeds, cores, per_trial,
@@ -52,14 +53,15 @@ def check_fits(plan: SweepPlan) -> None:
 
     from a2c_ray.tuning import cluster
 
-    per_trial = len(bundles(plan))
+    per_trial = len(bundles(plan, plan.config.seeds_most))
     most = cluster.max_cpus()
     cpus = most[0] if most is not None else int(ray.cluster_resources().get("CPU", 0))
     if per_trial > cpus:
         raise field_error(
             "SweepConfig", "seeds_per_trial", plan.config.seeds_per_trial,
-            f"needs {per_trial} CPUs a trial (1 + --num-rollout-workers per seed) and this "
-            f"cluster has at most {cpus}: run fewer seeds per trial or fewer rollout workers")
+            f"needs {per_trial} CPUs for a trial at its most (1 + --num-rollout-workers per "
+            f"seed) and this cluster has at most {cpus}: run fewer seeds per trial or fewer "
+            "rollout workers")
 
 
 def check_storage(plan: SweepPlan) -> None:
@@ -100,3 +102,29 @@ def concurrency(plan: SweepPlan, seeds: int | None = None) -> int:
         why = f"this cluster has {cpus} CPUs and no autoscaler in sight, {per_trial} per trial"
     log.info("up to %d trials at once: %s; --max-concurrent-trials sets it", n, why)
     return n
+
+
+class SeedsPerRung:
+    """Ray Tune's ``ResourceChangingScheduler`` allocation: a trial ASHA keeps earns seeds.
+
+    Called on each result that ASHA let go on; returns the placement group of the seeds the
+    trial has past that env step (``core.rungs.seeds_after``), so Tune restarts the trial
+    from its checkpoint with one more bundle run per seed it earned. A plain class, so Tune
+    can save it with the experiment.
+    """
+
+    def __init__(self, milestones: list[float], schedule: tuple[int, ...],
+                 per_seed: list[dict[str, float]]) -> None:
+        self.milestones, self.schedule, self.per_seed = milestones, schedule, per_seed
+
+    def __call__(self, tune_controller: Any, trial: Any, result: dict[str, Any],
+                 scheduler: Any) -> Any:
+        """The trial's placement group past ``result``'s env step; None while it is the same."""
+        from ray.tune import PlacementGroupFactory
+
+        from a2c_ray.core.rungs import seeds_after
+
+        if "env_steps" not in result:
+            return None
+        seeds = seeds_after(result["env_steps"], self.milestones, self.schedule)
+        return PlacementGroupFactory(self.per_seed * seeds)

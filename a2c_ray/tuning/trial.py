@@ -14,10 +14,15 @@ from typing import Any
 
 from a2c_ray.core.config import A2CConfig
 from a2c_ray.run import storage as st
-from a2c_ray.run.checkpoint import CheckpointStore
+from a2c_ray.run.checkpoint import CheckpointStore, seed_checkpoints
 from a2c_ray.tuning.config import SweepPlan
 from a2c_ray.tuning.resources import bundles
-from a2c_ray.tuning.schedule import eval_milestones, report_every, scored_evaluations
+from a2c_ray.tuning.schedule import (
+    asha_milestones,
+    eval_milestones,
+    report_every,
+    scored_evaluations,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class TrialSpec:
         score_evals: evaluations each seed's score averages.
         milestones: ASHA's rungs, where the seeds evaluate only where a score is read; none
             evaluates at every point of the grid.
+        statistic: the score's statistic over the seeds (``core.scores.aggregate``).
+        grows_at: the rungs at which the trial may earn seeds: it checkpoints at the first
+            report at or past each, from where Tune restarts it with its new placement group.
     """
 
     base: dict[str, Any]
@@ -40,13 +48,21 @@ class TrialSpec:
     report_every: int = 1
     score_evals: int = 3
     milestones: tuple[float, ...] = ()
+    statistic: str = "mean"
+    grows_at: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, plan: SweepPlan, exp: str, evaluate_all: bool = False) -> TrialSpec:
         """The trials of ``plan`` in experiment ``exp``; ``evaluate_all`` for confirmation."""
-        return cls(base=plan.base_config, exp=exp, keep=plan.config.keep_checkpoints,
-                   report_every=report_every(plan.config), score_evals=plan.config.score_evals,
-                   milestones=() if evaluate_all else eval_milestones(plan.config))
+        config = plan.config
+        rungs = tuple(asha_milestones(config.grace_steps, config.max_steps,
+                                      config.reduction_factor))
+        racing = len(config.seeds_per_trial) > 1 and not evaluate_all
+        return cls(base=plan.base_config, exp=exp, keep=config.keep_checkpoints,
+                   report_every=report_every(config), score_evals=config.score_evals,
+                   milestones=() if evaluate_all else eval_milestones(config),
+                   statistic=config.score, grows_at=rungs[:len(config.seeds_per_trial) - 1]
+                   if racing else ())
 
 
 def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
@@ -69,12 +85,17 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     params = dict(params)
     seeds = params.pop("seeds", None) or [spec.base["seed"]]
     config = A2CConfig.from_dict({**spec.base, **params})
-    configs = [config.replace(seed=int(s)) for s in seeds]
     context = tune.get_context()
     trial = st.join(spec.exp, Path(context.get_trial_dir()).name)
     store = CheckpointStore(st.join(trial, "checkpoint"), keep=spec.keep)
     node_id = ray.get_runtime_context().get_node_id()
     resume = store.latest()
+    # as many of its seeds as its placement group holds: a trial that earned seeds at a rung
+    # was restarted with more bundles (``resources.SeedsPerRung``); at least those its
+    # checkpoint holds, where it was killed before Tune saved its larger group
+    held = len(context.get_trial_resources().bundles) // (1 + config.num_rollout_workers)
+    in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
+    configs = [config.replace(seed=int(s)) for s in seeds[:max(1, held, in_checkpoint)]]
     if resume is not None:
         print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
     interval, every = config.eval_interval_steps, config.checkpoint_interval
@@ -84,14 +105,16 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     with SeedGroup(configs, spec.score_evals, resume, eval_at) as group:
         saved = group.iteration  # 0, or the checkpoint's
         while True:  # a trial restored at its budget reports its saved metrics once
+            before = group.env_steps
             until = group.env_steps + spec.report_every
             if interval > 0:  # stop at each evaluation, so every one is reported
                 until = min(until, (group.env_steps // interval + 1) * interval)
             per_seed = group.run(until)
             if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
                 break
-            metrics = trial_metrics(per_seed)
-            if group.iteration > saved and (group.done or group.iteration // every
+            metrics = trial_metrics(per_seed, spec.statistic)
+            at_rung = any(before < m <= group.env_steps for m in spec.grows_at)
+            if group.iteration > saved and (group.done or at_rung or group.iteration // every
                                             > saved // every):
                 store.save(group.iteration, group.save)  # before the report: ASHA may stop
                 saved = group.iteration                 # the trial as soon as it has it

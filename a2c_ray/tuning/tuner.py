@@ -51,19 +51,31 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
         to_distributions(space), plan.optuna_storage, plan.name,
         make_sampler(config.sampler, config.seed), metric=plan.metric, mode=plan.mode,
         max_steps=config.max_steps, sweep_seed=config.seed,
-        seeds_per_trial=config.seeds_per_trial, points_to_evaluate=points,
+        seeds_per_trial=config.seeds_most, points_to_evaluate=points,
         prune_stopped=config.stopped_trials == "pruned",
     )
-    scheduler = ASHAScheduler(
+    scheduler: Any = ASHAScheduler(
         time_attr="env_steps", metric=plan.metric, mode=plan.mode, max_t=config.max_steps,
         grace_period=config.grace_steps, reduction_factor=config.reduction_factor,
     )
+    racing = len(config.seeds_per_trial) > 1
+    if racing:  # a trial ASHA keeps at a rung earns seeds: Tune's own way to grow a trial
+        from ray.tune.schedulers import ResourceChangingScheduler
+
+        from a2c_ray.tuning.resources import SeedsPerRung, bundles
+        from a2c_ray.tuning.schedule import asha_milestones
+
+        rungs = asha_milestones(config.grace_steps, config.max_steps, config.reduction_factor)
+        scheduler = ResourceChangingScheduler(scheduler, SeedsPerRung(
+            rungs, config.seeds_per_trial, bundles(plan, seeds=1)))
     return tune.Tuner(
         search_trainable(plan, plan.exp),
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=config.num_samples,
             max_concurrent_trials=concurrency, trial_dirname_creator=trial_dirname,
-            reuse_actors=True,
+            # a trial's actor is reused by the next trial, which saves a process and torch's
+            # imports; Tune cannot when trials change their resources
+            reuse_actors=not racing,
         ),
         run_config=run_config(plan, config.storage_path, plan.name),
     )

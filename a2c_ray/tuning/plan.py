@@ -1,0 +1,146 @@
+"""A new sweep's plan from its configuration, and a resume checked against a saved plan.
+
+``plan`` fixes what every trial shares (the env, the budget, evaluation and checkpoints, the
+user's fixed fields), fits the search space to the env's action space, reads the start points
+and checks a user's network, before anything is written. ``check_resume`` holds a resumed
+sweep to the settings it started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from gymnasium import spaces as gym_spaces
+
+from a2c_ray.core.config import A2CConfig, field_error
+from a2c_ray.run import storage as st
+from a2c_ray.run.storage import DEFAULT_STORAGE, read_config
+from a2c_ray.sampling.envs import env_spaces
+from a2c_ray.tuning.config import RESUME_APPLIES, SEARCH_EVAL_EPISODES, SweepConfig, SweepPlan
+from a2c_ray.tuning.space import (
+    BOX_ONLY,
+    GSDE_FIELDS,
+    SearchSpaceError,
+    load_search_space,
+    space_point,
+)
+
+log = logging.getLogger("a2c_ray")
+
+
+def default_study_url(name: str, exp: str) -> str:
+    """The Optuna study's default SQLite URL.
+
+    The file is in the sweep's directory; for a sweep on S3 (SQLite needs a local file) in
+    ~/a2c_ray_results/NAME.optuna/ on the machine that starts it.
+    """
+    db = exp if "://" not in exp else st.join(DEFAULT_STORAGE, f"{name}.optuna")
+    return f"{st.SQLITE}{Path(db) / 'optuna.db'}"
+
+
+def plan(config: SweepConfig) -> SweepPlan:
+    """The plan of a new sweep: the trials' fixed config, the fitted space, the start points.
+
+    Checks what needs the environment (its id, its action space against the search space, a
+    user's network) and the start points, before anything is written.
+
+    Raises:
+        ConfigError: a field or a start point that cannot be used.
+        SearchSpaceError: an invalid search space file.
+    """
+    if config.name is None:
+        raise field_error("SweepConfig", "name", None, "is not set: plan() needs a name")
+    base: dict[str, Any] = {"eval_interval_steps": min(25_000, config.grace_steps),
+                            "eval_episodes": SEARCH_EVAL_EPISODES, **config.overrides}
+    given = set(config.overrides)
+    final_episodes = base["eval_episodes"] if "eval_episodes" in given else (
+        A2CConfig().eval_episodes)
+    base.update(env_id=config.env, seed=config.seed, total_env_steps=config.max_steps,
+                num_rollout_workers=config.num_rollout_workers,
+                checkpoint_interval=config.checkpoint_every)
+    A2CConfig.from_dict(base)  # validate the fixed part
+    obs_space, action_space = env_spaces(config.env)
+    space, note = fit_space(load_search_space(config.search_space), config.search_space, base,
+                            action_space)
+    from a2c_ray.model.network import check_model  # torch, only now
+
+    check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
+    fixed = sorted(set(space) & given)
+    if fixed:
+        raise field_error("SweepConfig", "overrides", ", ".join(fixed),
+                          "is searched by the search space: remove it from one of them")
+    starts: list[dict[str, Any]] = []
+    for path in config.start_from:
+        start = read_config(path)
+        values = {**start.to_dict(), "td_lambda": start.critic_lambda}
+        try:
+            starts.append(space_point(space, values))
+        except SearchSpaceError as err:
+            raise field_error("SweepConfig", "start_from", path,
+                              f"cannot start the sweep: {err}") from None
+        ignored = sorted(k for k, v in values.items() if k not in space
+                         and k in base and base[k] != v)
+        if ignored:
+            log.info("--start-from %s: %s not searched; the sweep's fixed values apply",
+                     path, ", ".join(ignored))
+    exp = st.join(config.storage_path, config.name)
+    return SweepPlan(config=config, base_config=base, search_space=space,
+                     start_points=tuple(starts), final_eval_episodes=final_episodes,
+                     optuna_storage=config.optuna_storage or default_study_url(config.name, exp),
+                     space_note=note)
+
+
+def fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
+              action_space: Any) -> tuple[dict[str, Any], str]:
+    """The search space without the fields that cannot act in this sweep, and a note on them.
+
+    The Gaussian's log-std and gSDE act only on Box actions, and gSDE only with the built-in
+    MLP: the default space leaves them out elsewhere (the note says so), and a space file that
+    names them there is refused.
+    """
+    if not isinstance(action_space, gym_spaces.Box):
+        fields, why = BOX_ONLY, f"{base['env_id']}'s actions are {action_space}, not a Box"
+    elif base.get("network") is not None:
+        fields, why = GSDE_FIELDS, f"--set network={base['network']} replaces the built-in MLP"
+    else:
+        return space, ""
+    idle = sorted(set(space) & set(fields))
+    if not idle:
+        return space, ""
+    if path is not None:
+        raise SearchSpaceError(f"--search-space {path}: {', '.join(idle)} cannot act in this "
+                               f"sweep ({why}): remove them from the space")
+    return {k: v for k, v in space.items() if k not in idle}, (
+        f"not searching {', '.join(idle)}: {why}")
+
+
+def check_resume(plan: SweepPlan, asked: dict[str, Any]) -> None:
+    """A resumed sweep keeps its settings: a field asked for that differs from them raises.
+
+    ``asked`` maps SweepConfig fields to the values the caller gave. The fields of
+    ``RESUME_APPLIES`` say where the sweep is and how to run it, and apply; everything else
+    is fixed once trials have been suggested with it.
+
+    Raises:
+        ConfigError: naming the field, the value asked and the sweep's.
+    """
+    keep = ("a resumed sweep keeps its settings: drop it, or start a new sweep (--start-from "
+            "its best_config.json) to change them")
+    for name in sorted(set(asked) - set(RESUME_APPLIES)):
+        value = asked[name]
+        if name == "overrides":
+            for key, v in value.items():
+                if plan.base_config.get(key) != v:
+                    raise field_error("SweepConfig", name, f"{key}={v!r}",
+                                      f"differs from the sweep's "
+                                      f"{key}={plan.base_config.get(key)!r}; {keep}")
+            continue
+        if name in ("search_space", "start_from"):
+            raise field_error("SweepConfig", name, value, "applies to a new sweep only; the "
+                              f"sweep keeps the one it started with ({plan.exp}/sweep.json)")
+        was = getattr(plan.config, name)
+        if value != was:
+            raise field_error("SweepConfig", name, value, f"differs from the sweep's {was}; "
+                              f"{keep}")
