@@ -19,6 +19,15 @@ def layer_norm_mlp(obs_dim, n_params):
     return actor, critic
 
 
+def plain_elu(obs_dim, n_params):
+    """A user's ordinary network: two hidden layers of 96 ELU units for the actor, one for the
+    critic, torch's default initialisation."""
+    actor = nn.Sequential(nn.Linear(obs_dim, 96), nn.ELU(), nn.Linear(96, 96), nn.ELU(),
+                          nn.Linear(96, n_params))
+    critic = nn.Sequential(nn.Linear(obs_dim, 96), nn.ELU(), nn.Linear(96, 1))
+    return actor, critic
+
+
 def raises(obs_dim, n_params):
     raise ValueError(f"no network for {obs_dim} inputs")
 
