@@ -1,7 +1,7 @@
 """``python -m a2c_ray.train``, one configuration on one or more seeds.
 
-Writes to DIR (or DIR/seed_S for each seed when several are given): progress.csv,
-TensorBoard events under tensorboard/, checkpoint/ and summary.json.
+Writes to DIR (or DIR/seed_S for each seed when several are given, all trained at once on
+Ray): progress.csv, TensorBoard events under tensorboard/, checkpoint/ and summary.json.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import sys
 import types
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from a2c_ray.cli import Parser, UsageError, prepare_ray, run_cli
 from a2c_ray.core.config import A2CConfig, ConfigError, parse_override
@@ -31,7 +29,7 @@ def build_parser() -> Parser:
                    help="environment steps to train for (default: the config's "
                    "total_env_steps; on --resume, the saved run's)")
     p.add_argument("--seed", type=int, nargs="+", help="one or more seeds (default: the "
-                   "config's seed); several seeds train one after another into DIR/seed_S")
+                   "config's seed); several seeds train at once, each into DIR/seed_S")
     p.add_argument("--out", required=True, help="output directory DIR")
     p.add_argument("--config", help="JSON file of A2CConfig fields (a sweep's best_config.json)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -45,6 +43,8 @@ def build_parser() -> Parser:
                    "for the workers)")
     p.add_argument("--progress", choices=("auto", "bar", "log"), default="auto",
                    help="progress bar, or plain log lines; auto picks by terminal")
+    p.add_argument("--sequential", action="store_true", help="several seeds one after another "
+                   "(default: all at once on Ray, one CPU each, times 1 + rollout workers)")
     return p
 
 
@@ -123,28 +123,60 @@ def main() -> int:
     from a2c_ray.run.trainer import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
-    summaries = []
-    for seed, run_dir in runs:
-        summary = train(configs[seed], run_dir, resume_from=resume_from[seed],
-                        ray_address=args.address, show_progress=progress)
-        summaries.append(summary)
+    if len(runs) > 1 and not args.sequential:
+        summaries = _train_at_once([configs[s] for s, _ in runs], runs, resume_from,
+                                   args.address, progress)
+    else:
+        summaries = [train(configs[seed], run_dir, resume_from=resume_from[seed],
+                           ray_address=args.address, show_progress=progress)
+                     for seed, run_dir in runs]
+    for (seed, run_dir), summary in zip(runs, summaries, strict=True):
         print(f"seed {seed}: eval return {summary['eval_return_mean']:.1f} "
               f"+- {summary['eval_return_std']:.1f} after {summary['env_steps']} steps "
               f"({summary['env_steps_per_s']:.0f} steps/s); results in {run_dir}")
     if len(runs) > 1:
-        means = np.array([s["eval_return_mean"] for s in summaries])
+        from a2c_ray.core.scores import intervals, seed_stats
+
+        means = [s["eval_return_mean"] for s in summaries]
+        stats, ci = seed_stats(means), intervals(means)
         combined = {
             "env_id": configs[seeds[0]].env_id, "seeds": seeds,
-            "eval_return_mean": float(means.mean()),
-            "eval_return_std": float(means.std(ddof=1)),
-            "eval_return_sem": float(means.std(ddof=1) / np.sqrt(len(means))),
+            "eval_return_mean": stats["mean"], "eval_return_std": stats["std"],
+            "eval_return_sem": stats["sem"], "eval_return_worst": stats["worst"],
+            "eval_return_iqm": stats["iqm"], **ci,
             "runs": {str(s): str(d) for s, d in runs},
             "config": configs[seeds[0]].to_dict(),
         }
         (out / "summary.json").write_text(json.dumps(combined, indent=2))
-        print(f"{len(seeds)} seeds: eval return {combined['eval_return_mean']:.1f} "
-              f"+- {combined['eval_return_sem']:.1f} (68% CI, standard error)")
+        print(f"{len(seeds)} seeds: eval return {stats['mean']:.1f} +- {stats['sem']:.1f} "
+              f"(standard error), worst {stats['worst']:.1f}, IQM {stats['iqm']:.1f} "
+              f"[{ci['iqm_ci95'][0]:.1f}, {ci['iqm_ci95'][1]:.1f}] (95% bootstrap interval)")
     return 0
+
+
+def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
+                   resume_from: dict[int, Path | None], address: str | None,
+                   progress: bool | None) -> list[dict[str, Any]]:
+    """Train the seeds at once, the first in this process and the others as Ray actors.
+
+    The sweep's seed group (``tuning.lockstep.SeedGroup``): each seed a ``Trainer`` writing
+    its own DIR/seed_S, as if trained alone, one CPU each and one more per rollout actor. A
+    local Ray claims as many CPUs as the seeds need, so they never wait for one another.
+    """
+    import os
+
+    from a2c_ray.run.actors import ensure_ray
+    from a2c_ray.run.checkpoint import resolve
+    from a2c_ray.tuning.lockstep import SeedGroup
+
+    per_seed = configs[0].num_rollout_workers
+    needed = len(configs) - 1 + len(configs) * per_seed  # seed actors and rollout actors
+    ensure_ray(num_cpus=max(os.cpu_count() or 1, needed), address=address)
+    pairs = [(str(run_dir), resolve(resume_from[seed]) if resume_from[seed] else None)
+             for seed, run_dir in runs]
+    with SeedGroup(configs, 1, runs=pairs, show_progress=progress) as group:
+        group.run(configs[0].total_env_steps)
+        return group.summaries()
 
 
 class _TrainModule(types.ModuleType):

@@ -241,7 +241,7 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
         st.write_text(st.join(exp, "test.json"), json.dumps(test, indent=2))
         print("\n" + describe(tested, "test seeds") + f"\n  (the pick, chosen on {chosen_on})")
         summary["test"] = {k: test[k] for k in ("seeds", "returns", "mean", "std", "sem",
-                                                "worst", "iqm", "n")}
+                                                "worst", "iqm", "n", "mean_ci95", "iqm_ci95")}
     st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
     st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     close_orphans(plan.optuna_storage, plan.name)

@@ -91,12 +91,49 @@ def test_config_file_and_overrides(tmp_path):
     assert (config["gamma"], config["layer_size"]) == (0.95, 32)
 
 
-def test_several_seeds(tmp_path):
-    r = run(["--env", "CartPole-v1", "--seed", "0", "1", "--out", str(tmp_path / "m"), *SMALL])
+TIMING = ["env_steps_per_s", "time_total_s", "eval_time_s"]  # the wall clock's columns
+
+
+def _progress(run_dir):
+    import pandas as pd
+
+    return pd.read_csv(run_dir / "progress.csv").drop(columns=TIMING)
+
+
+def test_several_seeds_train_at_once_each_as_if_alone(tmp_path):
+    import pandas as pd
+
+    args = ["--env", "CartPole-v1", "--total-steps", "3072", "--set", "eval_episodes=2",
+            "--set", "eval_interval_steps=1024", "--set", "checkpoint_interval=4"]
+    r = run([*args, "--seed", "0", "1", "2", "--out", str(tmp_path / "m")])
     assert r.returncode == 0, r.stderr
     combined = json.loads((tmp_path / "m" / "summary.json").read_text())
-    assert combined["seeds"] == [0, 1]
-    assert (tmp_path / "m" / "seed_1" / "summary.json").is_file()
+    assert combined["seeds"] == [0, 1, 2]
+    finals = [json.loads((tmp_path / "m" / f"seed_{s}" / "summary.json").read_text())[
+        "eval_return_mean"] for s in (0, 1, 2)]
+    assert combined["eval_return_mean"] == pytest.approx(sum(finals) / 3)
+    assert combined["eval_return_worst"] == min(finals)
+    lo, hi = combined["iqm_ci95"]
+    assert lo <= combined["eval_return_iqm"] <= hi
+    alone = run([*args, "--seed", "1", "--out", str(tmp_path / "alone")])
+    assert alone.returncode == 0, alone.stderr
+    pd.testing.assert_frame_equal(_progress(tmp_path / "m" / "seed_1"),
+                                  _progress(tmp_path / "alone"))
+    # one after another, as before: the same runs
+    seq = run([*args, "--seed", "0", "1", "2", "--out", str(tmp_path / "seq"), "--sequential"])
+    assert seq.returncode == 0, seq.stderr
+    for s in (0, 2):
+        pd.testing.assert_frame_equal(_progress(tmp_path / "m" / f"seed_{s}"),
+                                      _progress(tmp_path / "seq" / f"seed_{s}"))
+    # resumed together to a larger budget, each from its own checkpoint, as a seed alone
+    more = run([*args, "--total-steps", "4096", "--seed", "0", "1", "2", "--out",
+                str(tmp_path / "m"), "--resume"])
+    assert more.returncode == 0, more.stderr
+    again = run([*args, "--total-steps", "4096", "--seed", "1", "--out", str(tmp_path / "alone"),
+                 "--resume"])
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(_progress(tmp_path / "m" / "seed_1"),
+                                  _progress(tmp_path / "alone"))
 
 
 BAD = [  # each kind of error once through the command; the config's own rules: test_config.py

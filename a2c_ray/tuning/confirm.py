@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from a2c_ray.core.scores import rank_by, seed_stats
+from a2c_ray.core.scores import intervals, rank_by, seed_stats
 from a2c_ray.run import storage as st
 from a2c_ray.tuning.config import METRIC, SweepPlan
 from a2c_ray.tuning.control import StopSignals, has_tune_state
@@ -45,7 +45,8 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
     """Train every candidate on every seed at the full budget; the candidates, best first.
 
     Each entry holds the candidate's trial, its sweep score, every seed's final return and
-    their statistics (``core.scores.seed_stats``) with a 68% interval, and its config. Runs as
+    their statistics (``core.scores.seed_stats``), the standard error's 68% interval and 95%
+    bootstrap intervals of the mean and the IQM (``core.scores.intervals``), and its config. Runs as
     the experiment ``name`` inside the sweep's directory. Empty when it was stopped by a
     signal (``stop.received``).
     """
@@ -83,7 +84,7 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
                         "sweep_score_std": candidate.score_std, "seeds": list(mine),
                         "returns": list(mine.values()), **stats,
                         "ci68": [stats["mean"] - stats["sem"], stats["mean"] + stats["sem"]],
-                        "config": candidate.config})
+                        **intervals(list(mine.values())), "config": candidate.config})
     return [ranking[i] for i in rank_by([r["returns"] for r in ranking])]
 
 
@@ -92,9 +93,11 @@ def describe(ranking: list[dict[str, Any]], what: str) -> str:
     seeds = sorted({s for r in ranking for s in r["seeds"]})
     where = f"{what} {seeds[0]}..{seeds[-1]}" if seeds else what
     lines = [f"Confirmation on {where} (final evaluation; mean +- standard error, worst seed, "
-             "interquartile mean):"]
+             "interquartile mean with its 95% bootstrap interval):"]
     for rank, r in enumerate(ranking, 1):
+        lo, hi = r.get("iqm_ci95", (math.nan, math.nan))
         lines.append(f"  {rank}. trial {r['sweep_trial_id']}: {r['mean']:.1f} +- "
-                     f"{r['sem']:.1f}, worst {r['worst']:.1f}, IQM {r['iqm']:.1f} over "
-                     f"{len(r['returns'])} seeds (sweep {METRIC}: {r['sweep_metric']:.1f})")
+                     f"{r['sem']:.1f}, worst {r['worst']:.1f}, IQM {r['iqm']:.1f} [{lo:.1f}, "
+                     f"{hi:.1f}] over {len(r['returns'])} seeds (sweep {METRIC}: "
+                     f"{r['sweep_metric']:.1f})")
     return "\n".join(lines)

@@ -56,18 +56,24 @@ class SeedRunner:
 
     def __init__(self, config: dict[str, Any], files: dict[str, bytes] | None,
                  placement: tuple[Any, int] | None, score_evals: int,
-                 eval_at: frozenset[int] | None = None) -> None:
+                 eval_at: frozenset[int] | None = None, out_dir: str | None = None,
+                 show_progress: bool | None = False) -> None:
         self.trainer: Trainer | None = None
-        self.start(config, files, placement, score_evals, eval_at)
+        self.start(config, files, placement, score_evals, eval_at, out_dir, show_progress)
 
     def start(self, config: dict[str, Any], files: dict[str, bytes] | None,
               placement: tuple[Any, int] | None, score_evals: int,
-              eval_at: frozenset[int] | None = None) -> None:
-        """Begin the run of ``config``, or continue the saved one in ``files``."""
+              eval_at: frozenset[int] | None = None, out_dir: str | None = None,
+              show_progress: bool | None = False) -> None:
+        """Begin the run of ``config``, or continue the saved one in ``files``.
+
+        ``out_dir``: where the run writes its files, as ``train`` does (a sweep's seeds write
+        none: their trial reports them).
+        """
         self.close()
         self.score_evals = score_evals
-        options: dict[str, Any] = {"show_progress": False, "placement": placement,
-                                   "eval_at": eval_at}
+        options: dict[str, Any] = {"show_progress": show_progress, "placement": placement,
+                                   "eval_at": eval_at, "out_dir": out_dir}
         if files is None:
             self.trainer = Trainer(A2CConfig.from_dict(config), **options)
         else:
@@ -94,6 +100,13 @@ class SeedRunner:
         metrics = self._trainer.run(until_env_steps)
         return {**metrics, "seed": self._trainer.config.seed,
                 "score": self._trainer.score(self.score_evals)}
+
+    def summary(self) -> dict[str, Any]:
+        """The run's summary, written to its out_dir as summary.json (as ``train`` does)."""
+        summary = self._trainer.summary()
+        if self._trainer.out_dir is not None:
+            (self._trainer.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
 
     def files(self) -> dict[str, bytes]:
         """A checkpoint of this seed, as file name -> contents (it may live on another node)."""
@@ -131,11 +144,16 @@ class SeedGroup:
             of its first seeds (a trial that earned seeds at a rung), the others then trained
             from scratch up to the others' env step by the next ``run``.
         eval_at: the evaluations each seed makes (``Trainer``'s ``eval_at``); by default all.
+        runs: for seeds trained as ``train`` runs, each seed's output directory and the
+            checkpoint it continues from (None: from scratch).
+        show_progress: the first seed's progress bar (by default none).
     """
 
     def __init__(self, configs: list[A2CConfig], score_evals: int,
                  resume_from: str | None = None,
-                 eval_at: frozenset[int] | None = None) -> None:
+                 eval_at: frozenset[int] | None = None, *,
+                 runs: list[tuple[str, str | None]] | None = None,
+                 show_progress: bool | None = False) -> None:
         self.seeds = [c.seed for c in configs]
         saved: list[dict[str, bytes] | None] = [None] * len(configs)
         if resume_from is not None:  # the first seeds, or all; a trial that earned seeds at
@@ -144,6 +162,11 @@ class SeedGroup:
                 raise ValueError(f"checkpoint {resume_from} holds {len(uris)} seeds, the trial "
                                  f"trains {len(configs)}")
             saved[:len(uris)] = [_checkpoint_files(u) for u in uris]
+        # train runs: each seed in its own directory, continued from its own checkpoint
+        out_dirs = [None] * len(configs) if runs is None else [d for d, _ in runs]
+        for j, (_, checkpoint) in enumerate(runs or []):
+            if checkpoint is not None:
+                saved[j] = _checkpoint_files(checkpoint)
         per_seed = 1 + configs[0].num_rollout_workers  # bundles
         group = ray.util.get_current_placement_group() if ray.is_initialized() else None
         for key in [k for k in _IDLE if group is None or k[0] != group.id]:
@@ -158,7 +181,7 @@ class SeedGroup:
                 # until the scheduler gives the trial its group again, at its next report.
                 inside = group is not None and bundle + per_seed <= group.bundle_count
                 args = (configs[j].to_dict(), saved[j], (group, bundle) if inside else None,
-                        score_evals, eval_at)
+                        score_evals, eval_at, out_dirs[j])
                 key = (group.id, bundle) if inside else None
                 actor = _IDLE.pop(key, None) if key is not None else None
                 if actor is not None:
@@ -172,7 +195,8 @@ class SeedGroup:
                     actor = RemoteSeedRunner.options(**options).remote(*args)
                 self.remote.append(actor)
                 self._keys.append(key)
-            self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at)
+            self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at,
+                                    out_dirs[0], show_progress)
             positions = [self.local.position(),
                          *ray.get([r.position.remote() for r in self.remote])]
         except BaseException:  # a seed that cannot start fails the trial here
@@ -180,12 +204,13 @@ class SeedGroup:
             raise
         restored = {p for p, files in zip(positions, saved, strict=True) if files is not None}
         new = {p for p, files in zip(positions, saved, strict=True) if files is None}
-        if len(restored) > 1 or (restored and new - {(0, 0)}):
+        if runs is None and (len(restored) > 1 or (restored and new - {(0, 0)})):
             self.close()
             raise ValueError(f"checkpoint {resume_from} holds seeds at different steps: "
                              f"{sorted(restored)}")
         self.config = configs[0]
         # where the trial is; seeds it earned since start at 0 and catch up in the next run()
+        # (train runs, each continued from its own checkpoint, may stand apart until then)
         self.env_steps, self.iteration = positions[0]
 
     @property
@@ -204,6 +229,10 @@ class SeedGroup:
         self.env_steps = steps.pop()
         self.iteration = int(first["iteration"])
         return per_seed
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every seed's run summary, in order (each written to its out_dir, if it has one)."""
+        return [self.local.summary(), *ray.get([r.summary.remote() for r in self.remote])]
 
     def save(self, path: Path) -> Path:
         """Write every seed's checkpoint under ``path`` (one seed: ``path`` is its checkpoint)."""
