@@ -43,6 +43,9 @@ def build_parser() -> Parser:
                    "for the workers)")
     p.add_argument("--progress", choices=("auto", "bar", "log"), default="auto",
                    help="progress bar, or plain log lines; auto picks by terminal")
+    p.add_argument("--track", choices=("mlflow", "wandb"), help="also send every seed's run "
+                   "to this experiment tracker (MLFLOW_TRACKING_URI, WANDB_PROJECT, "
+                   "WANDB_MODE=offline ...); the experiment or group is DIR's name")
     p.add_argument("--sequential", action="store_true", help="several seeds one after another "
                    "(default: all at once on Ray, one CPU each, times 1 + rollout workers)")
     return p
@@ -107,6 +110,12 @@ def main() -> int:
     from a2c_ray.model.network import check_model
 
     check_model(config, *env_spaces(config.env_id))
+    track = None
+    if args.track:  # a tracker that is not installed or not reachable: before any file
+        from a2c_ray.run.tracking import check, track_spec
+
+        check(args.track)
+        track = track_spec(args.track, Path(args.out).name)
     seeds = args.seed or [config.seed]
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seed {' '.join(map(str, seeds))} repeats a seed")
@@ -125,10 +134,10 @@ def main() -> int:
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
     if len(runs) > 1 and not args.sequential:
         summaries = _train_at_once([configs[s] for s, _ in runs], runs, resume_from,
-                                   args.address, progress)
+                                   args.address, progress, track)
     else:
         summaries = [train(configs[seed], run_dir, resume_from=resume_from[seed],
-                           ray_address=args.address, show_progress=progress)
+                           ray_address=args.address, show_progress=progress, track=track)
                      for seed, run_dir in runs]
     for (seed, run_dir), summary in zip(runs, summaries, strict=True):
         print(f"seed {seed}: eval return {summary['eval_return_mean']:.1f} "
@@ -156,7 +165,8 @@ def main() -> int:
 
 def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
                    resume_from: dict[int, Path | None], address: str | None,
-                   progress: bool | None) -> list[dict[str, Any]]:
+                   progress: bool | None,
+                   track: tuple[str, str, str | None] | None) -> list[dict[str, Any]]:
     """Train the seeds at once, the first in this process and the others as Ray actors.
 
     The sweep's seed group (``tuning.lockstep.SeedGroup``): each seed a ``Trainer`` writing
@@ -174,7 +184,7 @@ def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
     ensure_ray(num_cpus=max(os.cpu_count() or 1, needed), address=address)
     pairs = [(str(run_dir), resolve(resume_from[seed]) if resume_from[seed] else None)
              for seed, run_dir in runs]
-    with SeedGroup(configs, 1, runs=pairs, show_progress=progress) as group:
+    with SeedGroup(configs, 1, runs=pairs, show_progress=progress, track=track) as group:
         group.run(configs[0].total_env_steps)
         return group.summaries()
 
@@ -197,7 +207,10 @@ sys.modules[__name__].__class__ = _TrainModule
 
 def cli() -> None:
     """Console entry point ``a2c-ray-train``: main() with one-line errors, exit code 2."""
-    run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, CheckpointError))
+    from a2c_ray.run.tracking import TrackerError
+
+    run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, CheckpointError,
+                   TrackerError))
 
 
 if __name__ == "__main__":

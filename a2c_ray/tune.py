@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -245,12 +246,34 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
     st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
     st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
     close_orphans(plan.optuna_storage, plan.name)
+    if config.track is not None:
+        _track_end(plan, summary)
     print(f"\nResults: {exp}")
     print(f"TensorBoard: tensorboard --logdir {exp}")
     print(f"Optuna study: optuna-dashboard {plan.optuna_storage}")
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "
           f"{st.join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{plan.name}_best")
     return SweepResult(exp, summary, ranking)
+
+
+def _track_end(plan: SweepPlan, summary: dict[str, Any]) -> None:
+    """The tracker's last run of the sweep: the summary, best config, confirmation and report."""
+    import tempfile
+
+    from a2c_ray.report import build_report
+    from a2c_ray.run.tracking import log_sweep_end
+
+    st.write_text(st.join(plan.exp, "report.html"), build_report(plan.exp))
+    with tempfile.TemporaryDirectory() as tmp:  # the sweep may be on S3: local copies
+        files = []
+        for name in ("summary.json", "best_config.json", "confirmation.json", "test.json",
+                     "report.html"):
+            if st.exists(uri := st.join(plan.exp, name)):
+                (local := Path(tmp) / name).write_bytes(st.read_bytes(uri))
+                files.append(local)
+        log_sweep_end(plan.config.track, plan.name, summary, files)
+    print(f"Tracked in {plan.config.track}: one run per trial and '{plan.name} summary', "
+          f"under {plan.name}")
 
 
 def _final_config(row: pd.Series, plan: SweepPlan) -> dict[str, Any]:
@@ -316,7 +339,10 @@ def main() -> int:
 
 def cli() -> None:
     """Console entry point ``a2c-ray-tune``: main() with one-line errors, exit code 2."""
-    run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, SearchSpaceError))
+    from a2c_ray.run.tracking import TrackerError
+
+    run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, SearchSpaceError,
+                   TrackerError))
 
 
 if __name__ == "__main__":

@@ -91,11 +91,17 @@ class _Progress:
 
 
 class RunLogger:
-    """Where a run's metrics go: progress.csv and TensorBoard under out_dir, and the progress."""
+    """Where a run's metrics go: progress.csv, TensorBoard, the progress, and a tracker.
+
+    progress.csv and TensorBoard go under out_dir; the tracker (MLflow or W&B) is the one a
+    run asked for, if any.
+    """
 
     def __init__(self, out_dir: Path | None, total: int, env_steps: int,
-                 keep_until_iteration: int | None, show_progress: bool | None) -> None:
+                 keep_until_iteration: int | None, show_progress: bool | None,
+                 tracker: Any = None) -> None:
         self.csv = self.tensorboard = None
+        self.out_dir = out_dir
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
             self.csv = _ProgressCsv(out_dir / "progress.csv", keep_until_iteration)
@@ -103,6 +109,7 @@ class RunLogger:
 
             self.tensorboard = SummaryWriter(str(out_dir / "tensorboard"))
         self.progress = _Progress(total, env_steps, show_progress)
+        self.tracker = tracker  # a run.tracking.RunTracker, or None
 
     def log(self, metrics: dict[str, float], steps: int) -> None:
         """One iteration's metrics; ``steps`` is the env steps it added."""
@@ -113,9 +120,14 @@ class RunLogger:
                 if not _isnan(metrics[key]):
                     self.tensorboard.add_scalar(key, metrics[key], metrics["env_steps"])
         self.progress.update(steps, metrics)
+        if self.tracker is not None:
+            self.tracker.log(metrics)
 
     def close(self) -> None:
-        """Close the progress bar and the TensorBoard writer."""
+        """Close the progress bar and TensorBoard; the tracker's run gets summary.json, ends."""
         self.progress.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
+        if self.tracker is not None:
+            self.tracker.finish([] if self.out_dir is None else [self.out_dir / "summary.json"])
+            self.tracker = None

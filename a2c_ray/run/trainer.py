@@ -111,12 +111,15 @@ class Trainer:
             the others are skipped. By default every one. The end of the budget is always
             evaluated. Skipping an evaluation leaves the training exactly as it was: a sweep
             evaluates only where its ranking reads the score (``a2c_ray.tuning.schedule``).
+        track: a tracker to send the run to (``run.tracking.track_spec``): a tracker run
+            named ``seed_S``, ended with summary.json when the trainer closes.
     """
 
     def __init__(self, config: A2CConfig, out_dir: str | Path | None = None, *,
                  use_ray: bool | None = None, ray_address: str | None = None,
                  show_progress: bool | None = None, placement: tuple[Any, int] | None = None,
                  eval_at: Collection[int] | None = None,
+                 track: tuple[str, str, str | None] | None = None,
                  _saved: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         self._start = time.monotonic()
         torch.set_num_threads(1)
@@ -136,8 +139,13 @@ class Trainer:
                 self.metrics = dict(saved.get("metrics", {}))
             self.out_dir = Path(out_dir) if out_dir is not None else None
             resumed_at = self.state.iteration if _saved is not None else None
+            tracker = None
+            if track is not None:
+                from a2c_ray.run.tracking import RunTracker
+
+                tracker = RunTracker(track, f"seed_{config.seed}", config.to_dict())
             self.logger = RunLogger(self.out_dir, config.total_env_steps, self.state.env_steps,
-                                    resumed_at, show_progress)
+                                    resumed_at, show_progress, tracker)
         except BaseException:
             self.sampler.close()
             raise
@@ -310,6 +318,7 @@ def train(
     use_ray: bool | None = None,
     ray_address: str | None = None,
     show_progress: bool | None = None,
+    track: tuple[str, str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Train one configuration to its budget; returns the summary (also out_dir/summary.json).
 
@@ -324,15 +333,17 @@ def train(
         use_ray: as for ``Trainer``.
         ray_address: as for ``Trainer``.
         show_progress: as for ``Trainer``.
+        track: as for ``Trainer``.
     """
-    options = dict(use_ray=use_ray, ray_address=ray_address, show_progress=show_progress)
+    options = dict(use_ray=use_ray, ray_address=ray_address, show_progress=show_progress,
+                   track=track)
     if resume_from is not None:
         trainer = Trainer.restore(resume_from, config.total_env_steps, out_dir, **options)
     else:
         trainer = Trainer(config, out_dir, **options)
-    with trainer:
+    with trainer:  # the summary is written before the tracker's run ends with it
         trainer.run(on_iteration=on_iteration)
-    summary = trainer.summary()
-    if trainer.out_dir is not None:
-        (trainer.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        summary = trainer.summary()
+        if trainer.out_dir is not None:
+            (trainer.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -31,6 +31,7 @@ from a2c_ray.core.scores import STATISTICS
 from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, MAX_VALIDATION_SEEDS
 from a2c_ray.run import storage as st
 from a2c_ray.run.storage import DEFAULT_STORAGE
+from a2c_ray.run.tracking import TRACKERS
 
 log = logging.getLogger("a2c_ray")
 
@@ -129,6 +130,10 @@ class SweepConfig:
     start_from: tuple[str, ...] = ()
     """JSON configs (a preset, a best_config.json) whose searched fields are the first
     trials, before SB3's defaults and TPE (--start-from CONFIG, repeatable)"""
+    track: str | None = field(default=None, metadata=choices(*TRACKERS))
+    """also send the trials to this experiment tracker, mlflow or wandb, one run each under
+    the sweep's name, and a last run with the summary, best config and report
+    (MLFLOW_TRACKING_URI, WANDB_PROJECT, WANDB_MODE=offline ...)"""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

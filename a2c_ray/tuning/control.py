@@ -99,10 +99,15 @@ def open_new(config: SweepConfig) -> SweepPlan:
     Raises:
         ConfigError: a bad value, an unwritable storage path, a name that exists, or an
             Optuna study of that name in a database that outlived its sweep.
+        TrackerError: the tracker asked for is not installed or cannot be reached.
     """
     if config.name is None:
         config = config.replace(name=default_name(config))
-    new = plan(config)  # the flags and the environment first, then the storage
+    new = plan(config)  # the flags and the environment first, the tracker, then the storage
+    if config.track is not None:
+        from a2c_ray.run.tracking import check
+
+        check(config.track)
     check_storage_writable(config.storage_path)
     if st.exists(new.exp):
         raise field_error("SweepConfig", "name", config.name,
@@ -137,6 +142,10 @@ def open_saved(name: str, storage_path: str, **applies: Any) -> SweepPlan:
         raise ValueError(f"open_saved: {sorted(wrong)} cannot change on resume")
     config = saved.config.replace(storage_path=storage_path, name=name, **applies)
     saved = saved.replace(config=config)
+    if config.track is not None:  # its trials go on to the tracker they started with
+        from a2c_ray.run.tracking import check
+
+        check(config.track)
     study = saved.optuna_storage
     if (moved := st.moved_study(study, exp)) != study:
         log.info("the sweep was moved here: its Optuna study is now %s (was %s)", moved, study)

@@ -57,23 +57,26 @@ class SeedRunner:
     def __init__(self, config: dict[str, Any], files: dict[str, bytes] | None,
                  placement: tuple[Any, int] | None, score_evals: int,
                  eval_at: frozenset[int] | None = None, out_dir: str | None = None,
-                 show_progress: bool | None = False) -> None:
+                 show_progress: bool | None = False,
+                 track: tuple[str, str, str | None] | None = None) -> None:
         self.trainer: Trainer | None = None
-        self.start(config, files, placement, score_evals, eval_at, out_dir, show_progress)
+        self.start(config, files, placement, score_evals, eval_at, out_dir, show_progress,
+                   track)
 
     def start(self, config: dict[str, Any], files: dict[str, bytes] | None,
               placement: tuple[Any, int] | None, score_evals: int,
               eval_at: frozenset[int] | None = None, out_dir: str | None = None,
-              show_progress: bool | None = False) -> None:
+              show_progress: bool | None = False,
+              track: tuple[str, str, str | None] | None = None) -> None:
         """Begin the run of ``config``, or continue the saved one in ``files``.
 
         ``out_dir``: where the run writes its files, as ``train`` does (a sweep's seeds write
-        none: their trial reports them).
+        none: their trial reports them); ``track``: its tracker, as ``Trainer``'s.
         """
         self.close()
         self.score_evals = score_evals
         options: dict[str, Any] = {"show_progress": show_progress, "placement": placement,
-                                   "eval_at": eval_at, "out_dir": out_dir}
+                                   "eval_at": eval_at, "out_dir": out_dir, "track": track}
         if files is None:
             self.trainer = Trainer(A2CConfig.from_dict(config), **options)
         else:
@@ -147,13 +150,15 @@ class SeedGroup:
         runs: for seeds trained as ``train`` runs, each seed's output directory and the
             checkpoint it continues from (None: from scratch).
         show_progress: the first seed's progress bar (by default none).
+        track: the tracker every seed's run goes to (train runs; ``run.tracking``).
     """
 
     def __init__(self, configs: list[A2CConfig], score_evals: int,
                  resume_from: str | None = None,
                  eval_at: frozenset[int] | None = None, *,
                  runs: list[tuple[str, str | None]] | None = None,
-                 show_progress: bool | None = False) -> None:
+                 show_progress: bool | None = False,
+                 track: tuple[str, str, str | None] | None = None) -> None:
         self.seeds = [c.seed for c in configs]
         saved: list[dict[str, bytes] | None] = [None] * len(configs)
         if resume_from is not None:  # the first seeds, or all; a trial that earned seeds at
@@ -181,7 +186,7 @@ class SeedGroup:
                 # until the scheduler gives the trial its group again, at its next report.
                 inside = group is not None and bundle + per_seed <= group.bundle_count
                 args = (configs[j].to_dict(), saved[j], (group, bundle) if inside else None,
-                        score_evals, eval_at, out_dirs[j])
+                        score_evals, eval_at, out_dirs[j], False, track)
                 key = (group.id, bundle) if inside else None
                 actor = _IDLE.pop(key, None) if key is not None else None
                 if actor is not None:
@@ -196,7 +201,7 @@ class SeedGroup:
                 self.remote.append(actor)
                 self._keys.append(key)
             self.local = SeedRunner(configs[0].to_dict(), saved[0], None, score_evals, eval_at,
-                                    out_dirs[0], show_progress)
+                                    out_dirs[0], show_progress, track)
             positions = [self.local.position(),
                          *ray.get([r.position.remote() for r in self.remote])]
         except BaseException:  # a seed that cannot start fails the trial here

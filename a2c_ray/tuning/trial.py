@@ -118,7 +118,8 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
                                             > saved // every):
                 store.save(group.iteration, group.save)  # before the report: ASHA may stop
                 saved = group.iteration                 # the trial as soon as it has it
-            tune.report({**metrics, "node_id": node_id})
+            # timesteps_total: the step a tracker's callback logs the report at
+            tune.report({**metrics, "node_id": node_id, "timesteps_total": group.env_steps})
             if group.done:
                 break
 

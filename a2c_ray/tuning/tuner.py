@@ -20,15 +20,23 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial.trainable_name}_{trial.trial_id}"
 
 
-def run_config(plan: SweepPlan, storage: str, name: str) -> Any:
-    """Tune's RunConfig: where the experiment goes, retries, our console and file writers."""
+def run_config(plan: SweepPlan, storage: str, name: str, track: bool = False) -> Any:
+    """Tune's RunConfig: where the experiment goes, retries, our console and file writers.
+
+    With ``track``, also the sweep's tracker callback (``run.tracking.sweep_callbacks``).
+    """
     from ray import tune
 
+    callbacks = [progress_callback(), *result_loggers()]
+    if track and plan.config.track is not None:
+        from a2c_ray.run.tracking import sweep_callbacks
+
+        callbacks += sweep_callbacks(plan.config.track, plan.name, plan.base_config)
     return tune.RunConfig(
         name=name, storage_path=st.resolve(storage),
         failure_config=tune.FailureConfig(max_failures=plan.config.max_failures),
         # Tune's own output prints two boxes per trial; ours is one table every 30 s.
-        verbose=0, callbacks=[progress_callback(), *result_loggers()],
+        verbose=0, callbacks=callbacks,
     )
 
 
@@ -77,7 +85,7 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
             # imports; Tune cannot when trials change their resources
             reuse_actors=not racing,
         ),
-        run_config=run_config(plan, config.storage_path, plan.name),
+        run_config=run_config(plan, config.storage_path, plan.name, track=True),
     )
 
 
