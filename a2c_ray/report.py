@@ -19,6 +19,7 @@ from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.results import (
     best_trials,
     describe_statuses,
+    load_confirmation,
     load_trials,
     sweep_settings,
     sweep_summary,
@@ -26,6 +27,7 @@ from a2c_ray.results import (
 )
 from a2c_ray.results.analysis import (
     param_importances,
+    performance_profile_figure,
     score_spread_figure,
     seed_bands_figure,
     top_curves_figure,
@@ -108,7 +110,21 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
         plt.close(fig)
     fig = seed_bands_figure(sweep)
     if fig is not None:
-        parts += ["<h2>The confirmed configurations on test seeds</h2>", _png(fig)]
+        where = "validation" if "chosen_on" in done else "test"
+        parts += [f"<h2>The confirmed configurations on {where} seeds</h2>", _png(fig)]
+        plt.close(fig)
+    confirmed = load_confirmation(sweep)
+    if len(confirmed):
+        cols = ["seed_set", "rank", "trial_id", "n", "mean", "mean_lo", "mean_hi", "iqm",
+                "iqm_lo", "iqm_hi", "worst", "sweep_score"]
+        fig = performance_profile_figure(sweep)
+        parts += ["<h2>Fresh seeds: intervals and performance profiles</h2>",
+                  "<p>Final evaluation returns over seeds no search trial trained on: mean "
+                  "and interquartile mean (IQM) with 95% percentile-bootstrap intervals over "
+                  "seeds (<code>_lo</code>, <code>_hi</code>), the worst seed, and the score "
+                  "the sweep gave the trial. The profiles below show, for each return, the "
+                  "fraction of seeds above it (rliable's performance profile).</p>",
+                  f'<div class="wide">{_html_table(confirmed[cols])}</div>', _png(fig)]
         plt.close(fig)
 
     if len(importances):

@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from a2c_ray.results import export_parquet, load_curves, load_trials, tune_trial_states
+from a2c_ray.results import (
+    export_parquet,
+    load_confirmation,
+    load_curves,
+    load_trials,
+    tune_trial_states,
+)
 from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +72,13 @@ def test_load_trials_one_typed_row_per_trial(sweep):
     assert set(load_trials(sweep / "test")["config/seed"]) == {10000, 10001}
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["test"]["mean"] == pytest.approx(np.mean(test["returns"]))
+    # the reader a notebook uses: one row per configuration and seed set, intervals beside
+    fresh = load_confirmation(sweep)
+    assert list(fresh["seed_set"]) == ["validation", "test"] and list(fresh["rank"]) == [1, 1]
+    assert fresh["iqm_lo"].iloc[1] == test["iqm_ci95"][0]
+    assert fresh["returns"].iloc[0] == confirmation["returns"]
+    for row in fresh.itertuples():
+        assert row.mean_lo <= row.mean <= row.mean_hi and row.iqm_lo <= row.iqm <= row.iqm_hi
 
 
 @pytest.mark.slow
@@ -243,10 +256,11 @@ def test_report_is_one_self_contained_html(sweep, tmp_path):
     assert r.returncode == 0, r.stderr
     page = out.read_text()
     sources = re.findall(r'<img src="([^"]*)"', page)
-    assert len(sources) >= 5  # curves, score against spread, confirmation, importances, GIF
+    assert len(sources) >= 6  # curves, spread, confirmation, profiles, importances, GIF
     assert all(s.startswith("data:image/") for s in sources)
     assert "data:image/gif;base64," in page and "Best configuration" in page
     assert "picked on validation seeds" in page  # the sweep ran --confirm-top
+    assert "performance profile" in page and "iqm_lo" in page  # intervals, profiles
     assert "2 training seeds" in page  # what the score is
     assert "{'TERMINATED'" not in page  # statuses in words, not a Python dict
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file

@@ -15,7 +15,7 @@ import pytest
 
 from a2c_ray.core import seeds as seeding
 from a2c_ray.core.rungs import asha_milestones, seeds_after
-from a2c_ray.core.scores import aggregate, rank_by, seed_score
+from a2c_ray.core.scores import aggregate, interval, performance_profile, rank_by, seed_score
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
@@ -53,6 +53,31 @@ def test_the_statistics_against_hand_computed_values():
     assert rank_by([[], [1.0]], "mean") == [1, 0]  # a candidate without a value comes last
     with pytest.raises(ValueError, match="statistic 'best'"):
         aggregate(values, "best")
+
+
+def test_bootstrap_intervals_and_profiles_against_a_naive_resampling():
+    values = [310.0, 500.0, 500.0, 120.0, 480.0, 500.0, 260.0, 455.0]
+    rng = np.random.default_rng(1)
+    draws = rng.choice(values, size=(20_000, len(values)))
+
+    def iqm(x):  # rliable's: the mean of the middle half, ends by the quarter
+        x = np.sort(x)
+        return x[2:6].mean()
+
+    for statistic, func in (("mean", np.mean), ("iqm", iqm)):
+        lo, hi = interval(values, statistic, reps=20_000)
+        naive = np.percentile([func(d) for d in draws], [2.5, 97.5])
+        assert lo == pytest.approx(naive[0], abs=12) and hi == pytest.approx(naive[1], abs=12)
+        assert lo < func(np.asarray(values)) < hi
+    assert interval(values, "iqm") == interval(values, "iqm")  # seeded: the same each time
+    assert all(math.isnan(v) for v in interval([5.0], "mean"))
+    taus = [0.0, 200.0, 470.0, 500.0]
+    p = performance_profile(values, taus, reps=20_000)
+    assert list(p["profile"]) == [1.0, 7 / 8, 4 / 8, 0.0]  # share strictly above each
+    naive = np.percentile((draws[:, :, None] > np.asarray(taus)).mean(axis=1), [2.5, 97.5],
+                          axis=0)
+    assert np.allclose(p["lo"], naive[0], atol=0.13) and np.allclose(p["hi"], naive[1],
+                                                                      atol=0.13)
 
 
 def test_validation_seeds_are_their_own_set():

@@ -128,10 +128,13 @@ def test_a_tracked_sweep_is_in_mlflow_trial_by_trial(tracked_sweep):
         result = [json.loads(line) for line in
                   (tracked_sweep / "tracked" / name / "result.json").read_text().splitlines()]
         history = client.get_metric_history(run.info.run_id, "score")
-        # every report at its env step, with the trial's score there (NaN before the first
-        # evaluation of every seed)
-        assert [m.step for m in history] == [row["env_steps"] for row in result]
-        assert history[-1].value == pytest.approx(result[-1]["score"])
+        # every report with a score (once every seed was evaluated) at its env step
+        scored = [row for row in result if row["score"] == row["score"]]
+        assert [m.step for m in history] == [row["env_steps"] for row in scored]
+        assert [m.value for m in history] == pytest.approx([row["score"] for row in scored])
+        steps = client.get_metric_history(run.info.run_id, "env_steps")
+        assert [m.step for m in steps] == [row["env_steps"] for row in result]
+        assert not any(k.startswith("config/") for k in run.data.metrics)  # params, not metrics
         seeds = list(result[-1]["per_seed"])
         assert {f"per_seed/{s}/score" for s in seeds} <= set(run.data.metrics)
     summary = runs["tracked summary"]

@@ -107,3 +107,26 @@ def interval(values: Sequence[float], statistic: str = "iqm", size: float = 0.95
 def intervals(values: Sequence[float]) -> dict[str, list[float]]:
     """95% bootstrap intervals of the mean and the IQM over seeds (``interval``)."""
     return {"mean_ci95": list(interval(values, "mean")), "iqm_ci95": list(interval(values, "iqm"))}
+
+
+def performance_profile(values: Sequence[float], taus: Sequence[float], size: float = 0.95,
+                        reps: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    """The fraction of seeds whose value exceeds each threshold in ``taus``, with its band.
+
+    rliable's performance profile (the run-score distribution) for one task: ``profile[i]`` is
+    the share of ``values`` above ``taus[i]``, and ``lo``/``hi`` its percentile-bootstrap
+    interval over seeds (the same bootstrap as ``interval``). The band is NaN for fewer than
+    two values.
+    """
+    x = np.asarray(values, dtype=float)
+    t = np.asarray(taus, dtype=float)
+    profile = (x[:, None] > t[None, :]).mean(axis=0)
+    if len(x) < 2:
+        nan = np.full_like(t, math.nan)
+        return {"taus": t, "profile": profile, "lo": nan, "hi": nan}
+    from arch.bootstrap import IIDBootstrap
+
+    bootstrap = IIDBootstrap(x, seed=np.random.default_rng(seed))
+    lo, hi = bootstrap.conf_int(lambda v: (v[:, None] > t[None, :]).mean(axis=0), reps=reps,
+                                method="percentile", size=size)
+    return {"taus": t, "profile": profile, "lo": lo, "hi": hi}

@@ -12,6 +12,7 @@ from a2c_ray.results.readers import (
     best_trials,
     describe_statuses,
     export_parquet,
+    load_confirmation,
     load_curves,
     load_trials,
     ranked,
@@ -21,6 +22,7 @@ from a2c_ray.results.readers import (
     tune_trial_states,
 )
 
-__all__ = ["STATUSES", "best_trials", "describe_statuses", "export_parquet", "load_curves",
+__all__ = ["STATUSES", "best_trials", "describe_statuses", "export_parquet", "load_confirmation",
+           "load_curves",
            "load_trials", "ranked", "seed_stats", "sweep_settings", "sweep_summary", "table",
            "tune_trial_states"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from a2c_ray.results.readers import load_trials, ranked, sweep_settings
+from a2c_ray.results.readers import load_trials, ranked, sweep_settings, sweep_summary
 from a2c_ray.run.storage import DEFAULT_STORAGE
 
 
@@ -226,5 +226,42 @@ def seed_bands_figure(path: str) -> Any | None:
                          "eval_return_mean")
         if len(band):
             plot_band(band, f"confirmed configuration {index}", ax, "evaluation return")
-    ax.set_title("confirmation on test seeds: mean with a 68% band (standard error)")
+    seeds = "validation" if "chosen_on" in (sweep_summary(path) or {}) else "test"
+    ax.set_title(f"confirmation on {seeds} seeds: mean with a 68% band (standard error)")
+    return fig
+
+
+def performance_profile_figure(path: str) -> Any | None:
+    """The configurations trained on fresh seeds, as rliable's performance profiles.
+
+    For every return threshold, the fraction of a configuration's seeds whose final return
+    exceeds it, with a 95% bootstrap band over seeds (``core.scores.performance_profile``):
+    the whole distribution over seeds, where a mean hides a seed that stalled. One line per
+    row of ``load_confirmation``; None when the sweep trained none on fresh seeds.
+    """
+    import matplotlib.pyplot as plt
+
+    from a2c_ray.core.scores import performance_profile
+    from a2c_ray.results.readers import load_confirmation
+
+    confirmed = load_confirmation(path)
+    if not len(confirmed):
+        return None
+    every = np.concatenate([np.asarray(r, dtype=float) for r in confirmed["returns"]])
+    span = every.max() - every.min() or 1.0
+    taus = np.linspace(every.min() - 0.05 * span, every.max() + 0.05 * span, 200)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for _, row in confirmed.iterrows():
+        p = performance_profile(row["returns"], taus)
+        line, = ax.plot(taus, p["profile"], drawstyle="steps-post",
+                        label=f"{row['seed_set']} #{row['rank']}: trial {row['trial_id']} "
+                              f"({row['n']} seeds)")
+        ax.fill_between(taus, p["lo"], p["hi"], step="post", alpha=0.15,
+                        color=line.get_color())
+    ax.set_xlabel("final evaluation return, threshold")
+    ax.set_ylabel("fraction of seeds above it")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("performance profiles on fresh seeds, 95% bootstrap bands")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
     return fig

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,34 @@ def sweep_settings(path: str | Path) -> dict[str, Any]:
 def sweep_summary(path: str | Path) -> dict[str, Any] | None:
     """A sweep's summary.json, or None while it runs (or after it was interrupted)."""
     return _json(st.join(str(path), "summary.json"))
+
+
+def load_confirmation(path: str | Path) -> pd.DataFrame:
+    """The configurations a sweep trained on fresh seeds: one row each, validation then test.
+
+    Rows of confirmation.json (``--confirm-top``, seed_set "validation", best first) and of
+    test.json (``--test-seeds``, the pick, seed_set "test"): the sweep trial it came from, its
+    seeds and final returns, their mean, standard error, worst seed and IQM, and the 95%
+    bootstrap intervals of the mean and the IQM (``mean_lo``, ``mean_hi``, ``iqm_lo``,
+    ``iqm_hi``; NaN in sweeps from before they were written). Empty when there were none.
+    """
+    entries = list(_json(st.join(str(path), "confirmation.json")) or [])
+    entries = [{"seed_set": "test", **e} if "seed_set" not in e else e for e in entries]
+    if (test := _json(st.join(str(path), "test.json"))) is not None:
+        entries.append(test)
+    rows = []
+    for rank, e in enumerate(entries):
+        mean_ci, iqm_ci = e.get("mean_ci95", [nan, nan]), e.get("iqm_ci95", [nan, nan])
+        rows.append({"seed_set": e["seed_set"], "rank": rank, "trial_id": e["sweep_trial_id"],
+                     "n": len(e["returns"]), "mean": e["mean"], "mean_lo": mean_ci[0],
+                     "mean_hi": mean_ci[1], "sem": e["sem"], "iqm": e["iqm"],
+                     "iqm_lo": iqm_ci[0], "iqm_hi": iqm_ci[1], "worst": e["worst"],
+                     "sweep_score": e["sweep_metric"], "seeds": e["seeds"],
+                     "returns": e["returns"]})
+    df = pd.DataFrame(rows)
+    if len(df):
+        df["rank"] = df.groupby("seed_set").cumcount() + 1
+    return df
 
 
 def best_trials(path: str | Path, trials: pd.DataFrame | None = None) -> pd.DataFrame:

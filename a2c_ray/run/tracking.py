@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,20 @@ def sweep_callbacks(kind: str, sweep_name: str, base: dict[str, Any]) -> list[An
                 super().log_trial_start(trial)
                 fixed = {k: v for k, v in base.items() if k not in trial.config}
                 self.mlflow_util.log_params(run_id=self._trial_runs[trial], params_to_log=fixed)
+
+            def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+                # Tune's callback writes one metric per request (half a second a report on
+                # a SQLite store), the trial's config again as metrics, and NaN for a score
+                # not yet measured (which MLflow's min and max then show); here the measured
+                # numbers at the report's env step, in one batch
+                from mlflow.entities import Metric
+
+                step = result.get("timesteps_total") or result["training_iteration"]
+                now = int(time.time() * 1000)
+                values = flat_numbers({k: v for k, v in result.items() if k != "config"})
+                self.mlflow_util._get_client().log_batch(
+                    self._trial_runs[trial],
+                    metrics=[Metric(k, v, now, step) for k, v in values.items()])
 
         return [WholeConfigMLflow(tracking_uri=mlflow.get_tracking_uri(),
                                   experiment_name=sweep_name)]
