@@ -31,12 +31,16 @@ would otherwise patch private state of ``OptunaSearch`` (its trial map and its `
 
 from __future__ import annotations
 
+import glob
+import json
+import logging
 import math
+import os
 import pickle
 from typing import Any
 
 import optuna
-from ray.tune.search import Searcher
+from ray.tune.search import Searcher, SearchGenerator
 
 from a2c_ray.core.config import field_error
 from a2c_ray.core.seeds import train_seeds
@@ -47,6 +51,7 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+_log = logging.getLogger("a2c_ray")
 _REDRAWS = 5  # draws of a new configuration before a repeat is kept
 
 
@@ -235,6 +240,26 @@ class StudySearcher(Searcher):
                 state = optuna.trial.TrialState.PRUNED
         self.study.tell(self._trial(trial_id), values, state=state, skip_if_finished=True)
 
+    def reconcile(self, saved_seeds: list[list[int]]) -> None:
+        """After a restore: the study's running trials that Tune's saved experiment lacks.
+
+        ``saved_seeds`` are the training seeds of every trial the experiment holds. A running
+        Optuna trial whose seeds none of them has was asked for a trial Tune never saved: it
+        is told FAIL with ``lost_at_restore`` and its configuration enqueued, so the trial
+        Tune makes in its place trains it (on the seeds of its own Optuna trial).
+        """
+        held = {tuple(s) for s in saved_seeds}
+        for t in self.study.get_trials(deepcopy=False,
+                                       states=(optuna.trial.TrialState.RUNNING,)):
+            if tuple(train_seeds(self.sweep_seed, t.number, self.seeds_per_trial)) in held:
+                continue
+            self.study.enqueue_trial(t.params)
+            lost = optuna.Trial(self.study, t._trial_id)
+            lost.set_user_attr("lost_at_restore", True)
+            self.study.tell(lost, state=optuna.trial.TrialState.FAIL)
+            self._ended.update(k for k, v in self._trials.items()
+                               if (v if isinstance(v, int) else v._trial_id) == t._trial_id)
+
     def save(self, checkpoint_path: str) -> None:
         """Tune saves the searcher with the experiment; the study itself is in its storage."""
         with open(checkpoint_path, "wb") as f:
@@ -263,6 +288,55 @@ class StudySearcher(Searcher):
         self.__dict__.update(state)
         self._study = None
         self._recount = True
+
+
+def saved_trials(dirpath: str) -> list[dict[str, Any]] | None:
+    """The trials of the newest experiment state in ``dirpath`` (Tune's JSON), their configs.
+
+    Tune resumes from the newest ``experiment_state-*.json`` by name, as read here; None where
+    there is none. The format is Tune's private one; tests/test_lockstep.py fails if it
+    changes.
+    """
+    paths = sorted(glob.glob(os.path.join(dirpath, "experiment_state-*.json")))
+    if not paths:
+        return None
+    with open(paths[-1]) as f:
+        data = json.load(f)
+    trials = []
+    for trial_json, _ in data["trial_data"]:
+        trial = json.loads(trial_json)
+        config = trial.get("config")
+        trials.append({"trial_id": str(trial["trial_id"]),
+                       "config": config if isinstance(config, dict) else {}})
+    return trials
+
+
+class SweepSearch(SearchGenerator):
+    """Tune's SearchGenerator over a ``StudySearcher``, whose count holds after any kill.
+
+    Tune saves three files at each of its checkpoints: the experiment (its trials), the
+    generator (how many trials it has made) and the searcher, and a driver killed between
+    them, or while uploading them to S3, leaves them from different moments. Resumed, a
+    generator older than the experiment makes trials the experiment already has, and the
+    sweep runs more than ``--num-samples``; one newer than it counts a trial the experiment
+    never saved, and the sweep ends with fewer. After a restore the count is the
+    experiment's, and a trial the study holds but the experiment lost is told FAIL (the user
+    attribute ``lost_at_restore``) and its configuration asked again (``StudySearcher.
+    reconcile``), so the study and Tune hold the same trials.
+    """
+
+    def restore_from_dir(self, dirpath: str) -> None:
+        """Tune's restore, then the generator's count and the study set to the experiment's."""
+        super().restore_from_dir(dirpath)
+        trials = saved_trials(dirpath)
+        if trials is None:
+            return
+        if self._counter != len(trials):
+            _log.warning("the saved search counted %d trials and the saved experiment holds "
+                         "%d (a driver stopped between saving them): counting %d",
+                         self._counter, len(trials), len(trials))
+            self._counter = len(trials)
+        self.searcher.reconcile([t["config"].get("seeds") or [] for t in trials])
 
 
 def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:

@@ -45,7 +45,7 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from a2c_ray.tuning.searcher import StudySearcher, make_sampler
+    from a2c_ray.tuning.searcher import StudySearcher, SweepSearch, make_sampler
     from a2c_ray.tuning.space import known_points, to_distributions
 
     config, space = plan.config, plan.search_space
@@ -76,11 +76,12 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
         rungs = asha_milestones(config.grace_steps, config.max_steps, config.reduction_factor)
         scheduler = ResourceChangingScheduler(scheduler, SeedsPerRung(
             rungs, config.seeds_per_trial, bundles(plan, seeds=1)))
+    searcher.set_max_concurrency(concurrency)  # Tune would, given the searcher itself
     return tune.Tuner(
         search_trainable(plan, plan.exp),
         tune_config=tune.TuneConfig(
-            search_alg=searcher, scheduler=scheduler, num_samples=config.num_samples,
-            max_concurrent_trials=concurrency, trial_dirname_creator=trial_dirname,
+            search_alg=SweepSearch(searcher), scheduler=scheduler,
+            num_samples=config.num_samples, trial_dirname_creator=trial_dirname,
             # a trial's actor is reused by the next trial, which saves a process and torch's
             # imports; Tune cannot when trials change their resources
             reuse_actors=not racing,

@@ -1,0 +1,109 @@
+"""Faults at bad moments: a resumed sweep runs exactly --num-samples trials, one to one with
+its Optuna study, whichever of Tune's saved files a killed driver left newest."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from a2c_ray.core.seeds import train_seeds
+from tests.test_tune import SMALL, SNAPSHOT_EVERY_S, TUNE, run, space_file, study_trials
+
+
+def _newest(exp: Path, pattern: str) -> Path | None:
+    paths = sorted(glob.glob(str(exp / pattern)))
+    return Path(paths[-1]) if paths else None
+
+
+def _saved_trials(exp: Path) -> list[dict]:
+    """The trials of the newest experiment state, as Tune saved them (its JSON)."""
+    path = _newest(exp, "experiment_state-*.json")
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:  # being replaced
+        return []
+    return [json.loads(t) for t, _ in data["trial_data"]]
+
+
+def _kill_with_three_trials_saved(tmp_path: Path, name: str) -> Path:
+    """A 4-trial sweep SIGKILLed once its saved experiment holds 3 trials, the last running."""
+    args = ["--num-samples", "4", *SMALL, "--checkpoint-every", "1", "--storage-path",
+            str(tmp_path), "--name", name, "--search-space", space_file(tmp_path),
+            "--max-concurrent-trials", "1"]
+    exp = tmp_path / name
+    with (tmp_path / "out.txt").open("w") as o, (tmp_path / "err.txt").open("w") as e:
+        proc = subprocess.Popen(TUNE + args, stdout=o, stderr=e, start_new_session=True,
+                                env=SNAPSHOT_EVERY_S)
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            trials = _saved_trials(exp)
+            if len(trials) == 3 and trials[-1]["status"] == "RUNNING":
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, (tmp_path / "err.txt").read_text()[-3000:]
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(2)
+    return exp
+
+
+def _older_generator(exp: Path) -> None:
+    """The generator's file from the save before: it counts one trial fewer."""
+    import ray.cloudpickle as cloudpickle
+
+    path = _newest(exp, "search_gen_state-*.json")
+    state = cloudpickle.loads(path.read_bytes())
+    state["counter"] -= 1
+    path.write_bytes(cloudpickle.dumps(state))
+
+
+def _older_experiment(exp: Path) -> None:
+    """The experiment's file from before its last trial was made (the study has that one)."""
+    path = _newest(exp, "experiment_state-*.json")
+    data = json.loads(path.read_text())
+    data["trial_data"] = data["trial_data"][:-1]
+    path.write_text(json.dumps(data))
+
+
+MOMENTS = {  # which of Tune's files the killed driver left from an earlier save
+    "the generator's": _older_generator,  # resumed, it made a 5th trial
+    "the experiment's": _older_experiment,  # resumed, the sweep ended with 3 trials
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("older", list(MOMENTS))
+def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_path, older):
+    exp = _kill_with_three_trials_saved(tmp_path, "fault")
+    MOMENTS[older](exp)
+    r = run(["--resume", "--name", "fault", "--storage-path", str(tmp_path)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    tune_trials = _saved_trials(exp)
+    assert summary["num_trials"] == 4 and len(tune_trials) == 4
+    assert "the saved search counted" in r.stderr  # the log says what it corrected
+    # the study holds the same 4 trials, each ended as Tune ended it; the redraws of a
+    # repeated configuration and a trial the experiment lost are FAIL and say why
+    trials = study_trials(exp, "fault")
+    marked = [t for t in trials if {"duplicate_of", "lost_at_restore"} & set(t.user_attrs)]
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in marked)
+    ran = [t for t in trials if t not in marked]
+    assert len(ran) == 4
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+               for t in ran)
+    assert sorted(tuple(train_seeds(0, t.number, 1)) for t in ran) == sorted(
+        tuple(t["config"]["seeds"]) for t in tune_trials)
+    if older == "the experiment's":  # its running trial was asked, then lost with the file
+        assert any("lost_at_restore" in t.user_attrs for t in marked)
