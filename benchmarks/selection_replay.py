@@ -102,6 +102,12 @@ PROCEDURES = [
     Procedure("1-2-4 seeds, mean-se, top 3 on 3", seeds=(1, 2, 4), statistic="mean-se",
               validation=3),
     Procedure("3 seeds, grace 1/5", grace=0.2),
+    Procedure("3 seeds, min, grace 1/5", statistic="min", grace=0.2),
+    Procedure("3 seeds, min, pick by min", statistic="min", pick="min"),
+    Procedure("2 seeds, min", seeds=(2,), statistic="min"),
+    Procedure("2 seeds, min, grace 1/5", seeds=(2,), statistic="min", grace=0.2),
+    Procedure("2 seeds, mean-se, grace 1/5", seeds=(2,), statistic="mean-se", grace=0.2),
+    Procedure("2 seeds, grace 1/5, top 4 on 5", seeds=(2,), grace=0.2, top=4),
 ]
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 
 from a2c_ray.core.seeds import train_seeds
@@ -105,5 +106,13 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
                for t in ran)
     assert sorted(tuple(train_seeds(0, t.number, 1)) for t in ran) == sorted(
         tuple(t["config"]["seeds"]) for t in tune_trials)
+    for trial in exp.glob("run_trial_*"):  # each trial's files hold each env step once
+        if not (trial / "result.json").is_file():
+            continue  # killed before its first report
+        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        steps = [row["env_steps"] for row in rows]
+        assert steps == sorted(set(steps)), trial.name
+        progress = pd.read_csv(trial / "progress.csv")["env_steps"].tolist()
+        assert progress == steps, trial.name
     if older == "the experiment's":  # its running trial was asked, then lost with the file
         assert any("lost_at_restore" in t.user_attrs for t in marked)
