@@ -336,7 +336,10 @@ class SweepSearch(SearchGenerator):
                          "%d (a driver stopped between saving them): counting %d",
                          self._counter, len(trials), len(trials))
             self._counter = len(trials)
-        self.searcher.reconcile([t["config"].get("seeds") or [] for t in trials])
+        base = self.searcher
+        while hasattr(base, "searcher"):  # Tune's ConcurrencyLimiter around the study's
+            base = base.searcher
+        base.reconcile([t["config"].get("seeds") or [] for t in trials])
 
 
 def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:

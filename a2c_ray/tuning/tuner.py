@@ -44,6 +44,7 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
     """The search of a new sweep: its start points first, then the sampler's proposals."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
 
     from a2c_ray.tuning.searcher import StudySearcher, SweepSearch, make_sampler
     from a2c_ray.tuning.space import known_points, to_distributions
@@ -76,11 +77,14 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
         rungs = asha_milestones(config.grace_steps, config.max_steps, config.reduction_factor)
         scheduler = ResourceChangingScheduler(scheduler, SeedsPerRung(
             rungs, config.seeds_per_trial, bundles(plan, seeds=1)))
-    searcher.set_max_concurrency(concurrency)  # Tune would, given the searcher itself
+    # Tune's own wrapping of a searcher given max_concurrent_trials, which also sets how many
+    # trials may wait for resources (an autoscaler grows the cluster for those); the limit
+    # itself is the searcher's (set_max_concurrency)
+    search = SweepSearch(ConcurrencyLimiter(searcher, max_concurrent=concurrency))
     return tune.Tuner(
         search_trainable(plan, plan.exp),
         tune_config=tune.TuneConfig(
-            search_alg=SweepSearch(searcher), scheduler=scheduler,
+            search_alg=search, scheduler=scheduler,
             num_samples=config.num_samples, trial_dirname_creator=trial_dirname,
             # a trial's actor is reused by the next trial, which saves a process and torch's
             # imports; Tune cannot when trials change their resources
