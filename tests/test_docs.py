@@ -2,15 +2,15 @@
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.browser import dump_dom
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 USER_FACING = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
                ROOT / "benchmarks" / "README.md"]
 
@@ -26,15 +26,7 @@ def site(tmp_path_factory):
 
 
 def _dom(page: Path, tmp_path: Path) -> str:
-    if CHROMIUM is None:
-        pytest.skip("needs Chromium (apt-get install chromium), as .ci/run installs it")
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,900",
-                        "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout
+    return dump_dom(page.as_uri(), tmp_path)
 
 
 def test_the_site_builds_with_every_page_and_generated_reference(site):

@@ -7,7 +7,6 @@ The UIs are served on loopback and looked at in headless Chromium, as a user wou
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import dump_dom
+
 mlflow = pytest.importorskip("mlflow")
 wandb_proto = pytest.importorskip("wandb.proto.wandb_internal_pb2")
 
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
 TRAIN = [sys.executable, "-m", "a2c_ray.train"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True}}
 # 3 trials, rungs at 2048 (grace) and the budget 6144: the worse ones stop at the first
 SWEEP = ["--num-samples", "3", "--env", "CartPole-v1", "--max-steps", "6144", "--grace-steps",
@@ -53,16 +53,8 @@ def _serve(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
 
 def _text(url: str, tmp_path: Path) -> str:
     """The page's text once its JavaScript ran, in headless Chromium."""
-    if CHROMIUM is None:
-        pytest.skip("needs Chromium (apt-get install chromium), as .ci/run installs it")
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900",
-                        "--virtual-time-budget=20000", "--dump-dom", url],
-                       capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.stdout))
+    dom = dump_dom(url, tmp_path, "1400,900", budget_ms=20000, timeout=180)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
 
 
 def _wandb_runs(root: Path) -> dict[str, dict]:
