@@ -34,8 +34,9 @@ def _saved_trials(exp: Path) -> list[dict]:
     return [json.loads(t) for t, _ in data["trial_data"]]
 
 
-def _kill_with_trials_saved(tmp_path: Path, name: str) -> Path:
-    """A 4-trial sweep SIGKILLed once its saved experiment holds 3 or 4 trials, the last running."""
+def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = False) -> Path:
+    """A 4-trial sweep SIGKILLed once its saved experiment holds 3 or 4 trials, the last running
+    (and, if ``checkpointed``, with a checkpoint)."""
     # no stop before 9216 env steps: a trial runs for seconds, not the one second a trial
     # stopped at 2048 does, so the saved experiment is seen with its last trial running
     args = ["--num-samples", "4", *SMALL, "--grace-steps", "9216", "--checkpoint-every", "1",
@@ -50,7 +51,9 @@ def _kill_with_trials_saved(tmp_path: Path, name: str) -> Path:
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             trials = _saved_trials(exp)
-            if len(trials) >= 3 and trials[-1]["status"] == "RUNNING":
+            last = exp / f"run_trial_{trials[-1]['trial_id']}" if trials else exp
+            if len(trials) >= 3 and trials[-1]["status"] == "RUNNING" and (
+                    not checkpointed or (last / "checkpoint" / "latest").is_file()):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, (tmp_path / "err.txt").read_text()[-3000:]
@@ -81,23 +84,51 @@ def _older_experiment(exp: Path) -> None:
     path.write_text(json.dumps(data))
 
 
+def _rows_before_checkpoint(exp: Path) -> None:
+    """A running trial's files without the rows from its newest checkpoint's on.
+
+    The driver killed after the trial checkpointed and reported, before it wrote the row.
+    """
+    from a2c_ray.run.checkpoint import CheckpointStore
+
+    running = {t["trial_id"] for t in _saved_trials(exp) if t["status"] == "RUNNING"}
+    for trial in sorted(exp.glob("run_trial_*")):
+        if trial.name.removeprefix("run_trial_") not in running:
+            continue  # kept as it is: a resumed sweep runs it no further
+        latest = CheckpointStore(str(trial / "checkpoint")).latest()
+        if latest is None or not (trial / "result.json").is_file():
+            continue
+        iteration = int(Path(latest).name)
+        lines = (trial / "result.json").read_text().splitlines()
+        kept = [ln for ln in lines if json.loads(ln)["iteration"] < iteration]
+        if len(kept) == len(lines):
+            return  # killed at that very moment
+        (trial / "result.json").write_text("".join(ln + "\n" for ln in kept))
+        csv = pd.read_csv(trial / "progress.csv")
+        csv[csv["iteration"] < iteration].to_csv(trial / "progress.csv", index=False)
+        return
+    raise AssertionError("no running trial with rows at or past its newest checkpoint")
+
+
 MOMENTS = {  # which of Tune's files the killed driver left from an earlier save
     "the generator's": _older_generator,  # resumed, it made a 5th trial
     "the experiment's": _older_experiment,  # resumed, the sweep lost the trial and never ended
+    "a trial's rows": _rows_before_checkpoint,  # resumed, the checkpoint's own row was lost
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("older", list(MOMENTS))
 def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_path, older):
-    exp = _kill_with_trials_saved(tmp_path, "fault")
+    exp = _kill_with_trials_saved(tmp_path, "fault", checkpointed=older == "a trial's rows")
     MOMENTS[older](exp)
     r = run(["--resume", "--name", "fault", "--storage-path", str(tmp_path)])
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
     tune_trials = _saved_trials(exp)
     assert summary["num_trials"] == 4 and len(tune_trials) == 4
-    assert "the saved search counted" in r.stderr  # the log says what it corrected
+    if older != "a trial's rows":
+        assert "the saved search counted" in r.stderr  # the log says what it corrected
     # the study holds the same 4 trials, each ended as Tune ended it; the redraws of a
     # repeated configuration and a trial the experiment lost are FAIL and say why
     trials = study_trials(exp, "fault")
@@ -115,6 +146,11 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
         rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
         steps = [row["env_steps"] for row in rows]
         assert steps == sorted(set(steps)), trial.name
+        # none missing: a report every batch here (1/200 of the budget is less than one), the
+        # last one where the budget ends
+        batch = rows[0]["env_steps"]
+        assert steps[:-1] == list(range(batch, batch * len(steps), batch)), trial.name
+        assert 0 < steps[-1] - steps[-2] <= batch if len(steps) > 1 else True, trial.name
         progress = pd.read_csv(trial / "progress.csv")["env_steps"].tolist()
         assert progress == steps, trial.name
     if older == "the experiment's":  # its running trial was asked, then lost with the file

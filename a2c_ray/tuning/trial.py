@@ -65,6 +65,34 @@ class TrialSpec:
                    if racing else ())
 
 
+def trial_configs(params: dict[str, Any], spec: TrialSpec) -> list[A2CConfig]:
+    """A trial's configuration on each of its seeds (``params["seeds"]``, else the base's)."""
+    params = dict(params)
+    seeds = params.pop("seeds", None) or [spec.base["seed"]]
+    config = A2CConfig.from_dict({**spec.base, **params})
+    return [config.replace(seed=int(s)) for s in seeds]
+
+
+def evaluations(config: A2CConfig, spec: TrialSpec) -> frozenset[int] | None:
+    """The env steps a trial evaluates at; None: at every one of its evaluation interval."""
+    interval = config.eval_interval_steps
+    if not (spec.milestones and interval > 0):
+        return None
+    return scored_evaluations(interval, spec.milestones, config.total_env_steps,
+                              spec.score_evals, config.batch_size)
+
+
+def next_report(env_steps: int, config: A2CConfig, spec: TrialSpec) -> int:
+    """The env step of a trial's next report: ``spec.report_every`` on, or the next evaluation.
+
+    It stops at each evaluation, so that every one is reported.
+    """
+    until = env_steps + spec.report_every
+    if (interval := config.eval_interval_steps) > 0:
+        until = min(until, (env_steps // interval + 1) * interval)
+    return until
+
+
 def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     """Ray Tune function trainable: one configuration on its training seeds, in lockstep.
 
@@ -82,9 +110,6 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
 
     from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
 
-    params = dict(params)
-    seeds = params.pop("seeds", None) or [spec.base["seed"]]
-    config = A2CConfig.from_dict({**spec.base, **params})
     context = tune.get_context()
     trial = st.join(spec.exp, Path(context.get_trial_dir()).name)
     store = CheckpointStore(st.join(trial, "checkpoint"), keep=spec.keep)
@@ -93,23 +118,26 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     # as many of its seeds as its placement group holds: a trial that earned seeds at a rung
     # was restarted with more bundles (``resources.SeedsPerRung``); at least those its
     # checkpoint holds, where it was killed before Tune saved its larger group
-    held = len(context.get_trial_resources().bundles) // (1 + config.num_rollout_workers)
+    configs = trial_configs(params, spec)
+    held = len(context.get_trial_resources().bundles) // (1 + configs[0].num_rollout_workers)
     in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
-    configs = [config.replace(seed=int(s)) for s in seeds[:max(1, held, in_checkpoint)]]
+    configs = configs[:max(1, held, in_checkpoint)]
     if resume is not None:
         print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
-    interval, every = config.eval_interval_steps, config.checkpoint_interval
-    eval_at = scored_evaluations(interval, spec.milestones, config.total_env_steps,
-                                 spec.score_evals, config.batch_size) if (
-        spec.milestones and interval > 0) else None
-    with SeedGroup(configs, spec.score_evals, resume, eval_at) as group:
+    every = configs[0].checkpoint_interval
+    with SeedGroup(configs, spec.score_evals, resume, evaluations(configs[0], spec)) as group:
         saved = group.iteration  # 0, or the checkpoint's
-        while True:  # a trial restored at its budget reports its saved metrics once
+        if resume is not None and (per_seed := group.run(group.env_steps))[0]:
+            # First the report at the checkpoint's own env step: a driver killed between the
+            # trial's report and writing its row lost that row, and the steps after it are
+            # reported again from here on (the files keep each env step once).
+            tune.report({**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
+                         "timesteps_total": group.env_steps})
+            if group.done:  # restored at its budget: nothing more to train or report
+                return
+        while True:  # a trial restored at its budget without metrics ends at once
             before = group.env_steps
-            until = group.env_steps + spec.report_every
-            if interval > 0:  # stop at each evaluation, so every one is reported
-                until = min(until, (group.env_steps // interval + 1) * interval)
-            per_seed = group.run(until)
+            per_seed = group.run(next_report(group.env_steps, configs[0], spec))
             if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
                 break
             metrics = trial_metrics(per_seed, spec.statistic)
