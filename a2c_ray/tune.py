@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ def resume_sweep(name: str, storage_path: str = DEFAULT_STORAGE, *, address: str
 def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
     from a2c_ray.run.actors import ensure_ray
     from a2c_ray.tuning.console import quiet_tune
+    from a2c_ray.tuning.driver import DriverLock
     from a2c_ray.tuning.resources import check_fits, check_storage, concurrency, local_cpus
     from a2c_ray.tuning.tuner import new_tuner, restored_tuner
 
@@ -142,14 +144,18 @@ def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
     if plan.space_note and not resumed:
         log.info(plan.space_note)
     # Installed after ray.init, whose SIGTERM handler would otherwise replace ours.
-    with StopSignals(f"continue with: {resume_command(plan)}") as stop:
+    with StopSignals(f"continue with: {resume_command(plan)}") as stop, ExitStack() as held:
         try:
+            if resumed:  # after the driver before it, which may still be stopping
+                held.enter_context(DriverLock(plan.exp, plan.name))
             if resumed and has_tune_state(plan.exp):
                 tuner = restored_tuner(plan)
             else:  # new, or stopped before Tune saved any state
                 tuner = new_tuner(plan, concurrency(plan))
                 st.write_text(st.join(plan.exp, "sweep.json"),
                               json.dumps(plan.to_json(), indent=2))
+                if not resumed:  # a sweep.json first: a directory of a driver.json alone
+                    held.enter_context(DriverLock(plan.exp, plan.name))  # is no sweep
             stop.fit(tuner)
             if stop.received is None:
                 return _finish(plan, stop)

@@ -26,6 +26,11 @@ from a2c_ray.tuning.plan import check_resume, plan
 log = logging.getLogger("a2c_ray")
 
 
+# What a sweep stopped while starting, before its sweep.json, leaves in its directory (Tune's
+# Tuner writes tuner.pkl as it is built): its command can be run again as it was.
+STARTING = frozenset({"tuner.pkl"})
+
+
 class StopSignals:
     """Ctrl-C and SIGTERM stop a sweep cleanly; a second one ends the command at once.
 
@@ -109,7 +114,7 @@ def open_new(config: SweepConfig) -> SweepPlan:
 
         check(config.track)
     check_storage_writable(config.storage_path)
-    if st.exists(new.exp):
+    if not {e.name for e in st.list_dir(new.exp)} <= STARTING and st.exists(new.exp):
         raise field_error("SweepConfig", "name", config.name,
                           f"already exists under {config.storage_path!r}: pass --resume (or call "
                           "resume_sweep) to continue it, or choose another name")
