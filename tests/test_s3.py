@@ -137,8 +137,12 @@ def test_sweep_killed_and_resumed_on_s3(sweep):
     # the study: every trial that ran ended COMPLETE (no ASHA rung before the budget here);
     # one the killed driver asked for but never ran may be closed as FAIL, none left RUNNING
     url = json.loads(st.read_text(f"{SWEEP}/sweep.json"))["optuna_storage"]
-    states = [t.state for t in optuna.load_study(study_name="s3t", storage=url).trials]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 4
+    trials = optuna.load_study(study_name="s3t", storage=url).trials
+    states = [t.state for t in trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 4, (
+        [(t.number, t.state.name, t.user_attrs, sorted(t.intermediate_values)) for t in trials],
+        (sweep["cwd"] / "first.log").read_text()[-4000:], sweep["resume"].stdout[-4000:],
+        sweep["resume"].stderr[-4000:])
     assert optuna.trial.TrialState.RUNNING not in states
     assert "already reported" not in sweep["resume"].stdout + sweep["resume"].stderr
     confirmation = json.loads(st.read_text(f"{SWEEP}/confirmation.json"))
