@@ -15,7 +15,7 @@ from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
 from a2c_ray.results import seed_stats
 from a2c_ray.run.checkpoint import load_config, seed_checkpoints
 from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
-from a2c_ray.tuning.searcher import StudySearcher
+from a2c_ray.tuning.searcher import StudySearcher, close_orphans
 
 CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=3072, eval_episodes=2,
                 eval_interval_steps=512, rollout_length=16, envs_per_worker=4)
@@ -183,12 +183,46 @@ def test_study_is_told_pruned_complete_and_fail_at_env_steps(tmp_path):
     searcher.on_trial_complete("c", {"env_steps": 500, "score": 20.0}, error=True)
     searcher.on_trial_complete("d", {"env_steps": 1000, "score": math.nan})
 
-    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    trials = optuna.load_study(study_name="s", storage=url).trials
     state = {t.number: t.state.name for t in trials}
-    assert state == {0: "COMPLETE", 1: "PRUNED", 2: "FAIL", 3: "FAIL"}
+    # the errored one waits for the sweep's end: --resume runs errored trials again
+    assert state == {0: "COMPLETE", 1: "PRUNED", 2: "RUNNING", 3: "FAIL"}
+    assert trials[2].user_attrs == {"errored": True}
+    assert searcher.suggest("e") is not None  # nor does it hold a place among those running
+    close_orphans(url, "s")  # as the sweep's end does
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert trials[2].state.name == "FAIL"
     assert trials[0].value == 30.0
     assert trials[0].intermediate_values == {250: 10.0, 500: 20.0, 1000: 30.0}
     assert trials[1].intermediate_values == {250: 10.0, 500: 20.0, 750: 25.0}
+
+
+def test_an_errored_trial_that_a_resume_runs_again_ends_as_it_ran(tmp_path):
+    """Tune gives up on a trial after --max-failures errors and --resume runs it again
+    (``resume_errored``): once told FAIL, its study trial could not take the rerun's results.
+
+    (The fault soak found it: a trial ERROR after three of its nodes were killed, TERMINATED
+    after the resume, FAIL in the study.)
+    """
+    searcher = _searcher(tmp_path)
+    searcher.set_max_concurrency(1)
+    a = searcher.suggest("a")
+    searcher.on_trial_result("a", {"env_steps": 250, "score": 1.0, "config": a})
+    searcher.on_trial_complete("a", error=True)  # the driver gives up on it
+    assert searcher.suggest("b") is not None  # the next trial takes its place
+    searcher.on_trial_complete("b", {"env_steps": 1000, "score": 3.0})
+    searcher.save(str(tmp_path / "searcher.pkl"))  # the state the stopped driver saved
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.set_max_concurrency(1)
+    assert restored.suggest("c") is None  # a, run again, holds the one place
+    restored.on_trial_result("a", {"env_steps": 500, "score": 2.0, "config": a})
+    restored.on_trial_complete("a", {"env_steps": 1000, "score": 4.0, "config": a})
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    assert trials[0].value == 4.0 and trials[0].intermediate_values == {250: 1.0, 500: 2.0,
+                                                                        1000: 4.0}
 
 
 def test_study_searcher_survives_tunes_save_and_restore(tmp_path):

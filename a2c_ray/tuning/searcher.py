@@ -8,7 +8,8 @@ public ask-and-tell API instead:
 * every report with a finite ``score`` is an intermediate value at the trial's env step;
 * a trial that ran its full budget is COMPLETE with its final score, one ASHA stopped is
   PRUNED at the step it reached (TPE ranks pruned trials by how far they got, then by their
-  last value), and one that errored, or ended without a score, is FAIL;
+  last value), and one that ended without a score is FAIL; an errored one stays RUNNING
+  until the sweep ends, since ``--resume`` runs it again (``on_trial_complete``);
 * each suggestion carries the trial's training seeds (``core.seeds.train_seeds``), numbered by
   the Optuna trial, so no two trials share a seed and a resumed sweep keeps them;
 * a sampled configuration that repeats an earlier trial's exactly is drawn again. A sampler
@@ -31,11 +32,8 @@ would otherwise patch private state of ``OptunaSearch`` (its trial map and its `
 
 from __future__ import annotations
 
-import glob
-import json
 import logging
 import math
-import os
 import pickle
 from typing import Any
 
@@ -45,13 +43,13 @@ from ray.tune.search import Searcher, SearchGenerator
 from a2c_ray.core.config import field_error
 from a2c_ray.core.seeds import train_seeds
 from a2c_ray.run import storage as st
+from a2c_ray.tuning.saved import saved_trials
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-_log = logging.getLogger("a2c_ray")
 _REDRAWS = 5  # draws of a new configuration before a repeat is kept
 
 
@@ -73,6 +71,7 @@ def _points(dist: optuna.distributions.BaseDistribution) -> float:
     return math.inf
 
 
+_log = logging.getLogger("a2c_ray")
 _RESTORE_AT: list[str] = []  # the study searchers restored in this process open
 
 
@@ -120,6 +119,9 @@ class StudySearcher(Searcher):
         self._trials: dict[str, optuna.Trial | int] = {}
         self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
         self._ended: set[str] = set()
+        # ended here without an outcome for the study: Tune may run them again (see
+        # on_trial_complete), so their Optuna trials stay RUNNING until the sweep's end
+        self._held: set[str] = set()
         self.max_concurrent = 0  # 0: no limit
         self._recount = False  # after a restore: check the running trials against the study
 
@@ -207,8 +209,15 @@ class StudySearcher(Searcher):
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         return study.ask(self.space)
 
+    def _back(self, trial_id: str) -> None:
+        """A held trial that Tune runs again is running again."""
+        if trial_id in self._held:
+            self._held.discard(trial_id)
+            self._ended.discard(trial_id)
+
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Each report with a score is an intermediate value at the trial's env step."""
+        self._back(trial_id)
         value, step = result.get(self.metric), result.get("env_steps")
         if trial_id not in self._trials and trial_id not in self._ended:
             self._adopt(trial_id, result)
@@ -222,8 +231,17 @@ class StudySearcher(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
-        """COMPLETE at the full budget, PRUNED when stopped early, FAIL on error or no score."""
+        """COMPLETE at the full budget, PRUNED when stopped early, FAIL with no score.
+
+        An error, or a trial Tune ends before it reported (one pending when the sweep
+        stopped), has no outcome yet: ``--resume`` runs errored and unfinished trials again
+        (``resume_errored``), and an Optuna trial once told FAIL cannot take the results its
+        rerun reports. Its Optuna trial stays RUNNING (user attribute ``errored``) and the
+        searcher holds it as ended until Tune runs it again; the sweep's end tells those left
+        FAIL (``close_orphans``).
+        """
         result = result or {}
+        self._back(trial_id)
         if trial_id not in self._trials and trial_id not in self._ended:
             self._adopt(trial_id, result)
         if trial_id in self._ended or trial_id not in self._trials:
@@ -231,6 +249,11 @@ class StudySearcher(Searcher):
         if not error:  # a trial ASHA stops hands its last result here, not to on_trial_result
             self.on_trial_result(trial_id, result)
         self._ended.add(trial_id)
+        if error or "env_steps" not in result:
+            self._held.add(trial_id)
+            if error:
+                self._trial(trial_id).set_user_attr("errored", True)
+            return
         value, steps = result.get(self.metric), result.get("env_steps") or 0
         state, values = optuna.trial.TrialState.FAIL, None
         if not error and _finite(value):
@@ -285,30 +308,14 @@ class StudySearcher(Searcher):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.max_concurrent = 0  # a searcher saved before these existed
+        self._held = set()
         self.__dict__.update(state)
+        # a resumed sweep runs its held trials again; those whose Optuna trials ended since
+        # are ended again by the recount (``_running``)
+        self._ended -= self._held
+        self._held = set()
         self._study = None
         self._recount = True
-
-
-def saved_trials(dirpath: str) -> list[dict[str, Any]] | None:
-    """The trials of the newest experiment state in ``dirpath`` (Tune's JSON), their configs.
-
-    Tune resumes from the newest ``experiment_state-*.json`` by name, as read here; None where
-    there is none. The format is Tune's private one; tests/test_lockstep.py fails if it
-    changes.
-    """
-    paths = sorted(glob.glob(os.path.join(dirpath, "experiment_state-*.json")))
-    if not paths:
-        return None
-    with open(paths[-1]) as f:
-        data = json.load(f)
-    trials = []
-    for trial_json, _ in data["trial_data"]:
-        trial = json.loads(trial_json)
-        config = trial.get("config")
-        trials.append({"trial_id": str(trial["trial_id"]),
-                       "config": config if isinstance(config, dict) else {}})
-    return trials
 
 
 class SweepSearch(SearchGenerator):
