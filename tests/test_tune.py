@@ -229,6 +229,39 @@ print("not reached")
 """
 
 
+AFTER_THE_STOP = """
+import os, signal, sys, time
+from a2c_ray.tuning.control import StopSignals
+
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(15))  # Ray's own, set by ray.init()
+
+class Tuner:  # Tune's fit, which returns once its SIGUSR1 handler asks it to stop
+    def fit(self):
+        signal.signal(signal.SIGUSR1, lambda *a: setattr(self, "stop", True))
+        print("fitting", flush=True)
+        while not getattr(self, "stop", False):
+            time.sleep(0.01)
+
+with StopSignals("continue with: X") as stop:
+    stop.fit(Tuner())
+print("shutting down", flush=True)  # Ray's shutdown at exit takes seconds
+time.sleep(30)
+"""
+
+
+def test_a_second_signal_after_the_stop_still_quits_at_once():
+    """Sent while Ray shuts down at exit, it met Ray's SIGTERM handler there: a segfault."""
+    proc = subprocess.Popen([sys.executable, "-c", AFTER_THE_STOP], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "fitting\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout.readline() == "shutting down\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.strip() == "interrupted again: quitting at once; continue with: X"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_second_signal_quits_at_once(sig):
     proc = subprocess.Popen([sys.executable, "-c", SECOND_SIGNAL], stdout=subprocess.PIPE,

@@ -55,8 +55,10 @@ class StopSignals:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
+        if self.received is not None:
+            return  # stopping: a second signal still quits at once, also in Ray's shutdown
+        for s, handler in self._previous.items():  # (whose SIGTERM handler, reinstated,
+            signal.signal(s, handler)               # raised SystemExit there: a segfault)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
