@@ -86,19 +86,35 @@ def test_a_resume_started_while_the_driver_stops_waits_for_it(tmp_path):
         first = subprocess.Popen(TUNE + args, stdout=o, stderr=subprocess.STDOUT,
                                  start_new_session=True, env=SNAPSHOT_EVERY_S)
     deadline = time.monotonic() + 600
+    resume = None
     try:
         while time.monotonic() < deadline and first.poll() is None and not (
                 _checkpointed_unfinished(exp) and (exp / "driver.json").is_file()):
             time.sleep(0.2)
         assert first.poll() is None, (tmp_path / "out.txt").read_text()[-3000:]
-        first.send_signal(signal.SIGTERM)  # a clean stop takes seconds: Tune saves, trials end
-        r = subprocess.run(TUNE + ["--resume", "--name", "twice", "--storage-path",
-                                   str(tmp_path)], capture_output=True, text=True, timeout=900)
+        # The clean stop takes seconds (Tune saves, trials end), a resume's start as long: the
+        # first driver is held stopped, its SIGTERM pending, until the resume is at the lock,
+        # so that the two overlap however busy the machine is.
+        first.send_signal(signal.SIGSTOP)
+        first.send_signal(signal.SIGTERM)
+        err = tmp_path / "resume_err.txt"
+        with (tmp_path / "resume_out.txt").open("w") as o, err.open("w") as e:
+            resume = subprocess.Popen(TUNE + ["--resume", "--name", "twice", "--storage-path",
+                                              str(tmp_path)], stdout=o, stderr=e,
+                                      start_new_session=True)
+        while time.monotonic() < deadline and resume.poll() is None and (
+                "waiting for the sweep's previous driver" not in err.read_text()):
+            time.sleep(0.2)
+        first.send_signal(signal.SIGCONT)
         assert first.wait(timeout=120) == 143
+        resume.wait(timeout=900)
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+        for proc in (first, resume):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    r = subprocess.CompletedProcess(resume.args, resume.returncode,
+                                    (tmp_path / "resume_out.txt").read_text(), err.read_text())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "waiting for the sweep's previous driver" in r.stderr
     summary = json.loads((exp / "summary.json").read_text())
@@ -109,3 +125,4 @@ def test_a_resume_started_while_the_driver_stops_waits_for_it(tmp_path):
                  for line in (trial / "result.json").read_text().splitlines()]
         assert steps == sorted(set(steps)), trial.name
         assert pd.read_csv(trial / "progress.csv")["env_steps"].tolist() == steps, trial.name
+
