@@ -126,3 +126,37 @@ def test_a_resume_started_while_the_driver_stops_waits_for_it(tmp_path):
         assert steps == sorted(set(steps)), trial.name
         assert pd.read_csv(trial / "progress.csv")["env_steps"].tolist() == steps, trial.name
 
+
+STOPPED_BEFORE_THE_STUDY = """
+import json, sys
+from a2c_ray.run import storage as st
+from a2c_ray.tune import SweepConfig, open_new
+from a2c_ray.tuning.tuner import new_tuner
+
+plan = open_new(SweepConfig(**json.loads(sys.argv[1])))
+new_tuner(plan, 1)  # as the sweep's driver does: the Tuner, then sweep.json, then the run
+st.write_text(st.join(plan.exp, "sweep.json"), json.dumps(plan.to_json(), indent=2))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_before_its_study_was_made_resumes(tmp_path):
+    """A driver stopped after writing sweep.json, before the Optuna study was made: its resume
+    refused, saying the study was not on this machine, and the sweep could not go on."""
+    fields = {"env": "CartPole-v1", "num_samples": 2, "max_steps": 4096, "grace_steps": 2048,
+              "seeds_per_trial": 1, "storage_path": str(tmp_path), "name": "early",
+              "search_space": space_file(tmp_path), "overrides": {"eval_episodes": 2}}
+    subprocess.run([sys.executable, "-c", STOPPED_BEFORE_THE_STUDY, json.dumps(fields)],
+                   check=True, timeout=300)
+    exp = tmp_path / "early"
+    assert (exp / "sweep.json").is_file() and not (exp / "optuna.db").exists()
+    r = subprocess.run(TUNE + ["--resume", "--name", "early", "--storage-path", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == 2 and summary["trials_by_status"] == {"TERMINATED": 2}
+    # where Tune saved the experiment's state, a missing study is one left on another machine
+    (exp / "optuna.db").rename(tmp_path / "elsewhere.db")
+    r = subprocess.run(TUNE + ["--resume", "--name", "early", "--storage-path", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "is not on this machine" in r.stderr, r.stderr[-2000:]

@@ -135,7 +135,8 @@ def open_saved(name: str, storage_path: str, **applies: Any) -> SweepPlan:
     say where the study is now.
 
     Raises:
-        ConfigError: no such sweep, or its study is not on this machine.
+        ConfigError: no such sweep, or its study is not on this machine (where Tune saved the
+            experiment's state: without it the sweep starts again).
     """
     check_storage_writable(storage_path)
     exp = st.join(storage_path, name)
@@ -158,7 +159,10 @@ def open_saved(name: str, storage_path: str, **applies: Any) -> SweepPlan:
         log.info("the sweep was moved here: its Optuna study is now %s (was %s)", moved, study)
         saved = saved.replace(optuna_storage=moved)
         st.write_text(path, json.dumps(saved.to_json(), indent=2))
-    if (file := st.sqlite_file(saved.optuna_storage)) is not None and not file.is_file():
+    # A study file missing where Tune saved no state: stopped while starting, before the study
+    # was made, and started again as it was; where Tune saved state, it is elsewhere.
+    if (file := st.sqlite_file(saved.optuna_storage)) is not None and not file.is_file() and (
+            has_tune_state(exp)):
         raise field_error(
             "SweepConfig", "name", name,
             f"cannot resume: the sweep's Optuna study {saved.optuna_storage} is not on this "
