@@ -34,9 +34,16 @@ def _saved_trials(exp: Path) -> list[dict]:
     return [json.loads(t) for t, _ in data["trial_data"]]
 
 
+def _rows(trial: Path) -> int:
+    try:
+        return len((trial / "result.json").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
 def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = False) -> Path:
     """A 4-trial sweep SIGKILLed once its saved experiment holds 3 or 4 trials, the last running
-    (and, if ``checkpointed``, with a checkpoint)."""
+    (and, if ``checkpointed``, with a checkpoint and 6 rows)."""
     # no stop before 9216 env steps: a trial runs for seconds, not the one second a trial
     # stopped at 2048 does, so the saved experiment is seen with its last trial running
     args = ["--num-samples", "4", *SMALL, "--grace-steps", "9216", "--checkpoint-every", "1",
@@ -53,7 +60,8 @@ def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = Fals
             trials = _saved_trials(exp)
             last = exp / f"run_trial_{trials[-1]['trial_id']}" if trials else exp
             if len(trials) >= 3 and trials[-1]["status"] == "RUNNING" and (
-                    not checkpointed or (last / "checkpoint" / "latest").is_file()):
+                    not checkpointed or ((last / "checkpoint" / "latest").is_file() and _rows(
+                        last) >= 6)):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, (tmp_path / "err.txt").read_text()[-3000:]
@@ -85,9 +93,11 @@ def _older_experiment(exp: Path) -> None:
 
 
 def _rows_before_checkpoint(exp: Path) -> None:
-    """A running trial's files without the rows from its newest checkpoint's on.
+    """A running trial's files without the rows of its last 3 reports before its newest
+    checkpoint, nor those from the checkpoint on.
 
-    The driver killed after the trial checkpointed and reported, before it wrote the row.
+    The driver writes a trial's rows some reports behind the trial: one killed after the trial
+    checkpointed and reported, before it wrote the rows of the reports it had.
     """
     from a2c_ray.run.checkpoint import CheckpointStore
 
@@ -100,12 +110,15 @@ def _rows_before_checkpoint(exp: Path) -> None:
             continue
         iteration = int(Path(latest).name)
         lines = (trial / "result.json").read_text().splitlines()
-        kept = [ln for ln in lines if json.loads(ln)["iteration"] < iteration]
-        if len(kept) == len(lines):
-            return  # killed at that very moment
-        (trial / "result.json").write_text("".join(ln + "\n" for ln in kept))
+        before = [json.loads(ln)["iteration"] for ln in lines
+                  if json.loads(ln)["iteration"] < iteration]
+        if len(before) < 4:
+            continue
+        last = before[-4]  # the last row the driver wrote
+        (trial / "result.json").write_text(
+            "".join(ln + "\n" for ln in lines if json.loads(ln)["iteration"] <= last))
         csv = pd.read_csv(trial / "progress.csv")
-        csv[csv["iteration"] < iteration].to_csv(trial / "progress.csv", index=False)
+        csv[csv["iteration"] <= last].to_csv(trial / "progress.csv", index=False)
         return
     raise AssertionError("no running trial with rows at or past its newest checkpoint")
 
@@ -113,7 +126,7 @@ def _rows_before_checkpoint(exp: Path) -> None:
 MOMENTS = {  # which of Tune's files the killed driver left from an earlier save
     "the generator's": _older_generator,  # resumed, it made a 5th trial
     "the experiment's": _older_experiment,  # resumed, the sweep lost the trial and never ended
-    "a trial's rows": _rows_before_checkpoint,  # resumed, the checkpoint's own row was lost
+    "a trial's rows": _rows_before_checkpoint,  # resumed, the rows before the checkpoint lost
 }
 
 

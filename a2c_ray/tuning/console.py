@@ -73,15 +73,18 @@ def progress_callback(every_s: float = PROGRESS_EVERY_S) -> Any:
 
 
 def _last_env_steps(path: Path) -> int:
+    """``last_env_steps`` of a file; -1 where there is none."""
+    return last_env_steps(path.read_text(), path.name) if path.exists() else -1
+
+
+def last_env_steps(text: str, file_name: str) -> int:
     """The env step of the last whole row of a trial's result.json or progress.csv; -1: none."""
-    if not path.exists():
-        return -1
-    lines = path.read_text().splitlines()
-    if path.suffix == ".json":
+    lines = text.splitlines()
+    if file_name.endswith(".json"):
         for line in reversed(lines):
             try:
                 return int(json.loads(line).get("env_steps", -1))
-            except (json.JSONDecodeError, TypeError, ValueError):
+            except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
                 continue  # a line cut off when the driver died
         return -1
     header = next(csv.reader(lines[:1]), [])

@@ -4,10 +4,16 @@ Every seed is advanced to the next report point, then the trial reports the seed
 ``score`` and its spread (``lockstep.trial_metrics``). The trial keeps its own checkpoints in
 ``EXP/TRIAL/checkpoint/`` (every seed's state in each), so a trial restarted after a failure or
 a resumed sweep continues exactly from the newest complete one.
+
+A checkpoint also holds every report the trial made up to it (``reports.jsonl``). The driver
+writes a trial's rows of result.json and progress.csv some reports behind the trial, so a
+driver killed in between leaves the stored files short of the checkpoint; the restored trial
+reports those rows again before it goes on, and each env step is in the files once.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ from a2c_ray.core.config import A2CConfig
 from a2c_ray.run import storage as st
 from a2c_ray.run.checkpoint import CheckpointStore, seed_checkpoints
 from a2c_ray.tuning.config import SweepPlan
+from a2c_ray.tuning.console import last_env_steps
 from a2c_ray.tuning.resources import bundles
 from a2c_ray.tuning.schedule import (
     asha_milestones,
@@ -93,6 +100,32 @@ def next_report(env_steps: int, config: A2CConfig, spec: TrialSpec) -> int:
     return until
 
 
+REPORTS = "reports.jsonl"  # in a trial's checkpoint: the trial's reports up to it, one a line
+
+
+def _saved_reports(checkpoint: str) -> list[dict[str, Any]]:
+    """The reports a checkpoint holds; none in one written before checkpoints held them."""
+    uri = st.join(checkpoint, REPORTS)
+    if not st.exists(uri):
+        return []
+    return [json.loads(line) for line in st.read_text(uri).splitlines() if line.strip()]
+
+
+def _stored_rows_end(trial: str) -> int:
+    """The env step of the last row of the trial's stored result.json; -1: none."""
+    uri = st.join(trial, "result.json")
+    try:
+        return last_env_steps(st.read_text(uri), "result.json") if st.exists(uri) else -1
+    except OSError:  # storage away: every report the checkpoint holds is reported again
+        return -1
+
+
+def _save(path: Path, group: Any, reports: list[dict[str, Any]]) -> None:
+    """Write the seeds' checkpoint and the reports up to it in ``path``."""
+    group.save(path)
+    (path / REPORTS).write_text("".join(json.dumps(r) + "\n" for r in reports))
+
+
 def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     """Ray Tune function trainable: one configuration on its training seeds, in lockstep.
 
@@ -125,14 +158,22 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     if resume is not None:
         print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
     every = configs[0].checkpoint_interval
+    reports = _saved_reports(resume) if resume is not None else []
     with SeedGroup(configs, spec.score_evals, resume, evaluations(configs[0], spec)) as group:
         saved = group.iteration  # 0, or the checkpoint's
         if resume is not None and (per_seed := group.run(group.env_steps))[0]:
-            # First the report at the checkpoint's own env step: a driver killed between the
-            # trial's report and writing its row lost that row, and the steps after it are
-            # reported again from here on (the files keep each env step once).
-            tune.report({**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
-                         "timesteps_total": group.env_steps})
+            # The rows the stored files lack before the checkpoint (a driver killed before it
+            # wrote them), then the report at the checkpoint's own env step; the steps after it
+            # are reported again from here on (the files keep each env step once).
+            stored = _stored_rows_end(trial)
+            for row in reports:
+                if stored < row.get("env_steps", -1) < group.env_steps:
+                    tune.report(row)
+            report = {**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
+                      "timesteps_total": group.env_steps}
+            if not reports or reports[-1].get("env_steps") != group.env_steps:
+                reports.append(report)
+            tune.report(report)
             if group.done:  # restored at its budget: nothing more to train or report
                 return
         while True:  # a trial restored at its budget without metrics ends at once
@@ -140,14 +181,17 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
             per_seed = group.run(next_report(group.env_steps, configs[0], spec))
             if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
                 break
-            metrics = trial_metrics(per_seed, spec.statistic)
+            # timesteps_total: the step a tracker's callback logs the report at
+            report = {**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
+                      "timesteps_total": group.env_steps}
+            reports.append(report)
             at_rung = any(before < m <= group.env_steps for m in spec.grows_at)
             if group.iteration > saved and (group.done or at_rung or group.iteration // every
                                             > saved // every):
-                store.save(group.iteration, group.save)  # before the report: ASHA may stop
-                saved = group.iteration                 # the trial as soon as it has it
-            # timesteps_total: the step a tracker's callback logs the report at
-            tune.report({**metrics, "node_id": node_id, "timesteps_total": group.env_steps})
+                # before the report: ASHA may stop the trial as soon as it has it
+                store.save(group.iteration, lambda path: _save(path, group, reports))
+                saved = group.iteration
+            tune.report(report)
             if group.done:
                 break
 
