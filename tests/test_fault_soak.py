@@ -1,0 +1,29 @@
+"""The fault soak, short: a few faults in a small sweep on the fake autoscaling cluster, beside
+a busy loop (benchmarks/fault_soak.py; the long runs, and this one with a busy loop on every
+core, are in benchmarks/README.md)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_a_short_fault_soak_keeps_every_invariant_on_a_busy_machine(tmp_path):
+    record = tmp_path / "soak.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fault_soak", "--faults", "4", "--num-samples", "4",
+         "--seed", "3", "--max-gap", "8", "--cpu-hog", "1", "--min-workers", "2",
+         "--score-checks", "2", "--workdir", str(tmp_path / "work"), "--json", str(record)],
+        capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert record.is_file(), r.stdout[-3000:] + r.stderr[-3000:]
+    soak = json.loads(record.read_text())
+    failed = [c for c in soak["invariants"] if not c["holds"]]
+    assert not failed and r.returncode == 0, (failed, r.stdout[-3000:])
+    assert len(soak["faults"]) == 4
+    assert [c["invariant"] for c in soak["invariants"]] == [
+        "trials", "seeds", "rows", "scores", "summary", "drivers"]
