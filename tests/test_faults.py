@@ -168,3 +168,36 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
         assert progress == steps, trial.name
     if older == "the experiment's":  # its running trial was asked, then lost with the file
         assert any("lost_at_restore" in t.user_attrs for t in marked)
+
+
+def test_a_stored_file_copied_back_while_s3_is_away_waits_for_it(tmp_path, monkeypatch):
+    """The fault soak stopped the S3 endpoint while a resumed driver copied a trial's
+    result.json back: pyarrow's OSError ended the driver with a traceback."""
+    import threading
+
+    import boto3
+
+    from a2c_ray.run import storage as st
+    from a2c_ray.tuning.console import copy_back
+    from benchmarks.fault_soak import S3Endpoint
+
+    endpoint = S3Endpoint()
+    endpoint.start()
+    try:
+        for key, value in endpoint.env.items():
+            monkeypatch.setenv(key, value)
+        boto3.client("s3").create_bucket(Bucket="away")
+        st.write_text("s3://away/exp/trial/result.json", '{"env_steps": 1}\n')
+        fs, path = st.filesystem("s3://away/exp/trial/result.json")
+        endpoint.stop()
+        back = threading.Timer(8.0, endpoint.start)
+        back.start()
+        began = time.monotonic()
+        copy_back(path, fs, tmp_path / "result.json")
+        back.join()
+        assert time.monotonic() - began >= 7.5  # it waited for the endpoint
+        assert (tmp_path / "result.json").read_text() == '{"env_steps": 1}\n'
+        copy_back(path.replace("trial", "none"), fs, tmp_path / "none.json")  # nothing yet
+        assert not (tmp_path / "none.json").exists()
+    finally:
+        endpoint.stop()

@@ -9,14 +9,21 @@ lists ``bucket/key`` without one). No Ray, no torch.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow.fs as pafs
 
 from a2c_ray.core.config import A2CConfig, ConfigError
+
+log = logging.getLogger("a2c_ray")
+T = TypeVar("T")
 
 DEFAULT_STORAGE = "~/a2c_ray_results"  # where sweeps go unless --storage-path says otherwise
 SQLITE = "sqlite:///"  # an Optuna study's URL in a local SQLite file
@@ -167,6 +174,29 @@ def write_text(uri: str, text: str) -> None:
         return
     with fs.open_output_stream(path) as f:
         f.write(text.encode())
+
+
+def retrying(call: Callable[[], T], what: str, wait_s: float = 120.0) -> T:
+    """``call()``, tried again while the storage cannot be reached, for up to ``wait_s``.
+
+    An object store goes away for seconds at a time (a network blip, an endpoint restarted);
+    an OSError other than a missing file is taken for that, and tried again after 0.5, 1, 2
+    ... seconds (at most 10 apart). A missing file, or an error that outlasts ``wait_s``, is
+    raised. ``what`` names the operation in the warning.
+    """
+    delay, deadline = 0.5, time.monotonic() + wait_s
+    while True:
+        try:
+            return call()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+            raise
+        except OSError as err:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: storage unreachable (%s); trying again in %.1f s", what,
+                        _cause(err), delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 10.0)
 
 
 def copy_dir(src: str, dst: str) -> None:

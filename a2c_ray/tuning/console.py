@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from a2c_ray.run import storage as st
 from a2c_ray.tuning.config import METRIC
 
 PROGRESS_COLUMNS = ("env_steps", METRIC, "score_min", "episode_return_mean", "env_steps_per_s")
@@ -99,6 +100,25 @@ def last_env_steps(text: str, file_name: str) -> int:
     return -1
 
 
+def copy_back(stored: str, filesystem: Any, local: Path) -> None:
+    """Copy a trial's stored file to the driver's staging directory, where it has none.
+
+    Nothing to copy for a trial that has reported nothing yet; storage out of reach for a
+    while (an S3 endpoint restarted) is waited for (``run.storage.retrying``), where it ended
+    the driver.
+    """
+    import pyarrow.fs
+
+    if local.exists():  # this session's own file: Tune appends to it
+        return
+    try:
+        st.retrying(lambda: pyarrow.fs.copy_files(stored, str(local),
+                                                  source_filesystem=filesystem),
+                    f"copying {stored} back")
+    except FileNotFoundError:  # a trial that has reported nothing yet
+        pass
+
+
 def result_loggers() -> list[Any]:
     """Tune's result.json and progress.csv writers, made to keep a resumed trial's rows once.
 
@@ -112,18 +132,11 @@ def result_loggers() -> list[Any]:
     last checkpoint and reports again the env steps between it and the stop, with the same
     values (the resume is exact): those rows the file already has are not written twice.
     """
-    import pyarrow.fs
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     def restore(trial: Any, file_name: str) -> None:
-        local = Path(trial.local_path, file_name)
-        if local.exists():  # this session's own file: Tune appends to it
-            return
-        try:
-            pyarrow.fs.copy_files(f"{trial.path}/{file_name}", str(local),
-                                  source_filesystem=trial.storage.storage_filesystem)
-        except FileNotFoundError:  # a trial that has reported nothing yet
-            pass
+        copy_back(f"{trial.path}/{file_name}", trial.storage.storage_filesystem,
+                  Path(trial.local_path, file_name))
 
     class Once:
         """Writes a report only past the last env step the trial's file holds."""
