@@ -135,6 +135,7 @@ def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
     from a2c_ray.tuning.console import quiet_tune
     from a2c_ray.tuning.driver import DriverLock
     from a2c_ray.tuning.resources import check_fits, check_storage, concurrency, local_cpus
+    from a2c_ray.tuning.saved import set_aside_lost_trials
     from a2c_ray.tuning.tuner import new_tuner, restored_tuner
 
     quiet_tune()
@@ -149,6 +150,7 @@ def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
             if resumed:  # after the driver before it, which may still be stopping
                 held.enter_context(DriverLock(plan.exp, plan.name))
             if resumed and has_tune_state(plan.exp):
+                set_aside_lost_trials(plan.exp)
                 tuner = restored_tuner(plan)
             else:  # new, or stopped before Tune saved any state
                 tuner = new_tuner(plan, concurrency(plan))

@@ -43,7 +43,7 @@ def _rows(trial: Path) -> int:
 
 def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = False) -> Path:
     """A 4-trial sweep SIGKILLed once its saved experiment holds 3 or 4 trials, the last running
-    (and, if ``checkpointed``, with a checkpoint and 6 rows)."""
+    (and, if ``checkpointed``, with a checkpoint and 8 rows)."""
     # no stop before 9216 env steps: a trial runs for seconds, not the one second a trial
     # stopped at 2048 does, so the saved experiment is seen with its last trial running
     args = ["--num-samples", "4", *SMALL, "--grace-steps", "9216", "--checkpoint-every", "1",
@@ -61,7 +61,7 @@ def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = Fals
             last = exp / f"run_trial_{trials[-1]['trial_id']}" if trials else exp
             if len(trials) >= 3 and trials[-1]["status"] == "RUNNING" and (
                     not checkpointed or ((last / "checkpoint" / "latest").is_file() and _rows(
-                        last) >= 6)):
+                        last) >= 8)):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, (tmp_path / "err.txt").read_text()[-3000:]
@@ -93,11 +93,14 @@ def _older_experiment(exp: Path) -> None:
 
 
 def _rows_before_checkpoint(exp: Path) -> None:
-    """A running trial's files without the rows of its last 3 reports before its newest
-    checkpoint, nor those from the checkpoint on.
+    """A running trial's files without the rows of its last reports before its newest
+    checkpoint, nor those from the checkpoint on: result.json 3 rows short, with half of the
+    next row, progress.csv 2 rows shorter still.
 
     The driver writes a trial's rows some reports behind the trial: one killed after the trial
-    checkpointed and reported, before it wrote the rows of the reports it had.
+    checkpointed and reported, before it wrote the rows of the reports it had. It uploads the
+    files one after the other while it writes them: one killed in an upload leaves them cut at
+    different rows, the last one cut off in the middle.
     """
     from a2c_ray.run.checkpoint import CheckpointStore
 
@@ -112,13 +115,14 @@ def _rows_before_checkpoint(exp: Path) -> None:
         lines = (trial / "result.json").read_text().splitlines()
         before = [json.loads(ln)["iteration"] for ln in lines
                   if json.loads(ln)["iteration"] < iteration]
-        if len(before) < 4:
+        if len(before) < 6:
             continue
         last = before[-4]  # the last row the driver wrote
-        (trial / "result.json").write_text(
-            "".join(ln + "\n" for ln in lines if json.loads(ln)["iteration"] <= last))
+        kept = [ln for ln in lines if json.loads(ln)["iteration"] <= last]
+        cut = lines[len(kept)][:len(lines[len(kept)]) // 2]
+        (trial / "result.json").write_text("".join(ln + "\n" for ln in kept) + cut)
         csv = pd.read_csv(trial / "progress.csv")
-        csv[csv["iteration"] <= last].to_csv(trial / "progress.csv", index=False)
+        csv[csv["iteration"] <= before[-6]].to_csv(trial / "progress.csv", index=False)
         return
     raise AssertionError("no running trial with rows at or past its newest checkpoint")
 
@@ -168,6 +172,12 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
         assert progress == steps, trial.name
     if older == "the experiment's":  # its running trial was asked, then lost with the file
         assert any("lost_at_restore" in t.user_attrs for t in marked)
+        # and its files, which no trial of the sweep owns, set aside where a reader that
+        # lists run_trial_* does not count them
+        assert sorted(p.name for p in exp.glob("run_trial_*")) == sorted(
+            f"run_trial_{t['trial_id']}" for t in tune_trials)
+        assert len(list((exp / "lost_trials").glob("run_trial_*"))) == 1
+        assert "set aside" in r.stderr
 
 
 def test_a_stored_file_copied_back_while_s3_is_away_waits_for_it(tmp_path, monkeypatch):

@@ -105,7 +105,8 @@ def copy_back(stored: str, filesystem: Any, local: Path) -> None:
 
     Nothing to copy for a trial that has reported nothing yet; storage out of reach for a
     while (an S3 endpoint restarted) is waited for (``run.storage.retrying``), where it ended
-    the driver.
+    the driver. A row cut off at the end (the file uploaded while the driver wrote it) is
+    dropped, so that the rows appended after it start on a line of their own.
     """
     import pyarrow.fs
 
@@ -116,7 +117,10 @@ def copy_back(stored: str, filesystem: Any, local: Path) -> None:
                                                   source_filesystem=filesystem),
                     f"copying {stored} back")
     except FileNotFoundError:  # a trial that has reported nothing yet
-        pass
+        return
+    text = local.read_bytes()
+    if text and not text.endswith(b"\n"):
+        local.write_bytes(text[:text.rfind(b"\n") + 1])
 
 
 def result_loggers() -> list[Any]:

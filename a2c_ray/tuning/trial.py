@@ -112,12 +112,19 @@ def _saved_reports(checkpoint: str) -> list[dict[str, Any]]:
 
 
 def _stored_rows_end(trial: str) -> int:
-    """The env step of the last row of the trial's stored result.json; -1: none."""
-    uri = st.join(trial, "result.json")
-    try:
-        return last_env_steps(st.read_text(uri), "result.json") if st.exists(uri) else -1
-    except OSError:  # storage away: every report the checkpoint holds is reported again
-        return -1
+    """The env step of the last row both of the trial's stored files hold; -1: none.
+
+    The driver uploads result.json and progress.csv one after the other while it goes on
+    writing them, so a driver killed in an upload can leave one of them shorter.
+    """
+    ends = []
+    for name in ("result.json", "progress.csv"):
+        uri = st.join(trial, name)
+        try:
+            ends.append(last_env_steps(st.read_text(uri), name) if st.exists(uri) else -1)
+        except OSError:  # storage away: every report the checkpoint holds is reported again
+            return -1
+    return min(ends)
 
 
 def _save(path: Path, group: Any, reports: list[dict[str, Any]]) -> None:
