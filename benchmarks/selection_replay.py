@@ -21,9 +21,11 @@ seeds pick among them. The replay calls the functions the sweep calls, not copie
 
 Per procedure, over the replays: the regret of the pick (the best drawn configuration's mean
 over all its table seeds, minus the pick's mean over the seeds the procedure did not use for
-it, which played no part in picking it), how often a seed of the pick stalls (ends below half
-its configuration's median), and the env steps spent (every seed's steps to where its trial
-stopped, plus the validation runs). Procedures are replayed on the same draws.
+it, which played no part in picking it), and its difference from the first procedure's on the
+same draws (paired, so the noise of the draws themselves cancels), how often a seed of the
+pick stalls (ends below half its configuration's median), and the env steps spent (every
+seed's steps to where its trial stopped, plus the validation runs). Procedures are replayed
+on the same draws.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Procedure:
             fixed), as ``--seeds-per-trial``.
         statistic: the score's statistic over the seeds (``core.scores.STATISTICS``).
         grace: ASHA's first rung as a share of the budget (0.1: 100k of 1M).
+        reduction: ASHA's reduction factor: a rung keeps the best 1/reduction of the trials.
         top: candidates re-trained on validation seeds (0: the sweep's best is the pick).
         validation: validation seeds per candidate.
         pick: the statistic over validation seeds that picks among the candidates.
@@ -71,6 +74,7 @@ class Procedure:
     seeds: tuple[int, ...] = (3,)
     statistic: str = "mean"
     grace: float = 0.1
+    reduction: float = 3.0
     top: int = 3
     validation: int = 5
     pick: str = "mean"
@@ -81,16 +85,20 @@ class Procedure:
         return max(self.seeds) + self.validation * (self.top > 0)
 
 
-# Today's defaults first: 3 seeds, the mean, ASHA's grace at a tenth of the budget, the top 3
-# re-trained on 5 seeds and the best mean picked.
+# Today's procedure first (3 seeds, the mean, ASHA's grace at a tenth of the budget, the top 3
+# re-trained on 5 validation seeds and the best mean picked), then the new default (the same
+# but scored by mean-se), then every other procedure tried. The grid (``--grid``) crosses
+# seeds, statistic, grace and validation.
 PROCEDURES = [
     Procedure("today: 3 seeds, mean, top 3 on 5 seeds"),
-    Procedure("3 seeds, mean-se", statistic="mean-se"),
+    Procedure("default: 3 seeds, mean-se, top 3 on 5 seeds", statistic="mean-se"),
     Procedure("3 seeds, min", statistic="min"),
     Procedure("3 seeds, median", statistic="median"),
     Procedure("3 seeds, top 3 by budget", by_budget=True),
     Procedure("3 seeds, top 3 on 3 seeds", validation=3),
     Procedure("3 seeds, top 5 on 3 seeds", top=5, validation=3),
+    Procedure("3 seeds, top 3 on 6 seeds", validation=6),
+    Procedure("3 seeds, top 4 on 5 seeds", top=4),
     Procedure("3 seeds, no validation", top=0, validation=0),
     Procedure("2 seeds, top 3 on 5 seeds", seeds=(2,)),
     Procedure("1-2-4 seeds", seeds=(1, 2, 4)),
@@ -102,13 +110,62 @@ PROCEDURES = [
     Procedure("1-2-4 seeds, mean-se, top 3 on 3", seeds=(1, 2, 4), statistic="mean-se",
               validation=3),
     Procedure("3 seeds, grace 1/5", grace=0.2),
+    Procedure("3 seeds, grace 1/4", grace=0.25),
+    Procedure("3 seeds, grace 3/10", grace=0.3),
+    Procedure("3 seeds, grace 1/5, top 3 on 6", grace=0.2, validation=6),
+    Procedure("3 seeds, mean-se, grace 1/5", statistic="mean-se", grace=0.2),
+    Procedure("3 seeds, median, grace 1/5", statistic="median", grace=0.2),
     Procedure("3 seeds, min, grace 1/5", statistic="min", grace=0.2),
+    Procedure("3 seeds, min, grace 3/10, top 4 on 5", statistic="min", grace=0.3, top=4),
     Procedure("3 seeds, min, pick by min", statistic="min", pick="min"),
     Procedure("2 seeds, min", seeds=(2,), statistic="min"),
+    Procedure("2 seeds, grace 1/5", seeds=(2,), grace=0.2),
     Procedure("2 seeds, min, grace 1/5", seeds=(2,), statistic="min", grace=0.2),
     Procedure("2 seeds, mean-se, grace 1/5", seeds=(2,), statistic="mean-se", grace=0.2),
     Procedure("2 seeds, grace 1/5, top 4 on 5", seeds=(2,), grace=0.2, top=4),
+    Procedure("2 seeds, grace 1/5, top 3 on 6", seeds=(2,), grace=0.2, validation=6),
+    Procedure("2 seeds, grace 1/4, top 3 on 6", seeds=(2,), grace=0.25, validation=6),
+    Procedure("2 seeds, grace 3/10, top 4 on 5", seeds=(2,), grace=0.3, top=4),
+    Procedure("2 seeds, min, grace 1/5, factor 2", seeds=(2,), statistic="min", grace=0.2,
+              reduction=2),
+    Procedure("2 seeds, min, grace 3/10, factor 4", seeds=(2,), statistic="min", grace=0.3,
+              reduction=4),
+    Procedure("2-4 seeds, grace 1/5", seeds=(2, 4), grace=0.2),
+    Procedure("1 seed, grace 1/4, top 4 on 5", seeds=(1,), grace=0.25, top=4),
+    Procedure("1 seed, grace 2/5, top 4 on 5", seeds=(1,), grace=0.4, top=4),
+    Procedure("1 seed, grace 2/5, top 5 on 5", seeds=(1,), grace=0.4, top=5),
+    Procedure("1 seed, grace 2/5, top 3 on 6", seeds=(1,), grace=0.4, validation=6),
+    Procedure("1 seed, grace 2/5, top 4 on 6", seeds=(1,), grace=0.4, top=4, validation=6),
+    Procedure("1 seed, grace 1/3, top 4 on 6", seeds=(1,), grace=1 / 3, top=4, validation=6),
+    Procedure("1 seed, grace 1/2, top 4 on 5", seeds=(1,), grace=0.5, top=4),
+    Procedure("1 seed, grace 2/5, top 4 on 5, pick by min", seeds=(1,), grace=0.4, top=4,
+              pick="min"),
+    Procedure("1 seed, grace 2/5, top 4 on 5, pick by mean-se", seeds=(1,), grace=0.4, top=4,
+              pick="mean-se"),
+    Procedure("1 seed, grace 1/5, factor 2, top 4 on 5", seeds=(1,), grace=0.2, reduction=2,
+              top=4),
+    Procedure("1 seed, grace 2/5, factor 2, top 4 on 5", seeds=(1,), grace=0.4, reduction=2,
+              top=4),
+    Procedure("1 seed, grace 3/10, factor 4, top 4 on 5", seeds=(1,), grace=0.3, reduction=4,
+              top=4),
+    Procedure("1-2 seeds, min, grace 3/10", seeds=(1, 2), statistic="min", grace=0.3),
+    Procedure("1-2 seeds, min, grace 3/10, top 4 on 5", seeds=(1, 2), statistic="min",
+              grace=0.3, top=4),
+    Procedure("1-3 seeds, min, grace 1/3", seeds=(1, 3), statistic="min", grace=1 / 3),
 ]
+
+
+def grid() -> list[Procedure]:
+    """Today's procedure, then seeds x statistic x grace x (candidates, validation seeds)."""
+    out = [PROCEDURES[0]]
+    for grace in (0.1, 0.2, 0.25, 0.3, 1 / 3, 0.4, 0.5):
+        for seeds in (1, 2, 3):
+            for statistic in ("mean",) if seeds == 1 else ("mean", "min", "mean-se"):
+                for top, validation in ((3, 5), (4, 5), (3, 6)):
+                    out.append(Procedure(f"{seeds}s {statistic} g{grace:.2f} top{top}on"
+                                         f"{validation}", seeds=(seeds,), statistic=statistic,
+                                         grace=grace, top=top, validation=validation))
+    return out
 
 
 class Table:
@@ -154,9 +211,9 @@ def _sweep(table: Table, proc: Procedure, configs: list[str], order: dict[str, l
     from ray.tune.schedulers import ASHAScheduler
 
     grace = int(round(proc.grace * table.steps))
-    milestones = asha_milestones(grace, table.steps, 3)
+    milestones = asha_milestones(grace, table.steps, proc.reduction)
     asha = ASHAScheduler(time_attr="env_steps", metric="score", mode="max", max_t=table.steps,
-                         grace_period=grace, reduction_factor=3)
+                         grace_period=grace, reduction_factor=proc.reduction)
     pending = list(configs)
     running: dict[str, dict[str, Any]] = {}
     done: list[dict[str, Any]] = []
@@ -234,11 +291,15 @@ def run(table: Table, procedures: list[Procedure], replays: int, trials: int,
         for proc in procedures:
             rows[proc.name].append(replay(table, proc, configs, order, concurrency))
     out = []
+    first = pd.DataFrame(rows[procedures[0].name])["regret"]
     for proc in procedures:
         df = pd.DataFrame(rows[proc.name])
+        diff = df["regret"] - first  # paired: the same draws, so the draws' noise cancels
         out.append({"procedure": proc.name, **asdict(proc),
                     "regret": df["regret"].mean(),
                     "regret_se": df["regret"].std(ddof=1) / math.sqrt(len(df)),
+                    "regret_diff": diff.mean(),
+                    "regret_diff_se": diff.std(ddof=1) / math.sqrt(len(df)),
                     "picked_best": df["picked_best"].mean(),
                     "pick_has_stall": df["pick_has_stall"].mean(),
                     "stalled_seeds": df["stalled"].mean(),
@@ -252,12 +313,14 @@ def markdown(table: Table, df: pd.DataFrame, args: Any) -> str:
     lines = [f"{table.env}, {len(table.names)} configurations x {len(table.seeds)} seeds at "
              f"{table.steps:,} steps; {args.replays} replays of {args.trials} trials, "
              f"{args.concurrency} at a time, replay seed {args.seed}",
-             "", "| procedure | regret +- s.e. | vs today | picked the best | pick has a stalled "
-             "seed | stalled share of its unused seeds | env steps (M) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "", "| procedure | regret +- s.e. | vs today | minus today's, paired +- s.e. | "
+             "picked the best | pick has a stalled seed | stalled share of its unused seeds | "
+             "env steps (M) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for _, r in df.iterrows():
         lines.append(f"| {r['procedure']} | {r['regret']:.1f} +- {r['regret_se']:.1f} | "
-                     f"{r['regret'] / base['regret']:.2f} | {r['picked_best']:.0%} | "
+                     f"{r['regret'] / base['regret']:.2f} | {r['regret_diff']:+.1f} +- "
+                     f"{r['regret_diff_se']:.1f} | {r['picked_best']:.0%} | "
                      f"{r['pick_has_stall']:.0%} | {r['stalled_seeds']:.1%} | "
                      f"{r['env_steps_M']:.2f} |")
     return "\n".join(lines)
@@ -272,6 +335,8 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=4, help="trials at once")
     p.add_argument("--seed", type=int, default=0, help="the draws' seed")
     p.add_argument("--json", help="also write the table here")
+    p.add_argument("--grid", action="store_true",
+                   help="replay the grid of procedures (grid()) in place of the list")
     a = p.parse_args()
     path = RESULTS / f"selection_{a.env}.json"
     if not path.exists():
@@ -279,8 +344,9 @@ def main() -> int:
     table = Table(json.loads(path.read_text()))
     if not 1 <= a.trials <= len(table.names):
         fail(f"--trials {a.trials}: expected 1 to {len(table.names)} (the table's configurations)")
-    fits = [q for q in PROCEDURES if q.seeds_needed() < len(table.seeds)]
-    for q in PROCEDURES:
+    procedures = grid() if a.grid else PROCEDURES
+    fits = [q for q in procedures if q.seeds_needed() < len(table.seeds)]
+    for q in procedures:
         if q not in fits:
             print(f"skipped {q.name!r}: it needs {q.seeds_needed()} seeds and one more to judge "
                   f"it by; the table has {len(table.seeds)}", file=sys.stderr)
