@@ -118,16 +118,19 @@ def sweep(config: SweepConfig) -> SweepResult:
 
 
 def resume_sweep(name: str, storage_path: str = DEFAULT_STORAGE, *, address: str | None = None,
-                 shared_storage: bool = False, confirm_top: int = 0,
-                 confirm_seeds: int = 5) -> SweepResult:
+                 shared_storage: bool = False, confirm_top: int | None = None,
+                 confirm_seeds: int | None = None) -> SweepResult:
     """Continue the sweep STORAGE/NAME however it stopped; it keeps its own settings.
 
     Finished trials are kept, unfinished ones continue from their last checkpoints, the
-    Optuna study keeps its trials. Only where it runs and the confirmation are the caller's.
+    Optuna study keeps its trials. Only where it runs and the confirmation are the caller's;
+    a confirmation field left None is the sweep's own.
     """
     prepare_ray(address)
+    confirmation = {k: v for k, v in (("confirm_top", confirm_top),
+                                      ("confirm_seeds", confirm_seeds)) if v is not None}
     return _run(open_saved(name, storage_path, address=address, shared_storage=shared_storage,
-                           confirm_top=confirm_top, confirm_seeds=confirm_seeds), resumed=True)
+                           **confirmation), resumed=True)
 
 
 def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
@@ -224,7 +227,10 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
                   for i, (_, row) in enumerate(top_k.iterrows())]
     pick, chosen_on = candidates[0], f"the search's training seeds ({METRIC})"
     ranking = None
-    if config.confirm_top:
+    if config.confirm_top and len(candidates) == 1:
+        print("\nOne trial has a score: it is the pick, with nothing to re-train on validation "
+              "seeds")
+    elif config.confirm_top:
         seeds = validation_seeds(config.confirm_seeds)
         ranking = [{**r, "seed_set": "validation"}
                    for r in confirm(plan, candidates, seeds, stop)]
@@ -335,9 +341,11 @@ def main() -> int:
             raise UsageError("--resume needs --name NAME of the sweep to continue")
         asked = fields_from_args(SweepConfig, args, parser.given() - {"resume"})
         check_resume_asked(args.name, args.storage_path, asked)
-        return resume_sweep(args.name, args.storage_path,
-                            **{k: getattr(args, k) for k in RESUME_APPLIES
-                               if k not in ("name", "storage_path")}).exit_code
+        return resume_sweep(args.name, args.storage_path,  # the confirmation: the sweep's
+                            **{k: getattr(args, k) for k in RESUME_APPLIES  # own unless given
+                               if k not in ("name", "storage_path") and (
+                                   k in parser.given() or not k.startswith("confirm_"))}
+                            ).exit_code
     except ConfigError as err:
         if err.owner != "SweepConfig":
             raise

@@ -240,7 +240,7 @@ class Soak:
             args = ["--env", "CartPole-v1", "--num-samples", str(a.num_samples),
                     "--seeds-per-trial", "2", "--max-steps", str(a.max_steps),
                     "--grace-steps", str(a.max_steps // 4), "--reduction-factor", "2",
-                    "--checkpoint-every", "1", "--set", "eval_episodes=2",
+                    "--checkpoint-every", "1", "--set", "eval_episodes=2", "--confirm-top", "0",
                     "--search-space", str(space), "--seed", str(a.seed), "--name", a.name,
                     *self.sweep_args()]
         log = self.workdir / "drivers" / f"{len(self.drivers):03d}.log"

@@ -37,7 +37,7 @@ def sweep(mode: str, seed: int, a: argparse.Namespace) -> dict:
                str(a.trials), "--max-steps", str(a.max_steps), "--grace-steps",
                str(a.grace_steps), "--seed", str(seed), "--seeds-per-trial", "1",
                "--stopped-trials", mode, "--storage-path", a.work_dir, "--name", name,
-               "--set", "eval_episodes=5"]
+               "--set", "eval_episodes=5", "--confirm-top", "0"]
         if (exp / "sweep.json").exists():
             cmd = [sys.executable, "-m", "a2c_ray.tune", "--resume", "--name", name,
                    "--storage-path", a.work_dir]

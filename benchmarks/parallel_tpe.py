@@ -39,7 +39,7 @@ def sweep(sampler: str, seed: int, a: argparse.Namespace, storage: str) -> dict:
            "--num-samples", str(a.trials), "--max-steps", str(a.max_steps), "--grace-steps",
            str(a.grace_steps), "--max-concurrent-trials", str(a.in_flight), "--sampler",
            sampler, "--seed", str(seed), "--storage-path", storage, "--name", name,
-           "--set", "eval_episodes=5", "--seeds-per-trial", "1"]
+           "--set", "eval_episodes=5", "--seeds-per-trial", "1", "--confirm-top", "0"]
     start = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     wall = time.monotonic() - start

@@ -176,7 +176,7 @@ def main() -> None:
                "--env", a.env, "--max-steps", str(a.steps), "--grace-steps", str(grace),
                "--eval-schedule", a.eval_schedule,
                "--max-concurrent-trials", str(n), "--storage-path", tmp, "--name", "cost",
-               "--search-space", str(space), "--seeds-per-trial", "1",
+               "--search-space", str(space), "--seeds-per-trial", "1", "--confirm-top", "0",
                "--set", f"eval_episodes={a.eval_episodes}",
                *[x for k, v in preset.items() if k not in ("env_id", "seed", "total_env_steps",
                                                            "learning_rate", "eval_episodes",

@@ -48,7 +48,7 @@ def main() -> None:
         cmd = [sys.executable, "-m", "a2c_ray.tune", "--num-samples", str(args.trials),
                "--env", ENV, "--max-steps", str(args.steps), "--grace-steps", str(args.steps),
                "--max-concurrent-trials", str(args.concurrent), "--storage-path", tmp,
-               "--name", "bench", "--search-space", str(space),
+               "--name", "bench", "--search-space", str(space), "--confirm-top", "0",
                "--set", "eval_interval_steps=0", "--set", "eval_episodes=2",
                "--seeds-per-trial", "1"]
         start = time.perf_counter()

@@ -143,9 +143,11 @@ st.write_text(st.join(plan.exp, "sweep.json"), json.dumps(plan.to_json(), indent
 def test_a_sweep_stopped_before_its_study_was_made_resumes(tmp_path):
     """A driver stopped after writing sweep.json, before the Optuna study was made: its resume
     refused, saying the study was not on this machine, and the sweep could not go on."""
+    # as a sweep saved before the defaults re-trained the best trials on validation seeds
     fields = {"env": "CartPole-v1", "num_samples": 2, "max_steps": 4096, "grace_steps": 2048,
               "seeds_per_trial": 1, "storage_path": str(tmp_path), "name": "early",
-              "search_space": space_file(tmp_path), "overrides": {"eval_episodes": 2}}
+              "search_space": space_file(tmp_path), "overrides": {"eval_episodes": 2},
+              "confirm_top": 0}
     subprocess.run([sys.executable, "-c", STOPPED_BEFORE_THE_STUDY, json.dumps(fields)],
                    check=True, timeout=300)
     exp = tmp_path / "early"
@@ -155,6 +157,9 @@ def test_a_sweep_stopped_before_its_study_was_made_resumes(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     summary = json.loads((exp / "summary.json").read_text())
     assert summary["num_trials"] == 2 and summary["trials_by_status"] == {"TERMINATED": 2}
+    # resumed as it started: the CLI's default confirmation is not the saved sweep's
+    assert json.loads((exp / "sweep.json").read_text())["confirm_top"] == 0
+    assert not (exp / "confirmation.json").exists()
     # where Tune saved the experiment's state, a missing study is one left on another machine
     (exp / "optuna.db").rename(tmp_path / "elsewhere.db")
     r = subprocess.run(TUNE + ["--resume", "--name", "early", "--storage-path", str(tmp_path)],

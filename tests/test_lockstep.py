@@ -356,7 +356,8 @@ def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
     curves = load_curves(tmp_path / "kill")
     last = curves[curves["env_steps"] == 8192]
     assert sorted(last["seed"]) == [1_000_000, 1_000_001, 1_000_002]
-    assert trial["score"] == pytest.approx(last["score"].mean())  # the mean of its 3 seeds
+    # the mean of its 3 seeds less its standard error, the default score
+    assert trial["score"] == pytest.approx(last["score"].mean() - last["score"].sem())
     assert trial["score_min"] == pytest.approx(last["score"].min())
 
 

@@ -84,7 +84,8 @@ def sweep(s3, tmp_path_factory):
     space.write_text(json.dumps(SPACE))
     args = ["--env", "CartPole-v1", "--num-samples", "4", "--max-steps", "16384",
             "--grace-steps", "16384", "--set", "eval_episodes=2", "--checkpoint-every", "5",
-            "--seeds-per-trial", "2", "--storage-path", "s3://sweeps/a2c", "--name", "s3t",
+            "--seeds-per-trial", "2", "--confirm-top", "0", "--storage-path", "s3://sweeps/a2c",
+            "--name", "s3t",
             "--search-space", str(space)]
     env = {**os.environ, "HOME": str(tmp / "home")}  # the Optuna study's local file is there
     with (tmp / "first.log").open("w") as log:

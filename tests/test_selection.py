@@ -25,7 +25,8 @@ SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": Tr
 RACE = ["--env", "CartPole-v1", "--max-steps", "8192", "--grace-steps", "2048",
         "--reduction-factor", "3", "--set", "eval_episodes=2", "--set",
         "eval_interval_steps=1024", "--checkpoint-every", "5", "--seeds-per-trial", "1", "2",
-        "--sampler", "random", "--max-concurrent-trials", "1", "--eval-schedule", "every"]
+        "--sampler", "random", "--max-concurrent-trials", "1", "--eval-schedule", "every",
+        "--confirm-top", "0"]
 
 
 def test_seeds_after_counts_the_rungs_a_trial_survived():

@@ -144,7 +144,7 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
     config = FromFace(env="CartPole-v1", num_samples=3, max_steps=4096, grace_steps=2048,
                       seeds_per_trial=1, storage_path=str(tmp_path), name="py",
                       overrides={"eval_episodes": 2}, max_concurrent_trials=2,
-                      search_space=None, sampler="random")
+                      search_space=None, sampler="random", confirm_seeds=2)
     result = sweep(config)
     assert result.exit_code == 0 and not result.interrupted
     assert result.path == str(tmp_path / "py")
@@ -152,6 +152,10 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
         "TERMINATED": 3}
     trials = result.trials()
     assert len(trials) == 3 and trials["score"].notna().all()
+    # by default the best 3 re-trained on validation seeds, and the best there is the pick
+    assert len(result.confirmation) == 3
+    assert result.summary["chosen_on"].startswith("validation seeds")
+    assert result.best_config == result.summary["confirmed_best_config"]
     assert result.best_config == json.loads((tmp_path / "py" / "best_config.json").read_text())
     assert set(result.curves()["trial_id"]) == set(trials["trial_id"])
     saved = SweepPlan.from_json(json.loads((tmp_path / "py" / "sweep.json").read_text()))

@@ -26,7 +26,7 @@ SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": Tr
 # 3 trials, rungs at 2048 (grace) and the budget 6144: the worse ones stop at the first
 SWEEP = ["--num-samples", "3", "--env", "CartPole-v1", "--max-steps", "6144", "--grace-steps",
          "2048", "--seeds-per-trial", "2", "--set", "eval_episodes=2", "--sampler", "random",
-         "--max-concurrent-trials", "1"]
+         "--max-concurrent-trials", "1", "--confirm-top", "0"]
 SMALL_TRAIN = ["--env", "CartPole-v1", "--max-steps", "2048", "--set", "eval_episodes=2",
                "--progress", "log"]
 

@@ -22,7 +22,7 @@ SPACE = {
 # rungs at 2048, 6144 and 18432 env steps
 SMALL = ["--env", "CartPole-v1", "--max-steps", "18432", "--grace-steps", "2048",
          "--reduction-factor", "3", "--set", "eval_episodes=2", "--checkpoint-every", "5",
-         "--seeds-per-trial", "1"]
+         "--seeds-per-trial", "1", "--confirm-top", "0"]
 
 
 def space_file(tmp_path, space=SPACE):
@@ -86,9 +86,11 @@ def test_cartpole_sweep(tmp_path):
             assert t.value == pytest.approx(last["score"])
         else:
             assert t.state == optuna.trial.TrialState.PRUNED
-        # the trial's score is the mean of its seeds' scores, its spread theirs
+        # the trial's score is its seeds' mean less its standard error (the default), its
+        # spread theirs
         per_seed = [last["per_seed"][str(s)]["score"] for s in seeds]
-        assert last["score"] == pytest.approx(np.mean(per_seed))
+        assert last["score"] == pytest.approx(
+            np.mean(per_seed) - np.std(per_seed, ddof=1) / np.sqrt(len(per_seed)))
         assert last["score_min"] == pytest.approx(min(per_seed))
     curves = load_curves(exp)
     assert list(curves.columns[:3]) == ["trial_id", "seed", "env_steps"]
@@ -283,7 +285,7 @@ def test_nan_trial_errors_while_others_finish(tmp_path):
     r = run(["--num-samples", "4", "--env", "tests.toy_envs:NanReward-v0", "--max-steps", "2048",
              "--grace-steps", "2048", "--set", "eval_episodes=2", "--max-failures", "0",
              "--storage-path", str(tmp_path), "--name", "nan", "--seed", "0",
-             "--seeds-per-trial", "1",
+             "--seeds-per-trial", "1", "--confirm-top", "0",
              "--search-space", space_file(tmp_path, space)])
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((tmp_path / "nan" / "summary.json").read_text())

@@ -40,6 +40,8 @@ METRIC, MODE = "score", "max"
 # seeds, so 5 rank trials as 10 do at half the cost (benchmarks/README.md, "Sweep cost").
 # Confirmation and best_config.json evaluate with the config's own default, 10.
 SEARCH_EVAL_EPISODES = 5
+# ASHA's first rung as a share of max_steps, where grace_steps is not given
+GRACE_SHARE = 0.1
 EVAL_SCHEDULES = ("rungs", "every")
 SAMPLERS = ("tpe", "tpe-plain", "random")
 STOPPED_TRIALS = ("pruned", "complete")
@@ -69,8 +71,9 @@ class SweepConfig:
     """gymnasium id, or package.module:EnvId-v0"""
     max_steps: int = field(default=1_000_000, metadata=_at_least(1))
     """env steps per trial at most (ASHA's max_t), per seed"""
-    grace_steps: int = field(default=100_000, metadata=_at_least(1))
-    """env steps before ASHA may stop a trial (its first rung); at most max_steps"""
+    grace_steps: int | None = field(default=None, metadata=_at_least(1))
+    """env steps before ASHA may stop a trial (its first rung), at most max_steps (default:
+    a tenth of max_steps)"""
     reduction_factor: float = field(default=3.0, metadata=value_range(1.0, None, lo_open=True))
     """ASHA's reduction factor: a rung keeps the best 1/factor of the trials; above 1"""
     max_concurrent_trials: int | None = field(default=None, metadata=_at_least(1))
@@ -89,9 +92,9 @@ class SweepConfig:
     and so on (2 4 8: a trial ASHA keeps earns more seeds)"""
     score_evals: int = field(default=3, metadata=value_range(1, EVAL_HISTORY))
     """evaluations each seed's score averages, the latest N (1 to 10)"""
-    score: str = field(default="mean", metadata=choices(*STATISTICS))
-    """the score's statistic over a trial's seeds: mean, or one a stalled seed pulls down:
-    mean-se (the mean less its standard error), iqm, median, min"""
+    score: str = field(default="mean-se", metadata=choices(*STATISTICS))
+    """the score's statistic over a trial's seeds: mean-se (the mean less its standard error,
+    which a stalled seed pulls down), mean, iqm, median, min"""
     eval_schedule: str = field(default="rungs", metadata=choices(*EVAL_SCHEDULES))
     """rungs: only the evaluations a score is read from, the latest N before each of ASHA's
     rungs and the end (the same scores and stops as 'every'; 12 of 40 evaluations in a
@@ -119,9 +122,10 @@ class SweepConfig:
     """retries of a failed trial from its last checkpoint"""
     shared_storage: bool = False
     """the local storage_path is on a filesystem every node shares"""
-    confirm_top: int = field(default=0, metadata=_at_least(0))
+    confirm_top: int = field(default=3, metadata=_at_least(0))
     """after the search, re-train the best K configurations on validation seeds (30000 on,
-    never trained on in the search) at the full budget; the best there is the pick"""
+    never trained on in the search) at the full budget; the best there is the pick (0: the
+    search's own best is; nothing to re-train where one trial has a score)"""
     confirm_seeds: int = field(default=5, metadata=value_range(1, MAX_VALIDATION_SEEDS))
     """validation seeds per confirmed configuration (at most 1000)"""
     test_seeds: int = field(default=0, metadata=value_range(0, MAX_TEST_SEEDS))
@@ -154,6 +158,8 @@ class SweepConfig:
                 if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                     object.__setattr__(self, f.name, float(value))
                 check_field(f, getattr(self, f.name), "SweepConfig")
+        if self.grace_steps is None:
+            object.__setattr__(self, "grace_steps", max(1, round(self.max_steps * GRACE_SHARE)))
         if self.grace_steps > self.max_steps:
             raise field_error("SweepConfig", "grace_steps", self.grace_steps,
                               f"exceeds max_steps {self.max_steps}: expected at most it")
@@ -268,7 +274,8 @@ class SweepPlan:
         base = saved["base_config"]
         legacy = {"env": base["env_id"], "num_rollout_workers": base["num_rollout_workers"],
                   "checkpoint_every": base["checkpoint_interval"], "eval_schedule": "every",
-                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe", "score": "mean"}
+                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe", "score": "mean",
+                  "confirm_top": 0, "confirm_seeds": 5, "test_seeds": 0}
         values: dict[str, Any] = {}
         for f in sweep_fields():
             key = "search_space_file" if f.name == "search_space" else f.name

@@ -12,7 +12,8 @@ The sweep reuses its trial actors (Tune's ``reuse_actors``): one process runs tr
 trial, and a finished trial's seed actors serve the next trial in the same placement group,
 so a trial starts without a new process and torch's imports (3-4 s each).
 
-The ranking metric, ``score``, is the mean over the seeds of each seed's average of its latest
+The ranking metric, ``score``, is the sweep's statistic (``SweepConfig.score``, by default the
+mean less its standard error) over the seeds of each seed's average of its latest
 ``score_evals`` deterministic evaluations (``Trainer.score``); ``score_std`` and ``score_min``
 say how much it depends on the seed.
 
