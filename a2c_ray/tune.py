@@ -227,10 +227,7 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
                   for i, (_, row) in enumerate(top_k.iterrows())]
     pick, chosen_on = candidates[0], f"the search's training seeds ({METRIC})"
     ranking = None
-    if config.confirm_top and len(candidates) == 1:
-        print("\nOne trial has a score: it is the pick, with nothing to re-train on validation "
-              "seeds")
-    elif config.confirm_top:
+    if config.confirm_top:
         seeds = validation_seeds(config.confirm_seeds)
         ranking = [{**r, "seed_set": "validation"}
                    for r in confirm(plan, candidates, seeds, stop)]

@@ -29,7 +29,8 @@ def trial_wall(env: str, steps: int, seeds: int, space: Path, tmp: str) -> float
     name = f"wall_s{seeds}"
     cmd = [sys.executable, "-m", "a2c_ray.tune", "--env", env, "--num-samples", "1",
            "--max-steps", str(steps), "--grace-steps", str(steps), "--seeds-per-trial",
-           str(seeds), "--search-space", str(space), "--storage-path", tmp, "--name", name]
+           str(seeds), "--search-space", str(space), "--storage-path", tmp, "--name", name,
+           "--confirm-top", "0"]
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     result = next(Path(tmp, name).glob("run_trial_*/result.json"))
     return float(json.loads(result.read_text().splitlines()[-1])["time_total_s"])

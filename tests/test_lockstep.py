@@ -327,7 +327,8 @@ def test_seed_actor_killed_mid_trial_resumes_and_the_trial_finishes(tmp_path):
     args = [sys.executable, "-m", "a2c_ray.tune", "--env", "Hopper-v5", "--num-samples", "1",
             "--max-steps", "8192", "--grace-steps", "8192", "--seeds-per-trial", "3",
             "--set", "eval_episodes=2", "--set", "rollout_length=32", "--set",
-            "envs_per_worker=8", "--checkpoint-every", "4", "--storage-path", str(tmp_path),
+            "envs_per_worker=8", "--checkpoint-every", "4", "--confirm-top", "0", "--storage-path",
+            str(tmp_path),
             "--name", "kill", "--search-space", str(space)]
     log = tmp_path / "out.txt"
     with log.open("w") as out:

@@ -97,7 +97,10 @@ def _rows(exp: Path) -> dict[tuple[int, ...], list[dict]]:
     for d in exp.glob("run_trial_*"):
         if not ((d / "params.json").is_file() and (d / "result.json").is_file()):
             continue  # a trial Tune is still setting up
-        seeds = tuple(json.loads((d / "params.json").read_text())["seeds"])
+        try:
+            seeds = tuple(json.loads((d / "params.json").read_text())["seeds"])
+        except json.JSONDecodeError:  # Tune is writing it (it is empty until written)
+            continue
         rows = []
         for line in (d / "result.json").read_text().splitlines():
             try:

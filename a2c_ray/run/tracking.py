@@ -194,9 +194,24 @@ def sweep_callbacks(kind: str, sweep_name: str, base: dict[str, Any]) -> list[An
 
         return [WholeConfigMLflow(tracking_uri=mlflow.get_tracking_uri(),
                                   experiment_name=sweep_name)]
-    from ray.air.integrations.wandb import WandbLoggerCallback
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    class FlushingActor(_WandbLoggingActor):
+        """Tune's W&B logging actor, waiting for wandb-core to write the run's last records.
+
+        Tune's class is private (tests/test_tracking.py's W&B test fails if it changes). Tune
+        kills the actor as soon as its ``run`` returns, and wandb-core, its child, was killed
+        with it before it wrote the last block of an offline run: a busy machine lost a trial's
+        last reports from its ``.wandb`` file.
+        """
+
+        def run(self) -> None:
+            super().run()
+            self._wandb.teardown()
 
     class WholeConfigWandb(WandbLoggerCallback):
+        _logger_actor_cls = FlushingActor
+
         def _start_logging_actor(self, trial: Any, exclude_results: list[str],
                                  **kwargs: Any) -> None:
             kwargs["config"] = {**base, **kwargs.get("config", {})}

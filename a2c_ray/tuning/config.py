@@ -125,7 +125,7 @@ class SweepConfig:
     confirm_top: int = field(default=3, metadata=_at_least(0))
     """after the search, re-train the best K configurations on validation seeds (30000 on,
     never trained on in the search) at the full budget; the best there is the pick (0: the
-    search's own best is; nothing to re-train where one trial has a score)"""
+    search's own best is)"""
     confirm_seeds: int = field(default=5, metadata=value_range(1, MAX_VALIDATION_SEEDS))
     """validation seeds per confirmed configuration (at most 1000)"""
     test_seeds: int = field(default=0, metadata=value_range(0, MAX_TEST_SEEDS))
