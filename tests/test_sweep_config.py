@@ -144,7 +144,7 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
     config = FromFace(env="CartPole-v1", num_samples=3, max_steps=4096, grace_steps=2048,
                       seeds_per_trial=1, storage_path=str(tmp_path), name="py",
                       overrides={"eval_episodes": 2}, max_concurrent_trials=2,
-                      search_space=None, sampler="random", confirm_seeds=2)
+                      search_space=None, sampler="random", confirm_seeds=1)
     result = sweep(config)
     assert result.exit_code == 0 and not result.interrupted
     assert result.path == str(tmp_path / "py")
