@@ -569,7 +569,7 @@ def check_summary(soak: Soak, plan: Any, trials: Any) -> dict[str, Any]:
 def check_drivers(soak: Soak) -> dict[str, Any]:
     problems = []
     for i, d in enumerate(soak.drivers):
-        rc = d.proc.returncode
+        rc, text = d.proc.returncode, d.log.read_text()
         if i == len(soak.drivers) - 1:
             ok = rc == 0
         else:
@@ -577,11 +577,10 @@ def check_drivers(soak: Soak) -> dict[str, Any]:
             # the second signal (SIGTERM) where the driver had no handler of its own: still
             # importing, before Ray was up, or late in the interpreter's exit after the clean
             # stop had ended, whose finalisation gives SIGTERM back to the default
-            text = d.log.read_text()
             ok = ok or (d.ended_by == "second signal" and rc == -signal.SIGTERM and (
                 "Connected to Ray cluster" not in text or "\ninterrupted: " in text))
         if not ok:
-            tail = d.log.read_text()[-600:].strip().replace("\n", " | ")
+            tail = text[-600:].strip().replace("\n", " | ")
             problems.append(f"driver {i} ({d.ended_by or 'no fault'}) exited {rc}: {tail}")
     return _check("drivers", problems, f"{len(soak.drivers)} drivers")
 

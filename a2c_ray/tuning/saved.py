@@ -52,13 +52,14 @@ def set_aside_lost_trials(exp: str) -> list[str]:
     reader that lists ``run_trial_*`` would count it, with whatever part of its rows the
     upload held. Returns the names moved; called before the restore, with no other driver.
     """
-    states = [e for e in st.list_dir(exp)
+    entries = st.list_dir(exp)
+    states = [e for e in entries
               if e.name.startswith("experiment_state-") and e.name.endswith(".json")]
     if not states:
         return []
     data = json.loads(st.retrying(lambda: st.read_text(states[-1].uri), "reading the state"))
     held = {t["dirname"] for t in _trials(data)}
-    lost = [e for e in st.list_dir(exp)
+    lost = [e for e in entries
             if e.is_dir and e.name.startswith("run_trial_") and e.name not in held]
     for entry in lost:
         st.retrying(lambda e=entry: st.copy_dir(e.uri, st.join(exp, LOST, e.name)),
