@@ -37,6 +37,31 @@ def test_seeds_after_counts_the_rungs_a_trial_survived():
     assert seeds_after(500_000, rungs, (3,)) == 3
 
 
+def test_a_trial_restored_past_its_rung_is_not_given_fewer_seeds():
+    """A restored trial first reports again rows from before the rung where it earned its
+    seeds; those must not shrink its placement group (each change restarts the trial)."""
+    from ray.tune import PlacementGroupFactory
+    from ray.tune.experiment import Trial
+
+    from a2c_ray.tuning.resources import SeedsPerRung
+
+    per_seed = [{"CPU": 1.0}]
+    grow = SeedsPerRung([2048.0, 6144.0], (1, 2, 4), per_seed)
+    trial = Trial("run_trial", stub=True)
+    trial.update_resources(PlacementGroupFactory(per_seed))
+
+    def restarts(steps):  # what Tune's scheduler would restart the trial with, if anything
+        new = grow(None, trial, {"env_steps": steps}, None)
+        return new if new is not None and new != trial.placement_group_factory else None
+
+    assert restarts(1792) is None
+    trial.update_resources(restarts(2048))
+    assert len(trial.placement_group_factory.bundles) == 2
+    for steps in (1792, 2048, 2304):  # rows again from before the rung, then on
+        assert restarts(steps) is None, steps
+    assert len(restarts(6144).bundles) == 4
+
+
 def test_the_statistics_against_hand_computed_values():
     values = [100.0, 110.0, 90.0, 10.0]  # one seed stalled
     assert aggregate(values, "mean") == 77.5

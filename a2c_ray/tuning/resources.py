@@ -119,7 +119,12 @@ class SeedsPerRung:
 
     def __call__(self, tune_controller: Any, trial: Any, result: dict[str, Any],
                  scheduler: Any) -> Any:
-        """The trial's placement group past ``result``'s env step; None while it is the same."""
+        """The trial's placement group past ``result``'s env step; None unless it grows.
+
+        A trial never gives seeds back: a restored trial first reports again the rows its
+        stored files lack, some from before the rung where it earned its seeds, and answering
+        those with the smaller group would restart it twice more for nothing.
+        """
         from ray.tune import PlacementGroupFactory
 
         from a2c_ray.core.rungs import seeds_after
@@ -127,4 +132,5 @@ class SeedsPerRung:
         if "env_steps" not in result:
             return None
         seeds = seeds_after(result["env_steps"], self.milestones, self.schedule)
-        return PlacementGroupFactory(self.per_seed * seeds)
+        held = len(trial.placement_group_factory.bundles) // len(self.per_seed)
+        return PlacementGroupFactory(self.per_seed * seeds) if seeds > held else None

@@ -163,7 +163,8 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
     configs = configs[:max(1, held, in_checkpoint)]
     if resume is not None:
-        print(f"trial {context.get_trial_id()} resumes from {resume}", flush=True)
+        print(f"trial {context.get_trial_id()} resumes from {resume} on {len(configs)} seed(s)",
+              flush=True)
     every = configs[0].checkpoint_interval
     reports = _saved_reports(resume) if resume is not None else []
     with SeedGroup(configs, spec.score_evals, resume, evaluations(configs[0], spec)) as group:
