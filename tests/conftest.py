@@ -26,11 +26,11 @@ def pytest_configure(config: pytest.Config) -> None:
         token.write_text(secrets.token_hex(32))
 
 
-# The test files that start sweeps, longest first: on 2 cores (`pytest --durations=0`) from
-# about 210 s (test_tune.py) down to about 30 s (test_actors.py). pytest-xdist hands each file
-# to the worker that is free (pyproject's `--dist loadfile`, in collection order there), so
-# the long files go first and the two workers end together instead of one running the last
-# long file alone.
+# The test files that start sweeps, about in the order of their time on 2 cores (`pytest
+# --durations=0`: from 210-240 s for test_tune.py down to 20-30 s for test_actors.py; files
+# near each other swap places from run to run). pytest-xdist hands each file to the worker
+# that is free (pyproject's `--dist loadfile`, in collection order there), so the long files
+# go first and the two workers end together instead of one running the last long file alone.
 LONGEST_FIRST = (
     "test_tune.py", "test_selection.py", "test_faults.py", "test_tracking.py", "test_s3.py",
     "test_fault_soak.py", "test_driver.py", "test_results.py", "test_cli.py",
