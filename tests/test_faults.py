@@ -4,6 +4,7 @@ its Optuna study, whichever of Tune's saved files a killed driver left newest.""
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -39,6 +40,12 @@ def _rows(trial: Path) -> int:
         return len((trial / "result.json").read_text().splitlines())
     except FileNotFoundError:
         return 0
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: its size and modification time."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file()}
 
 
 def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = False) -> Path:
@@ -134,13 +141,24 @@ MOMENTS = {  # which of Tune's files the killed driver left from an earlier save
 }
 
 
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory) -> Path:
+    """One sweep killed with its last trial running, checkpointed and 8 rows in: each moment
+    resumes a copy of it (a copied sweep keeps to its own files and study:
+    ``run.storage.moved_study``), which saves two kills."""
+    return _kill_with_trials_saved(tmp_path_factory.mktemp("killed"), "fault", checkpointed=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("older", list(MOMENTS))
-def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_path, older):
-    exp = _kill_with_trials_saved(tmp_path, "fault", checkpointed=older == "a trial's rows")
+def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_path, killed,
+                                                                         older):
+    original = _tree(killed)
+    exp = Path(shutil.copytree(killed, tmp_path / "fault"))
     MOMENTS[older](exp)
     r = run(["--resume", "--name", "fault", "--storage-path", str(tmp_path)])
     assert r.returncode == 0, r.stderr[-3000:]
+    assert _tree(killed) == original  # the resume wrote to its copy alone
     summary = json.loads((exp / "summary.json").read_text())
     tune_trials = _saved_trials(exp)
     assert summary["num_trials"] == 4 and len(tune_trials) == 4
