@@ -223,7 +223,8 @@ def test_the_replay_makes_the_real_sweeps_decisions(race):
 def test_a_trial_that_gains_seeds_resumes_exactly_after_a_sigkill(tmp_path, race):
     """SIGKILLed once a trial has earned its second seed, the sweep resumes, and every report
     of every trial equals the uninterrupted sweep's at the same env step, seed for seed (same
-    sampler, one trial at a time): the grown trial continues with both seeds exactly."""
+    sampler, one trial at a time): the grown trial continues with both seeds exactly. (A trial
+    asked for but not yet saved when the kill landed runs again on new seeds.)"""
     args = ["--num-samples", "5", *RACE, "--storage-path", str(tmp_path), "--name", "race",
             "--search-space", _space(tmp_path)]
     with (tmp_path / "out.txt").open("w") as out:
@@ -231,14 +232,20 @@ def test_a_trial_that_gains_seeds_resumes_exactly_after_a_sigkill(tmp_path, race
                                 start_new_session=True,
                                 env={**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"})
     exp = tmp_path / "race"
+    reference = _rows(race)
+    # killed soon after the first trial that grew and ran its whole budget in the other sweep
+    # has grown: the driver writes a trial's rows some reports behind it, and a trial nearer
+    # its end could be over, and the next one asked for, by the time the kill lands
+    target = next(block for block in sorted(reference)
+                  if len(reference[block][-1]["per_seed"]) == 2
+                  and reference[block][-1]["env_steps"] >= 8192)
     deadline = time.monotonic() + 600
     grown: dict[tuple[int, ...], int] = {}
     try:
         while time.monotonic() < deadline and proc.poll() is None and not grown:
-            rows = _rows(exp) if exp.exists() else {}
-            grown = {block: r[-1]["env_steps"] for block, r in rows.items()
-                     if r and len(r[-1]["per_seed"]) == 2 and not r[-1].get("done")
-                     and r[-1]["env_steps"] < 5000}
+            rows = (_rows(exp) if exp.exists() else {}).get(target)
+            if rows and len(rows[-1]["per_seed"]) == 2 and rows[-1]["env_steps"] <= 3072:
+                grown = {target: rows[-1]["env_steps"]}
             time.sleep(0.2)
         assert proc.poll() is None, "the sweep ended before a grown trial could be killed"
         os.killpg(proc.pid, signal.SIGKILL)
@@ -249,9 +256,20 @@ def test_a_trial_that_gains_seeds_resumes_exactly_after_a_sigkill(tmp_path, race
     time.sleep(2)
     r = run(["--resume", "--name", "race", "--storage-path", str(tmp_path)])
     assert r.returncode == 0, r.stderr[-3000:]
-    resumed, reference = _rows(exp), _rows(race)
-    assert set(resumed) == set(reference) and len(resumed) == 5
+    resumed = _rows(exp)
+    assert len(resumed) == 5
+    # A trial the killed driver had asked the study for but Tune had not saved yet is FAIL
+    # (lost_at_restore) and its configuration runs again in a new trial, on that trial's seeds
+    # (docs/design.md); every other trial is the same trial on the same seeds.
+    study = optuna.load_study(study_name="race", storage=f"sqlite:///{exp / 'optuna.db'}")
+    lost = [t for t in study.trials if t.user_attrs.get("lost_at_restore")]
+    assert len(set(reference) - set(resumed)) == len(set(resumed) - set(reference)) == len(lost)
+    for t, block in zip(lost, sorted(set(resumed) - set(reference)), strict=True):
+        config = resumed[block][-1]["config"]
+        assert {k: config[k] for k in t.params} == t.params  # the lost one's configuration
     for block, rows in resumed.items():
+        if block not in reference:
+            continue  # the redrawn one: a configuration of the other sweep on other seeds
         steps = [row["env_steps"] for row in rows]
         assert steps == sorted(set(steps)), block  # no report twice, none going back
         expected = {row["env_steps"]: row["per_seed"] for row in reference[block]}
