@@ -1,0 +1,138 @@
+"""The side-by-side benchmark's plumbing on tiny budgets (benchmarks/peer_sweep.py).
+
+Real parts throughout: rl-baselines3-zoo's own ``-optimize`` and ``train`` in subprocesses, its
+Optuna study in SQLite, a real ``python -m a2c_ray.tune`` sweep and ``a2c_ray.train`` runs on
+CartPole-v1. The long runs themselves are benchmarks, never tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+pytest.importorskip("rl_zoo3", reason="the benchmark extra: pip install -e '.[bench]'")
+
+from benchmarks import peer_sweep as ps  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(tmp_path: Path, env: str = "CartPole-v1", steps: int = 600, worth: int = 2,
+          **more) -> ps.Bench:
+    a = argparse.Namespace(env=env, trial_steps=steps, trials_worth=worth, tuner_seeds=[0],
+                           test_seeds=1, test_seed_start=ps.TEST_SEED_START, eval_episodes=2,
+                           jobs=2, work_dir=str(tmp_path), **more)
+    return ps.Bench(a)
+
+
+def test_a2c_ray_expected_steps_by_hand():
+    # grace T/10, factor 3: rungs at 0.1, 0.3, 0.9 T; past rung k with chance 3**-k
+    by_hand = 3 * (0.1 + 0.2 / 3 + 0.6 / 9 + 0.1 / 27)
+    assert ps.a2c_ray_expected_steps(100_000) == pytest.approx(by_hand * 100_000)
+    # seeds earned at the rungs: 1 before the first, 2 after it
+    by_hand = 1 * 0.1 + 2 * (0.2 / 3 + 0.6 / 9 + 0.1 / 27)
+    assert ps.a2c_ray_expected_steps(100_000, seeds=(1, 2)) == pytest.approx(by_hand * 100_000)
+    # 33 trials' worth, 15 of them the validation's: 18 T / 0.711 T
+    assert ps.a2c_ray_samples(300_000, 33 * 300_000) == 25
+
+
+def test_zoo_entry_for_v5_is_its_v4_entry_and_unknown_envs_exit_2():
+    entry, source = ps.zoo_entry("HalfCheetah-v5")
+    assert source == "HalfCheetah-v4" and entry["normalize"] is True
+    entry, source = ps.zoo_entry("Acrobot-v1")
+    assert source == "Acrobot-v1" and entry["n_envs"] == 16
+    out = subprocess.run([sys.executable, "-m", "benchmarks.peer_sweep", "--env", "NoSuch-v0",
+                          "--work-dir", "/nonexistent/never"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "NoSuch-v0" in out.stderr
+
+
+def test_pruned_trials_count_the_steps_to_their_pruning(tmp_path):
+    dist = {"x": FloatDistribution(0, 1), "n_steps": FloatDistribution(1, 4096)}
+    T, n_envs = 300_000, 1  # three evaluations, every 100k steps
+
+    def trial(state, reports):
+        return create_trial(state=state, params={"x": 0.5, "n_steps": 64.0}, distributions=dist,
+                            value=1.0 if state == TrialState.COMPLETE else None,
+                            intermediate_values={i + 1: 0.0 for i in range(reports)})
+
+    assert ps.zoo_trial_steps(trial(TrialState.PRUNED, 1), T, n_envs) == (100_000, False)
+    assert ps.zoo_trial_steps(trial(TrialState.PRUNED, 2), T, n_envs) == (200_000, False)
+    assert ps.zoo_trial_steps(trial(TrialState.PRUNED, 3), T, n_envs) == (300_032, False)
+    assert ps.zoo_trial_steps(trial(TrialState.COMPLETE, 3), T, n_envs) == (300_032, False)
+    # pruned for a NaN before any evaluation: the budget, as a bound
+    assert ps.zoo_trial_steps(trial(TrialState.PRUNED, 0), T, n_envs) == (T, True)
+
+
+def test_a_killed_zoo_studys_running_trials_become_fail(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.tell(study.ask(), 1.0)
+    study.ask()  # left RUNNING, as a killed zoo process leaves its trial
+    assert ps.zoo_fail_running(storage, "s") == 1
+    states = [t.state for t in optuna.load_study(study_name="s", storage=storage).trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL]
+    assert ps.zoo_fail_running(storage, "s") == 0
+    assert ps.zoo_fail_running(f"sqlite:///{tmp_path / 'none.db'}", "none") == 0
+
+
+@pytest.mark.slow
+def test_zoo_tuning_counts_its_steps_and_its_pick_trains_the_same_rollouts(tmp_path):
+    b = bench(tmp_path)
+    unit = b.tune_zoo(seed=0)
+    study = optuna.load_study(study_name="zoo_s0", storage=f"sqlite:///{b.dir}/tuning/zoo_s0/"
+                              "study.db")
+    assert unit["trials"] == len(study.trials) >= 2
+    assert unit["train_env_steps"] >= b.B - b.T / 2  # topped up to the budget
+    assert unit["pick_trial"] == study.best_trial.number
+    assert unit["pick"]["n_envs"] == 8 and unit["pick"]["policy_kwargs"].startswith("dict(")
+    # the pick trained by the zoo's own train from the written file: the same whole rollouts
+    # of n_steps x n_envs that the count gives the study's trial
+    result = b.train_zoo(tmp_path / "pick", ps.TEST_SEED_START, unit["pick"])
+    counted, bound = ps.zoo_trial_steps(study.best_trial, b.T, 8)
+    assert result["env_steps"] == counted and not bound
+    assert math.isfinite(result["return"]) and 8 <= result["return"] <= 500
+    # the same unit again: the study is complete, nothing is launched
+    again = b.tune_zoo(seed=0)
+    assert again["attempts"] == unit["attempts"] and again["trials"] == unit["trials"]
+
+
+@pytest.mark.slow
+def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.peer_sweep", "--env", "CartPole-v1",
+           "--trial-steps", "1000", "--trials-worth", "16", "--tuner-seeds", "0",
+           "--test-seeds", "1", "--eval-episodes", "2", "--work-dir", str(tmp_path),
+           "--rows", "a2c_ray", "a2c_ray-defaults", "sb3-defaults"]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    record = json.loads((tmp_path / "CartPole-v1" / "record.json").read_text())
+    (unit,) = record["tuning"]
+    # 16 trials' worth, 15 of them the validation's: one trial (SB3's defaults, the first
+    # start point) on three seeds, then it alone re-trained on 5 validation seeds
+    assert unit["procedure"] == "a2c_ray" and unit["num_samples"] == 1 == unit["trials"]
+    assert 3 * 1000 <= unit["search_env_steps"] < 3 * 1100
+    assert 5 * 1000 <= unit["validation_env_steps"] < 5 * 1100
+    assert unit["train_env_steps"] == unit["search_env_steps"] + unit["validation_env_steps"]
+    assert unit["wall_s"] > 0 and unit["attempts"] == 1
+    assert {t["row"] for t in record["tests"]} == {"a2c_ray", "a2c_ray-defaults", "sb3-defaults"}
+    for t in record["tests"]:
+        assert t["seed"] == ps.TEST_SEED_START and t["env_steps"] >= 1000
+        assert 8 <= t["return"] <= 500
+    # run again: every unit is in the record, nothing trains, the same table
+    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert json.loads((tmp_path / "CartPole-v1" / "record.json").read_text()) == record
+    assert "| a2c_ray | tuner seed 0 |" in second.stdout
+    # the same flags are required to go on with a record
+    other = subprocess.run(cmd[:6] + ["2000"] + cmd[7:], cwd=ROOT, capture_output=True, text=True)
+    assert other.returncode == 2 and "trial_steps 1000, not 2000" in other.stderr
