@@ -629,6 +629,18 @@ def unpack(bench: Bench, src: Path) -> None:
     print(f"unpacked into {bench.dir}; run the same command to resume")
 
 
+def check_env(env: str, rows: list[str]) -> None:
+    """Exit 2 with one line, before anything is written, for an env a row cannot run."""
+    import gymnasium as gym
+
+    try:
+        gym.spec(env)
+    except gym.error.Error as err:
+        fail(f"--env {env}: not a registered gymnasium id ({err})")
+    if {"zoo", "zoo-published"} & set(rows):
+        zoo_entry(env)
+
+
 def main() -> None:
     p = Parser(prog="python -m benchmarks.peer_sweep", description=__doc__.splitlines()[0])
     p.add_argument("--env", required=True)
@@ -661,6 +673,8 @@ def main() -> None:
         bench.env, bench.dir = a.env, Path(a.work_dir).expanduser().resolve() / a.env
         unpack(bench, Path(a.unpack))
         return
+    if not a.pack:
+        check_env(a.env, a.rows)
     bench = Bench(a)
     if a.pack:
         pack(bench, Path(a.pack))
