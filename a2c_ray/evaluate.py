@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import ConfigError
 from a2c_ray.run import checkpoint
-from a2c_ray.run import storage as st
 from a2c_ray.run.checkpoint import CheckpointError, load_checkpoint
 from a2c_ray.sampling.envs import EnvIdError, env_spaces
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.core import storage as st
 from a2c_ray.results import (
     best_trials,
     describe_statuses,
@@ -32,7 +33,6 @@ from a2c_ray.results.analysis import (
     seed_bands_figure,
     top_curves_figure,
 )
-from a2c_ray.run import storage as st
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;

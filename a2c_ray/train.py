@@ -15,8 +15,8 @@ from typing import Any
 from a2c_ray.cli import Parser, UsageError, prepare_ray, run_cli
 from a2c_ray.core.config import A2CConfig, ConfigError, parse_override
 from a2c_ray.core.spaces import SpaceError
+from a2c_ray.core.storage import read_config
 from a2c_ray.run.checkpoint import CheckpointError, is_checkpoint, load_config
-from a2c_ray.run.storage import read_config
 from a2c_ray.sampling.envs import EnvIdError, env_spaces
 
 
@@ -169,7 +169,7 @@ def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
                    track: tuple[str, str, str | None] | None) -> list[dict[str, Any]]:
     """Train the seeds at once, the first in this process and the others as Ray actors.
 
-    The sweep's seed group (``tuning.lockstep.SeedGroup``): each seed a ``Trainer`` writing
+    The seed group (``run.lockstep.SeedGroup``): each seed a ``Trainer`` writing
     its own DIR/seed_S, as if trained alone, one CPU each and one more per rollout actor. A
     local Ray claims as many CPUs as the seeds need, so they never wait for one another.
     """
@@ -177,7 +177,7 @@ def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
 
     from a2c_ray.run.actors import ensure_ray
     from a2c_ray.run.checkpoint import resolve
-    from a2c_ray.tuning.lockstep import SeedGroup
+    from a2c_ray.run.lockstep import SeedGroup
 
     per_seed = configs[0].num_rollout_workers
     needed = len(configs) - 1 + len(configs) * per_seed  # seed actors and rollout actors

@@ -34,12 +34,12 @@ from a2c_ray.cli import (
     prepare_ray,
     run_cli,
 )
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import A2CConfig, ConfigError
 from a2c_ray.core.seeds import test_seeds, validation_seeds
 from a2c_ray.core.spaces import SpaceError
+from a2c_ray.core.storage import DEFAULT_STORAGE
 from a2c_ray.results import describe_statuses, load_curves, load_trials, ranked, table
-from a2c_ray.run import storage as st
-from a2c_ray.run.storage import DEFAULT_STORAGE
 from a2c_ray.sampling.envs import EnvIdError
 from a2c_ray.tuning.config import METRIC, RESUME_APPLIES, SweepConfig, SweepPlan
 from a2c_ray.tuning.control import (

@@ -227,7 +227,7 @@ class Soak:
         return where
 
     def start_driver(self, resumed: bool) -> Driver:
-        from a2c_ray.run import storage as st
+        from a2c_ray.core import storage as st
 
         a = self.args
         if resumed and not st.exists(f"{self.exp}/sweep.json"):
@@ -399,7 +399,7 @@ def _cmdline(p: Any) -> list[str]:
 
 def _params(row: Any) -> dict[str, Any]:
     """A trial's searched fields and seeds, as Tune gave them (its params.json)."""
-    from a2c_ray.run import storage as st
+    from a2c_ray.core import storage as st
 
     if row["trial_dir"] is None or not isinstance(row["trial_dir"], str):
         return {}
@@ -469,8 +469,8 @@ def check_rows(plan: Any, trials: Any) -> dict[str, Any]:
 
     import pandas as pd
 
+    from a2c_ray.core import storage as st
     from a2c_ray.core.config import A2CConfig
-    from a2c_ray.run import storage as st
     from a2c_ray.tuning.schedule import report_every
 
     problems, rows = [], 0
@@ -510,8 +510,14 @@ def check_rows(plan: Any, trials: Any) -> dict[str, Any]:
 def reference_score(plan: Any, exp: str, params: dict[str, Any], env_steps: int) -> float:
     """The score of ``params`` (its seeds included) trained once, without faults, to
     ``env_steps``: the trial's own stepping and scoring (``tuning.trial``)."""
-    from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
-    from a2c_ray.tuning.trial import TrialSpec, evaluations, next_report, trial_configs
+    from a2c_ray.run.lockstep import SeedGroup
+    from a2c_ray.tuning.trial import (
+        TrialSpec,
+        evaluations,
+        next_report,
+        trial_configs,
+        trial_metrics,
+    )
 
     spec = TrialSpec.of(plan, exp)
     configs = trial_configs(params, spec)
@@ -547,8 +553,8 @@ def check_scores(soak: Soak, plan: Any, trials: Any, limit: int | None) -> dict[
 
 
 def check_summary(soak: Soak, plan: Any, trials: Any) -> dict[str, Any]:
+    from a2c_ray.core import storage as st
     from a2c_ray.results import ranked, sweep_summary
-    from a2c_ray.run import storage as st
 
     problems = []
     summary = sweep_summary(soak.exp) or {}
@@ -586,8 +592,8 @@ def check_drivers(soak: Soak) -> dict[str, Any]:
 
 
 def invariants(soak: Soak, score_limit: int | None) -> list[dict[str, Any]]:
+    from a2c_ray.core import storage as st
     from a2c_ray.results import load_trials
-    from a2c_ray.run import storage as st
     from a2c_ray.tuning.config import SweepPlan
 
     plan = SweepPlan.from_json(json.loads(st.read_text(st.join(soak.exp, "sweep.json"))))

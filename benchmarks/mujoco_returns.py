@@ -171,7 +171,7 @@ def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
     Holds the sweep (and confirmation) directory, the finished peer runs and the logs; leaves
     out what resuming does not read: TensorBoard event files, and checkpoints other than an
     unfinished trial's latest. ``--unpack`` puts it back in a work directory; the same
-    command then resumes there (a moved sweep finds its study: ``run.storage.moved_study``).
+    command then resumes there (a moved sweep finds its study: ``core.storage.moved_study``).
     """
     exp = work / f"returns_{a.env}"
     if not (exp / "sweep.json").exists():

@@ -129,7 +129,7 @@ def test_a_resume_started_while_the_driver_stops_waits_for_it(tmp_path):
 
 STOPPED_BEFORE_THE_STUDY = """
 import json, sys
-from a2c_ray.run import storage as st
+from a2c_ray.core import storage as st
 from a2c_ray.tune import SweepConfig, open_new
 from a2c_ray.tuning.tuner import new_tuner
 

@@ -145,7 +145,7 @@ MOMENTS = {  # which of Tune's files the killed driver left from an earlier save
 def killed(tmp_path_factory) -> Path:
     """One sweep killed with its last trial running, checkpointed and 8 rows in: each moment
     resumes a copy of it (a copied sweep keeps to its own files and study:
-    ``run.storage.moved_study``), which saves two kills."""
+    ``core.storage.moved_study``), which saves two kills."""
     return _kill_with_trials_saved(tmp_path_factory.mktemp("killed"), "fault", checkpointed=True)
 
 
@@ -205,7 +205,7 @@ def test_a_stored_file_copied_back_while_s3_is_away_waits_for_it(tmp_path, monke
 
     import boto3
 
-    from a2c_ray.run import storage as st
+    from a2c_ray.core import storage as st
     from a2c_ray.tuning.console import copy_back
     from benchmarks.fault_soak import S3Endpoint
 

@@ -14,8 +14,9 @@ from a2c_ray.core import seeds as seeding
 from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
 from a2c_ray.results import seed_stats
 from a2c_ray.run.checkpoint import load_config, seed_checkpoints
-from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
+from a2c_ray.run.lockstep import SeedGroup
 from a2c_ray.tuning.searcher import StudySearcher, close_orphans
+from a2c_ray.tuning.trial import trial_metrics
 
 CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=3072, eval_episodes=2,
                 eval_interval_steps=512, rollout_length=16, envs_per_worker=4)
@@ -115,7 +116,7 @@ def _two_trials_in_one_group(configs_a, configs_b, steps):
     """Run in a placement group, as a sweep's trial actor: trial a, then trial b."""
     import ray
 
-    from a2c_ray.tuning import lockstep
+    from a2c_ray.run import lockstep
 
     def one(configs):
         with SeedGroup(configs, score_evals=2) as group:

@@ -17,7 +17,7 @@ def _layer(name: str) -> list[str]:
 
 # every module of the core data and results layers, the package's face and the storage paths;
 # core.spaces names gymnasium's spaces, so gymnasium may load with the core
-LIGHT = ["a2c_ray", "a2c_ray.gae", "a2c_ray.run.storage", *_layer("core"), *_layer("results")]
+LIGHT = ["a2c_ray", "a2c_ray.gae", "a2c_ray.core.storage", *_layer("core"), *_layer("results")]
 
 
 @pytest.mark.parametrize("module", LIGHT)

@@ -19,8 +19,8 @@ import optuna
 import pytest
 from moto.server import ThreadedMotoServer
 
+from a2c_ray.core import storage as st
 from a2c_ray.results import load_curves, load_trials, tune_trial_states
-from a2c_ray.run import storage as st
 from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]

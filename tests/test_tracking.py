@@ -37,6 +37,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _beside_python(tool: str) -> str:
+    """A console script of this interpreter's environment, activated or not."""
+    path = Path(sys.executable).parent / tool
+    return str(path) if path.exists() else tool
+
+
 def _serve(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -139,7 +145,7 @@ def test_a_tracked_sweep_is_in_mlflow_trial_by_trial(tracked_sweep):
 @pytest.mark.slow
 def test_the_mlflow_ui_shows_the_sweeps_runs(tracked_sweep, tmp_path):
     port = _free_port()
-    server = _serve(["mlflow", "server", "--backend-store-uri",
+    server = _serve([_beside_python("mlflow"), "server", "--backend-store-uri",
                      f"sqlite:///{tracked_sweep / 'mlflow.db'}", "--host", "127.0.0.1",
                      "--port", str(port), "--workers", "1"], port, tmp_path / "mlflow.log")
     try:
@@ -163,8 +169,8 @@ def test_optuna_dashboard_shows_the_pruned_trials_and_their_env_steps(tracked_sw
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned, "the sweep stopped no trial early"
     port = _free_port()
-    server = _serve(["optuna-dashboard", url, "--host", "127.0.0.1", "--port", str(port)],
-                    port, tmp_path / "dashboard.log")
+    server = _serve([_beside_python("optuna-dashboard"), url, "--host", "127.0.0.1", "--port",
+                     str(port)], port, tmp_path / "dashboard.log")
     try:
         trial = pruned[0]
         text = _text(f"http://127.0.0.1:{port}/dashboard/studies/{study._study_id}/trials"

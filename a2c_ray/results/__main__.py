@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.core import storage as st
 from a2c_ray.results.readers import export_parquet, load_trials, table
-from a2c_ray.run import storage as st
 
 
 def main() -> int:

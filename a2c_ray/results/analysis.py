@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from a2c_ray.core.storage import DEFAULT_STORAGE
 from a2c_ray.results.readers import load_trials, ranked, sweep_settings, sweep_summary
-from a2c_ray.run.storage import DEFAULT_STORAGE
 
 
 def sweep_path(default_storage: str = DEFAULT_STORAGE) -> str:
@@ -103,24 +103,6 @@ def seed_band(curves: pd.DataFrame, metric: str, points: int = 100) -> pd.DataFr
 def _run_key(curves: pd.DataFrame) -> list[str]:
     """Columns that tell one run's rows from another's: trial_id, and seed where present."""
     return ["trial_id", "seed"] if "seed" in curves else ["trial_id"]
-
-
-def plot_curves(curves: pd.DataFrame, trial_ids: list[str], metric: str, ax: Any = None,
-                label: str | None = None) -> Any:
-    """One line per trial of ``metric`` against env_steps; markers where points are few."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
-    for tid in trial_ids:
-        g = curves[curves["trial_id"] == tid].dropna(subset=[metric])
-        ax.plot(g["env_steps"], g[metric], label=str(tid), marker="o" if len(g) < 30 else None,
-                markersize=4)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(label or metric)
-    if trial_ids:
-        ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    return ax
 
 
 def plot_band(band: pd.DataFrame, label: str, ax: Any = None, ylabel: str | None = None) -> Any:
@@ -213,8 +195,8 @@ def seed_bands_figure(path: str) -> Any | None:
     """
     import matplotlib.pyplot as plt
 
+    from a2c_ray.core import storage as st
     from a2c_ray.results.readers import load_curves
-    from a2c_ray.run import storage as st
 
     confirm = st.join(path, "confirm")
     if not st.exists(confirm):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from a2c_ray.run import storage as st
+from a2c_ray.core import storage as st
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 
@@ -232,7 +232,8 @@ def load_curves(path: str | Path) -> pd.DataFrame:
 
     One row per seed and report of each trial that ``load_trials`` lists. A trial of several
     seeds reports each seed's own values (``per_seed``): its rows hold those, each seed's
-    ``score`` among them (the trial's score is their mean), and repeat what the report holds
+    ``score`` among them (the trial's score is the sweep's statistic over them, by default
+    their mean less its standard error), and repeat what the report holds
     for the trial as a whole (``score_std``, ``score_min``, ``node_id``, ``time_total_s``...).
     A one-seed trial or a train run has one row per report, with every metric it reported.
     Rows a resumed trial reported twice (it continues from its last checkpoint) keep the last.

@@ -12,10 +12,9 @@ The sweep reuses its trial actors (Tune's ``reuse_actors``): one process runs tr
 trial, and a finished trial's seed actors serve the next trial in the same placement group,
 so a trial starts without a new process and torch's imports (3-4 s each).
 
-The ranking metric, ``score``, is the sweep's statistic (``SweepConfig.score``, by default the
-mean less its standard error) over the seeds of each seed's average of its latest
-``score_evals`` deterministic evaluations (``Trainer.score``); ``score_std`` and ``score_min``
-say how much it depends on the seed.
+Each seed reports its ``score``, the average of its latest ``score_evals`` deterministic
+evaluations (``Trainer.score``); ``python -m a2c_ray.train --seed 0 1 2`` trains its seeds the
+same way, and a sweep's trial ranks by a statistic over them (``tuning.trial.trial_metrics``).
 
 Which seeds a trial trains on is ``a2c_ray.core.seeds``'s to say.
 """
@@ -23,29 +22,17 @@ Which seeds a trial trains on is ``a2c_ray.core.seeds``'s to say.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import ray
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import A2CConfig
-from a2c_ray.core.scores import aggregate
-from a2c_ray.run import storage as st
 from a2c_ray.run.checkpoint import SEEDS, seed_checkpoints, seed_dirname
 from a2c_ray.run.trainer import Trainer
-
-# The per-seed values a trial reports (and load_curves shows, one row per seed).
-SEED_METRICS = (
-    "env_steps", "score", "eval_return_last", "eval_return_mean", "eval_return_std",
-    "episode_return_mean", "episode_len_mean", "policy_loss", "value_loss", "entropy",
-    "explained_variance", "grad_norm", "env_steps_per_s",
-)
-# Summed over seeds rather than averaged.
-SUMMED = ("worker_failures",)
 
 
 class SeedRunner:
@@ -278,34 +265,3 @@ class SeedGroup:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return float(np.mean(finite)) if finite else math.nan
-
-
-def trial_metrics(per_seed: list[dict[str, float]], statistic: str = "mean") -> dict[str, Any]:
-    """What a trial reports: the seeds' metrics averaged, the score and its spread, each seed.
-
-    ``score`` is NaN until every seed has been evaluated; ``score_std`` is the sample standard
-    deviation over seeds (0 for one seed); ``per_seed`` maps each seed to its own values.
-    """
-    first = per_seed[0]
-    out: dict[str, Any] = {}
-    for key, value in first.items():
-        if key == "seed" or not isinstance(value, int | float):
-            continue
-        values = [float(m[key]) for m in per_seed]
-        out[key] = float(sum(values)) if key in SUMMED else _mean(values)
-    for key in ("env_steps", "iteration", "weights_version"):
-        out[key] = first[key]
-    scores = [float(m["score"]) for m in per_seed]
-    whole = not any(math.isnan(s) for s in scores)
-    out["score"] = aggregate(scores, statistic)
-    out["score_std"] = float(np.std(scores, ddof=1)) if whole and len(scores) > 1 else (
-        0.0 if whole else math.nan)
-    out["score_min"] = float(min(scores)) if whole else math.nan
-    out["per_seed"] = {str(int(m["seed"])): {k: float(m[k]) for k in SEED_METRICS if k in m}
-                       for m in per_seed}
-    return out

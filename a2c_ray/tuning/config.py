@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import (
     EVAL_HISTORY,
     ConfigError,
@@ -29,8 +30,7 @@ from a2c_ray.core.config import (
 from a2c_ray.core.rungs import asha_milestones
 from a2c_ray.core.scores import STATISTICS
 from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, MAX_VALIDATION_SEEDS
-from a2c_ray.run import storage as st
-from a2c_ray.run.storage import DEFAULT_STORAGE
+from a2c_ray.core.storage import DEFAULT_STORAGE
 from a2c_ray.run.tracking import TRACKERS
 
 log = logging.getLogger("a2c_ray")

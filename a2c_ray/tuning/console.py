@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from a2c_ray.run import storage as st
+from a2c_ray.core import storage as st
 from a2c_ray.tuning.config import METRIC
 
 PROGRESS_COLUMNS = ("env_steps", METRIC, "score_min", "episode_return_mean", "env_steps_per_s")
@@ -104,7 +104,7 @@ def copy_back(stored: str, filesystem: Any, local: Path) -> None:
     """Copy a trial's stored file to the driver's staging directory, where it has none.
 
     Nothing to copy for a trial that has reported nothing yet; storage out of reach for a
-    while (an S3 endpoint restarted) is waited for (``run.storage.retrying``), where it ended
+    while (an S3 endpoint restarted) is waited for (``core.storage.retrying``), where it ended
     the driver. A row cut off at the end (the file uploaded while the driver wrote it) is
     dropped, so that the rows appended after it start on a line of their own.
     """

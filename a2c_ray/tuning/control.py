@@ -18,8 +18,8 @@ import time
 from types import FrameType
 from typing import Any
 
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import field_error
-from a2c_ray.run import storage as st
 from a2c_ray.tuning.config import RESUME_APPLIES, SweepConfig, SweepPlan
 from a2c_ray.tuning.plan import check_resume, plan
 
@@ -131,7 +131,7 @@ def open_saved(name: str, storage_path: str, **applies: Any) -> SweepPlan:
 
     ``applies`` are fields of ``RESUME_APPLIES`` (where it is and how it runs), which the
     caller decides; every other one is the sweep's own. A sweep directory that was moved
-    keeps its Optuna study inside it (``run.storage.moved_study``): its sweep.json is updated to
+    keeps its Optuna study inside it (``core.storage.moved_study``): its sweep.json is updated to
     say where the study is now.
 
     Raises:

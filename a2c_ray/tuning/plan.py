@@ -14,9 +14,9 @@ from typing import Any
 
 from gymnasium import spaces as gym_spaces
 
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import A2CConfig, field_error
-from a2c_ray.run import storage as st
-from a2c_ray.run.storage import DEFAULT_STORAGE, read_config
+from a2c_ray.core.storage import DEFAULT_STORAGE, read_config
 from a2c_ray.sampling.envs import env_spaces
 from a2c_ray.tuning.config import RESUME_APPLIES, SEARCH_EVAL_EPISODES, SweepConfig, SweepPlan
 from a2c_ray.tuning.space import (

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from a2c_ray.run import storage as st
+from a2c_ray.core import storage as st
 
 log = logging.getLogger("a2c_ray.tune")
 

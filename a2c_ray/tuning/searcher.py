@@ -40,9 +40,9 @@ from typing import Any
 import optuna
 from ray.tune.search import Searcher, SearchGenerator
 
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import field_error
 from a2c_ray.core.seeds import train_seeds
-from a2c_ray.run import storage as st
 from a2c_ray.tuning.saved import saved_trials
 
 
@@ -79,7 +79,7 @@ def restore_study_at(url: str) -> None:
     """Searchers restored in this process open the study at ``url``, not the saved URL.
 
     A resumed sweep passes the URL in its ``sweep.json``: a sweep directory that was moved
-    keeps its study inside it (``run.storage.moved_study``), while the experiment state Tune
+    keeps its study inside it (``core.storage.moved_study``), while the experiment state Tune
     restores the searcher from still names the old path.
     """
     _RESTORE_AT[:] = [url]

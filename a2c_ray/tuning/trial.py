@@ -14,12 +14,16 @@ reports those rows again before it goes on, and each env step is in the files on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from a2c_ray.core import storage as st
 from a2c_ray.core.config import A2CConfig
-from a2c_ray.run import storage as st
+from a2c_ray.core.scores import aggregate
 from a2c_ray.run.checkpoint import CheckpointStore, seed_checkpoints
 from a2c_ray.tuning.config import SweepPlan
 from a2c_ray.tuning.console import last_env_steps
@@ -148,7 +152,7 @@ def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     import ray
     from ray import tune
 
-    from a2c_ray.tuning.lockstep import SeedGroup, trial_metrics
+    from a2c_ray.run.lockstep import SeedGroup
 
     context = tune.get_context()
     trial = st.join(spec.exp, Path(context.get_trial_dir()).name)
@@ -225,3 +229,44 @@ def trainable(fn: Any, spec: TrialSpec, resources: list[dict[str, float]],
 def search_trainable(plan: SweepPlan, exp: str) -> Any:
     """The search's trainable: ``run_trial`` with the sweep's seeds per trial."""
     return trainable(run_trial, TrialSpec.of(plan, exp), bundles(plan))
+
+
+# The per-seed values a trial reports (and load_curves shows, one row per seed).
+SEED_METRICS = (
+    "env_steps", "score", "eval_return_last", "eval_return_mean", "eval_return_std",
+    "episode_return_mean", "episode_len_mean", "policy_loss", "value_loss", "entropy",
+    "explained_variance", "grad_norm", "env_steps_per_s",
+)
+# Summed over seeds rather than averaged.
+SUMMED = ("worker_failures",)
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def trial_metrics(per_seed: list[dict[str, float]], statistic: str = "mean") -> dict[str, Any]:
+    """What a trial reports: the seeds' metrics averaged, the score and its spread, each seed.
+
+    ``score`` is NaN until every seed has been evaluated; ``score_std`` is the sample standard
+    deviation over seeds (0 for one seed); ``per_seed`` maps each seed to its own values.
+    """
+    first = per_seed[0]
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        if key == "seed" or not isinstance(value, int | float):
+            continue
+        values = [float(m[key]) for m in per_seed]
+        out[key] = float(sum(values)) if key in SUMMED else _mean(values)
+    for key in ("env_steps", "iteration", "weights_version"):
+        out[key] = first[key]
+    scores = [float(m["score"]) for m in per_seed]
+    whole = not any(math.isnan(s) for s in scores)
+    out["score"] = aggregate(scores, statistic)
+    out["score_std"] = float(np.std(scores, ddof=1)) if whole and len(scores) > 1 else (
+        0.0 if whole else math.nan)
+    out["score_min"] = float(min(scores)) if whole else math.nan
+    out["per_seed"] = {str(int(m["seed"])): {k: float(m[k]) for k in SEED_METRICS if k in m}
+                       for m in per_seed}
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from a2c_ray.run import storage as st
+from a2c_ray.core import storage as st
 from a2c_ray.tuning.config import SweepPlan
 from a2c_ray.tuning.console import progress_callback, result_loggers
 from a2c_ray.tuning.trial import search_trainable
