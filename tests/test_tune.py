@@ -392,6 +392,26 @@ def test_progress_table_shows_what_a_user_sweeps_for():
     assert lines[3].split() == ["a", "RUNNING", "-", "-", "-", "-", "-"]  # nothing reported
 
 
+def test_a_confirmation_run_shows_as_the_trial_it_retrains_and_its_seed():
+    from types import SimpleNamespace as Trial
+
+    from a2c_ray.tuning.console import progress_table, run_label
+
+    searched = ["546740e8", "0c1d2e3f"]
+    runs = [Trial(trial_id="36dfa_00004", status="RUNNING", config={"config_index": 1,
+                                                                     "seed": 30001},
+                  last_result={"env_steps": 4000, "score": 12.0}),
+            Trial(trial_id="36dfa_00000", status="TERMINATED",
+                  config={"config_index": 0, "seed": 30000},
+                  last_result={"env_steps": 9000, "score": 50.0})]
+    lines = progress_table(runs, 5, label=lambda t: run_label(t, searched)).splitlines()
+    assert "(546740e8 seed 30000, 9,000 steps)" in lines[0]
+    assert lines[2].split()[:4] == ["0c1d2e3f", "seed", "30001", "RUNNING"]
+    assert "36dfa" not in "\n".join(lines)
+    # a search's trial (no candidates) keeps its own id
+    assert run_label(runs[0]) == "36dfa_00004"
+
+
 @pytest.mark.parametrize("args,named", [
     (["--num-samples", "20"], "--num-samples 20 differs from the sweep's 8"),
     (["--max-steps", "5000"], "--max-steps 5000 differs from the sweep's 20000"),

@@ -66,7 +66,8 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
             tune_config=tune.TuneConfig(max_concurrent_trials=concurrency(plan, seeds=1),
                                         trial_dirname_creator=trial_dirname,
                                         reuse_actors=True),
-            run_config=run_config(plan, plan.exp, name),
+            run_config=run_config(plan, plan.exp, name,
+                                  candidates=[c.trial_id for c in candidates]),
         )
     grid = stop.fit(tuner)
     if stop.received is not None:

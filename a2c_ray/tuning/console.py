@@ -14,6 +14,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,13 @@ def quiet_tune() -> None:
                             message="The reported value is ignored because this `step=")
 
 
-def progress_callback(every_s: float = PROGRESS_EVERY_S) -> Any:
-    """A Tune callback printing ``progress_table`` every ``every_s`` seconds."""
+def progress_callback(every_s: float = PROGRESS_EVERY_S,
+                      candidates: list[str] | None = None) -> Any:
+    """A Tune callback printing ``progress_table`` every ``every_s`` seconds.
+
+    ``candidates``: in a confirmation, the search's trial ids its configurations came from, so
+    that each run shows as the trial it re-trains and its seed (``run_label``).
+    """
     from ray.tune import Callback
 
     class ProgressTable(Callback):
@@ -68,9 +74,22 @@ def progress_callback(every_s: float = PROGRESS_EVERY_S) -> Any:
             now = time.monotonic()
             if now - self.last >= every_s:
                 self.last = now
-                print(progress_table(trials, now - self.start), flush=True)
+                print(progress_table(trials, now - self.start,
+                                     label=lambda t: run_label(t, candidates)), flush=True)
 
     return ProgressTable()
+
+
+def run_label(trial: Any, candidates: list[str] | None = None) -> str:
+    """The id a user reads for a trial: the search's trial id (``546740e8``).
+
+    A confirmation's run re-trains one of the search's trials on one seed: it shows as that
+    trial and the seed (``546740e8 seed 30001``), never as Tune's id of the run.
+    """
+    config = getattr(trial, "config", None) or {}
+    if candidates is not None and "config_index" in config and "seed" in config:
+        return f"{candidates[int(config['config_index'])]} seed {int(config['seed'])}"
+    return str(trial.trial_id)
 
 
 def _last_env_steps(path: Path) -> int:
@@ -177,10 +196,12 @@ def result_loggers() -> list[Any]:
     return [KeepJson(), KeepCsv()]
 
 
-def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> str:
+def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10,
+                   label: Callable[[Any], str] = run_label) -> str:
     """Status counts, the best trial so far, and the running trials' progress, as text.
 
-    ``trials`` are Tune's trial objects (``trial_id``, ``status``, ``last_result``).
+    ``trials`` are Tune's trial objects (``trial_id``, ``status``, ``last_result``);
+    ``label`` names each (``run_label``).
     """
     counts: dict[str, int] = {}
     for t in trials:
@@ -191,12 +212,12 @@ def progress_table(trials: list[Any], elapsed_s: float, max_rows: int = 10) -> s
     scored = [t for t in trials if _finite(t.last_result.get(METRIC))]
     if scored:
         best = max(scored, key=lambda t: t.last_result[METRIC])
-        lines[0] += (f"   best {METRIC} {best.last_result[METRIC]:.1f} ({best.trial_id}, "
+        lines[0] += (f"   best {METRIC} {best.last_result[METRIC]:.1f} ({label(best)}, "
                      f"{best.last_result.get('env_steps', 0):,} steps)")
     running = sorted((t for t in trials if t.status == "RUNNING"),
                      key=lambda t: -t.last_result.get("env_steps", 0))
     if running:
-        table = pd.DataFrame([{"trial": t.trial_id, "status": t.status,
+        table = pd.DataFrame([{"trial": label(t), "status": t.status,
                                **{c: t.last_result.get(c, np.nan) for c in PROGRESS_COLUMNS}}
                               for t in running[:max_rows]])
         table[list(PROGRESS_COLUMNS)] = table[list(PROGRESS_COLUMNS)].astype(float)

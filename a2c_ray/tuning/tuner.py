@@ -20,14 +20,16 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial.trainable_name}_{trial.trial_id}"
 
 
-def run_config(plan: SweepPlan, storage: str, name: str, track: bool = False) -> Any:
+def run_config(plan: SweepPlan, storage: str, name: str, track: bool = False,
+               candidates: list[str] | None = None) -> Any:
     """Tune's RunConfig: where the experiment goes, retries, our console and file writers.
 
-    With ``track``, also the sweep's tracker callback (``run.tracking.sweep_callbacks``).
+    With ``track``, also the sweep's tracker callback (``run.tracking.sweep_callbacks``);
+    ``candidates``: a confirmation's search trials, which its console shows each run as.
     """
     from ray import tune
 
-    callbacks = [progress_callback(), *result_loggers()]
+    callbacks = [progress_callback(candidates=candidates), *result_loggers()]
     if track and plan.config.track is not None:
         from a2c_ray.run.tracking import sweep_callbacks
 
