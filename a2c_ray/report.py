@@ -54,17 +54,17 @@ def _html_table(df: Any) -> str:
 
 def _metric_words(settings: dict[str, Any]) -> str:
     """What the sweep's ranking metric is, in words."""
-    episodes = settings["base_config"].get("eval_episodes", 10)
+    episodes = settings["base_config"]["eval_episodes"]
     if settings["metric"] != "score":  # a sweep from before seeds per trial
         return (f"the mean return of the latest deterministic evaluation ({episodes} "
                 "episodes)")
-    seeds, evals = settings.get("seeds_per_trial", 1), settings.get("score_evals", 1)
+    seeds, evals = settings["seeds_per_trial"], settings["score_evals"]
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     count = (f"{seeds[0]} training seed{'s' * (seeds[0] > 1)}" if len(seeds) == 1 else
              f"training seeds ({', '.join(map(str, seeds))} as it passed ASHA's rungs)")
     statistic = {"mean": "the mean", "mean-se": "the mean less its standard error",
                  "iqm": "the interquartile mean", "median": "the median",
-                 "min": "the worst"}[settings.get("score", "mean")]
+                 "min": "the worst"}[settings["score"]]
     return (f"{statistic} over each trial's {count} of each seed's average of its latest "
             f"{evals} deterministic evaluations ({episodes} episodes each)")
 

@@ -107,6 +107,24 @@ def test_sweep_json_round_trips_and_a_sweep_saved_before_reads_as_it_ran(tmp_pat
             oldest.config.seeds_per_trial, oldest.final_eval_episodes) == ("every", 1, (1,), 5)
 
 
+def test_sweep_json_has_a_format_version_and_one_place_reads_older_ones(tmp_path):
+    from a2c_ray.results import sweep_settings
+    from a2c_ray.tuning.config import SWEEP_FORMAT, upgrade_sweep_json
+
+    new = plan(SweepConfig(env="CartPole-v1", name="t", storage_path=str(tmp_path)))
+    assert new.to_json()["format"] == SWEEP_FORMAT == 2
+    # a file without one is the landed format, read as the current one by every reader
+    assert "format" not in OLD_SWEEP_JSON
+    upgraded = upgrade_sweep_json(OLD_SWEEP_JSON)
+    assert upgraded["format"] == SWEEP_FORMAT and upgraded["seeds_per_trial"] == 2
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "sweep.json").write_text(json.dumps(OLD_SWEEP_JSON))
+    assert sweep_settings(tmp_path / "old") == upgraded
+    assert SweepPlan.from_json(upgraded) == SweepPlan.from_json(OLD_SWEEP_JSON)
+    with pytest.raises(ConfigError, match="sweep.json format 3 is newer than this a2c_ray's 2"):
+        upgrade_sweep_json({**OLD_SWEEP_JSON, "format": 3})
+
+
 def test_a_resume_keeps_the_sweeps_settings():
     saved = SweepPlan.from_json(OLD_SWEEP_JSON)
     check_resume(saved, {"num_samples": 4, "confirm_top": 3, "address": "auto"})

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from a2c_ray.core import storage as st
+from a2c_ray.tuning.config import upgrade_sweep_json
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 
@@ -170,11 +171,14 @@ def _json(uri: str) -> dict[str, Any] | None:
 
 
 def sweep_settings(path: str | Path) -> dict[str, Any]:
-    """A sweep's sweep.json: metric, mode, budgets, search space, fixed config, Optuna storage."""
+    """A sweep's sweep.json in the current format (``tuning.config.upgrade_sweep_json``).
+
+    Its metric, mode, budgets, search space, fixed config and Optuna storage.
+    """
     settings = _json(st.join(str(path), "sweep.json"))
     if settings is None:
         raise FileNotFoundError(f"{str(path)!r} is not a sweep directory (no sweep.json)")
-    return settings
+    return upgrade_sweep_json(settings)
 
 
 def sweep_summary(path: str | Path) -> dict[str, Any] | None:

@@ -6,9 +6,9 @@ the help of its ``python -m a2c_ray.tune`` flag (``num_samples`` is ``--num-samp
 
 ``SweepPlan`` is the sweep as it runs: its configuration and what was derived from it and the
 environment (the fixed part of every trial's config, the search space fitted to the action
-space, the start points, the Optuna study's URL). It is what ``sweep.json`` holds, and a
-resumed sweep reads it back; ``SweepPlan.from_json`` also reads the sweep.json of a sweep
-saved before the configuration was typed.
+space, the start points, the Optuna study's URL). It is what ``sweep.json`` holds, with its
+format version (``SWEEP_FORMAT``), and a resumed sweep reads it back; ``upgrade_sweep_json`` is
+the one place that reads a sweep.json of an older format as the current one.
 """
 
 from __future__ import annotations
@@ -208,6 +208,39 @@ class SweepConfig:
         return dataclasses.replace(self, **changes)
 
 
+SWEEP_FORMAT = 2
+"""sweep.json's format version, written in the file as ``format``. 1: files written before the
+version was (every SweepConfig field of the time at the top level); 0: files from before
+SweepConfig, which held the trials' fixed config, the search space and a few settings."""
+
+
+def upgrade_sweep_json(saved: dict[str, Any]) -> dict[str, Any]:
+    """A sweep.json of any format as the current one: the one place that reads older files.
+
+    A field an older file lacks reads as the value that sweep ran with. A file of a newer
+    format than this a2c_ray writes raises ``ConfigError``.
+    """
+    out = dict(saved)
+    version = out.get("format", 1)
+    if not isinstance(version, int) or version > SWEEP_FORMAT:
+        raise ConfigError(f"sweep.json format {version!r} is newer than this a2c_ray's "
+                          f"{SWEEP_FORMAT}: upgrade a2c_ray to read it")
+    if version < 2:
+        base = out["base_config"]
+        ran_with = {  # what a sweep from before SweepConfig ran with, where its file is silent
+            "env": base["env_id"], "num_rollout_workers": base["num_rollout_workers"],
+            "checkpoint_every": base["checkpoint_interval"], "eval_schedule": "every",
+            "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe", "score": "mean",
+            "confirm_top": 0, "confirm_seeds": 5, "test_seeds": 0, "start_points": [],
+            "final_eval_episodes": base.get("eval_episodes", 10), "space_note": "",
+            "metric": METRIC, "mode": MODE}
+        for key, value in ran_with.items():
+            out.setdefault(key, value)
+        out["base_config"] = {"eval_episodes": 10, **base}
+    out["format"] = SWEEP_FORMAT
+    return out
+
+
 def sweep_fields() -> list[dataclasses.Field]:
     """SweepConfig's fields, in the order of its flags."""
     return list(dataclasses.fields(SweepConfig))
@@ -260,43 +293,32 @@ class SweepPlan:
         config = self.config.to_dict()
         config["search_space_file"] = config.pop("search_space")
         config.pop("optuna_storage")
-        return {**config, "base_config": self.base_config, "search_space": self.search_space,
+        return {"format": SWEEP_FORMAT, **config, "base_config": self.base_config,
+                "search_space": self.search_space,
                 "optuna_storage": self.optuna_storage, "metric": self.metric,
                 "mode": self.mode, "start_points": list(self.start_points),
                 "final_eval_episodes": self.final_eval_episodes, "space_note": self.space_note}
 
     @classmethod
     def from_json(cls, saved: dict[str, Any]) -> SweepPlan:
-        """Inverse of to_json, also for a sweep.json saved before SweepConfig existed.
-
-        Such a file lacks the fields added since; they read as the values that sweep ran with.
-        """
-        base = saved["base_config"]
-        legacy = {"env": base["env_id"], "num_rollout_workers": base["num_rollout_workers"],
-                  "checkpoint_every": base["checkpoint_interval"], "eval_schedule": "every",
-                  "score_evals": 1, "seeds_per_trial": 1, "sampler": "tpe", "score": "mean",
-                  "confirm_top": 0, "confirm_seeds": 5, "test_seeds": 0}
+        """Inverse of to_json, for a sweep.json of any format (``upgrade_sweep_json``)."""
+        saved = upgrade_sweep_json(saved)
         values: dict[str, Any] = {}
         for f in sweep_fields():
             key = "search_space_file" if f.name == "search_space" else f.name
-            if f.name == "optuna_storage":
-                continue
-            if key in saved:
+            if f.name != "optuna_storage" and key in saved:
                 values[f.name] = saved[key]
-            elif f.name in legacy:
-                values[f.name] = legacy[f.name]
-        return cls(config=SweepConfig(**values), base_config=base,
+        return cls(config=SweepConfig(**values), base_config=saved["base_config"],
                    search_space=saved["search_space"],
-                   start_points=tuple(saved.get("start_points", [])),
-                   final_eval_episodes=int(saved.get("final_eval_episodes",
-                                                     base.get("eval_episodes", 10))),
-                   optuna_storage=saved["optuna_storage"],
-                   space_note=saved.get("space_note", ""),
-                   metric=saved.get("metric", METRIC), mode=saved.get("mode", MODE))
+                   start_points=tuple(saved["start_points"]),
+                   final_eval_episodes=int(saved["final_eval_episodes"]),
+                   optuna_storage=saved["optuna_storage"], space_note=saved["space_note"],
+                   metric=saved["metric"], mode=saved["mode"])
 
     def replace(self, **changes: Any) -> SweepPlan:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["METRIC", "MODE", "ConfigError", "SweepConfig", "SweepPlan"]
+__all__ = ["METRIC", "MODE", "SWEEP_FORMAT", "ConfigError", "SweepConfig", "SweepPlan",
+           "upgrade_sweep_json"]
