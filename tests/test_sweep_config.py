@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,39 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
     assert set(result.curves()["trial_id"]) == set(trials["trial_id"])
     saved = SweepPlan.from_json(json.loads((tmp_path / "py" / "sweep.json").read_text()))
     assert saved.config == config
+
+
+@pytest.mark.slow
+def test_a_sweep_the_landed_version_saved_and_a_sigkill_stopped_resumes(tmp_path):
+    """tests/data/landed_sweep: 3 trials, one finished and one running when killed, saved by
+    the version before sweep.json had a format (tests/data/make_landed_sweep.py)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from a2c_ray.results import load_curves, load_trials
+
+    landed = Path(__file__).parent / "data" / "landed_sweep"
+    exp = tmp_path / "landed_sweep"
+    shutil.copytree(landed, exp)
+    assert "format" not in json.loads((exp / "sweep.json").read_text())
+    finished = load_curves(exp)
+    before = finished[finished["trial_id"] == "8e1c101a"].reset_index(drop=True)
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.tune", "--resume", "--name",
+                        "landed_sweep", "--storage-path", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    trials = load_trials(exp)
+    assert len(trials) == 3 and set(trials["status"]) == {"TERMINATED"}
+    assert (trials["env_steps"] >= 6000).all()
+    # the finished trial is as it was, each env step once in the resumed one
+    after = load_curves(exp)
+    kept = after[after["trial_id"] == "8e1c101a"].reset_index(drop=True)
+    assert kept["env_steps"].tolist() == before["env_steps"].tolist()
+    for _, rows in after.groupby("trial_id"):
+        assert rows["env_steps"].is_unique
+    summary = json.loads((exp / "summary.json").read_text())
+    assert summary["num_trials"] == 3 and (exp / "best_config.json").exists()
+    # the study was read where the copy is, never at the path the landed sweep saved
+    assert json.loads((exp / "sweep.json").read_text())["optuna_storage"].endswith(
+        f"{exp}/optuna.db")
