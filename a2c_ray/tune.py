@@ -272,7 +272,7 @@ def _track_end(plan: SweepPlan, summary: dict[str, Any]) -> None:
     import tempfile
 
     from a2c_ray.report import build_report
-    from a2c_ray.run.tracking import log_sweep_end
+    from a2c_ray.tuning.tracking import log_sweep_end
 
     st.write_text(st.join(plan.exp, "report.html"), build_report(plan.exp))
     with tempfile.TemporaryDirectory() as tmp:  # the sweep may be on S3: local copies

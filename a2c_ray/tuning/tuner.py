@@ -24,14 +24,14 @@ def run_config(plan: SweepPlan, storage: str, name: str, track: bool = False,
                candidates: list[str] | None = None) -> Any:
     """Tune's RunConfig: where the experiment goes, retries, our console and file writers.
 
-    With ``track``, also the sweep's tracker callback (``run.tracking.sweep_callbacks``);
+    With ``track``, also the sweep's tracker callback (``tuning.tracking.sweep_callbacks``);
     ``candidates``: a confirmation's search trials, which its console shows each run as.
     """
     from ray import tune
 
     callbacks = [progress_callback(candidates=candidates), *result_loggers()]
     if track and plan.config.track is not None:
-        from a2c_ray.run.tracking import sweep_callbacks
+        from a2c_ray.tuning.tracking import sweep_callbacks
 
         callbacks += sweep_callbacks(plan.config.track, plan.name, plan.base_config)
     return tune.RunConfig(
