@@ -18,10 +18,11 @@ on), which no procedure used, at T steps:
 - ``zoo``: rl-baselines3-zoo's ``python -m rl_zoo3.train --algo a2c -optimize`` with its TPE
   sampler, median pruner, A2C sampler and evaluation, the zoo's hyperparameters for the env
   (for a ``-v5`` MuJoCo env its ``-v4`` entry, which the zoo has not renamed), ``--n-jobs 2``
-  as the zoo's README runs it on a 2-core machine, and ``--max-total-trials`` raised until its
-  trials' training env steps come to B (``zoo_trial_steps`` counts them from the study); its
-  pick is the study's best trial, trained with ``python -m rl_zoo3.train`` from a hyperparameter
-  file holding the zoo's entry and that trial's parameters, as a zoo user copies them;
+  as the zoo's README example runs it (two trials at once, one a core here), and
+  ``--max-total-trials`` raised until its trials' training env steps come to B
+  (``zoo_trial_steps`` counts them from the study); its pick is the study's best trial,
+  trained with ``python -m rl_zoo3.train`` from a hyperparameter file holding the zoo's entry
+  and that trial's parameters, as a zoo user copies them;
 - untuned rows on the same seeds: a2c_ray's defaults (``python -m a2c_ray.train`` with no
   config), Stable-Baselines3's A2C defaults (``policy: MlpPolicy`` alone) and the zoo's
   published hyperparameters for the env, the last two trained with ``rl_zoo3.train``.
@@ -247,15 +248,14 @@ class Load:
         return float(np.mean(self.samples)) if self.samples else os.getloadavg()[0]
 
 
-def run(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> float:
+def run(cmd: list[str], log: Path) -> float:
     """Run ``cmd`` with its output in ``log``; its wall time. A failure stops the benchmark."""
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with open(log, "a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT,
-                               env={**os.environ, **(env or {})})
+        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
     if code:
         tail = log.read_text().splitlines()[-15:]
         raise RuntimeError(f"{' '.join(cmd)} exited {code}; the end of {log}:\n" + "\n".join(tail))
