@@ -2,6 +2,7 @@
 
 import math
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +268,37 @@ def test_study_searcher_resumes_from_a_state_saved_out_of_step_with_the_experime
     assert trials[2].user_attrs == {"duplicate_of": 1} and trials[2].params == trials[1].params
     assert c["learning_rate"] != b["learning_rate"]
     assert c["seeds"] == [3_000_009, 3_000_010, 3_000_011]
+
+
+def test_study_searcher_saved_by_the_earlier_version_restores_each_trial_as_it_was(tmp_path):
+    """The earlier version saved its trials in four collections by Tune's trial id (Optuna
+    ids, last reported env steps, ended, held); the restored searcher knows each trial as it
+    was: the reported step still skips repeats, the ended one is told nothing more, and the
+    held (errored) one runs again."""
+    searcher = _searcher(tmp_path)
+    params = {t: searcher.suggest(t) for t in "abc"}
+    searcher.set_max_concurrency(2)
+    searcher.on_trial_result("a", {"env_steps": 250, "score": 1.0})
+    searcher.on_trial_complete("b", {"env_steps": 1000, "score": 5.0})
+    searcher.on_trial_result("c", {"env_steps": 250, "score": 2.0})
+    searcher.on_trial_complete("c", error=True)
+    state = {k: v for k, v in searcher.__getstate__().items() if k != "_trials"}
+    ids = {t: searcher._trials[t].optuna_id for t in "abc"}
+    state.update(_trials=ids, _reported={"a": 250, "b": 1000, "c": 250}, _ended={"b", "c"},
+                 _held={"c"})
+    (tmp_path / "searcher.pkl").write_bytes(pickle.dumps(state))
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.suggest("d") is None  # a and c run (c again), b has ended: 2 places
+    assert [restored.suggest(t) for t in "ac"] == [params["a"], params["c"]]
+    restored.on_trial_result("a", {"env_steps": 250, "score": 99.0})  # a resumed repeat
+    restored.on_trial_complete("a", {"env_steps": 1000, "score": 3.0})
+    restored.on_trial_complete("b", {"env_steps": 1000, "score": 99.0})  # told already
+    restored.on_trial_complete("c", {"env_steps": 1000, "score": 4.0})
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
+    assert [(t.state.name, t.value) for t in trials] == [("COMPLETE", 3.0), ("COMPLETE", 5.0),
+                                                         ("COMPLETE", 4.0)]
+    assert trials[0].intermediate_values == {250: 1.0, 1000: 3.0}
 
 
 def test_study_searcher_draws_again_a_configuration_an_earlier_trial_had(tmp_path):

@@ -32,9 +32,11 @@ would otherwise patch private state of ``OptunaSearch`` (its trial map and its `
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -69,6 +71,36 @@ def _points(dist: optuna.distributions.BaseDistribution) -> float:
             return 1
         return math.inf if dist.step is None else round((dist.high - dist.low) / dist.step) + 1
     return math.inf
+
+
+class Phase(enum.Enum):
+    """Where a Tune trial is, as the searcher sees it."""
+
+    RUNNING = "running"  # suggested, not ended: counts against the limit, reports are told
+    ENDED = "ended"  # told to the study (or lost at a restore): nothing more is told
+    # ended here without an outcome (an error, or no report): Tune may run it again (see
+    # ``StudySearcher.on_trial_complete``), so its Optuna trial stays RUNNING until then
+    HELD = "held"
+
+
+@dataclass
+class TrialRecord:
+    """What the searcher keeps of one Tune trial.
+
+    Attributes:
+        optuna: its Optuna trial; after a restore its Optuna id, until first used.
+        reported: the env step of its last report told to the study (-1: none).
+        phase: where it is (``Phase``).
+    """
+
+    optuna: optuna.Trial | int
+    reported: int = -1
+    phase: Phase = Phase.RUNNING
+
+    @property
+    def optuna_id(self) -> int:
+        """The Optuna storage's id of its trial."""
+        return self.optuna if isinstance(self.optuna, int) else self.optuna._trial_id
 
 
 _log = logging.getLogger("a2c_ray")
@@ -115,13 +147,7 @@ class StudySearcher(Searcher):
         self.seeds_per_trial, self.prune_stopped = seeds_per_trial, prune_stopped
         self.points = list(points_to_evaluate or [])
         self._study: optuna.Study | None = None
-        # Tune's trial id -> Optuna trial (its Optuna id after a restore, until first used)
-        self._trials: dict[str, optuna.Trial | int] = {}
-        self._reported: dict[str, int] = {}  # Tune's trial id -> env step of its last report
-        self._ended: set[str] = set()
-        # ended here without an outcome for the study: Tune may run them again (see
-        # on_trial_complete), so their Optuna trials stay RUNNING until the sweep's end
-        self._held: set[str] = set()
+        self._trials: dict[str, TrialRecord] = {}  # by Tune's trial id
         self.max_concurrent = 0  # 0: no limit
         self._recount = False  # after a restore: check the running trials against the study
 
@@ -145,18 +171,25 @@ class StudySearcher(Searcher):
 
     def _trial(self, trial_id: str) -> optuna.Trial:
         """The Optuna trial of a Tune trial; a restored searcher holds only its Optuna id."""
-        trial = self._trials[trial_id]
-        if isinstance(trial, int):  # saved as Optuna's trial id (see __getstate__)
-            trial = self._trials[trial_id] = optuna.Trial(self.study, trial)
-        return trial
+        record = self._trials[trial_id]
+        if isinstance(record.optuna, int):  # saved as Optuna's trial id (see __getstate__)
+            record.optuna = optuna.Trial(self.study, record.optuna)
+        return record.optuna
+
+    def _phase(self, trial_id: str) -> Phase | None:
+        """The trial's phase; None for a trial this searcher does not know."""
+        record = self._trials.get(trial_id)
+        return None if record is None else record.phase
 
     def _running(self) -> list[str]:
-        running = [t for t in self._trials if t not in self._ended]
+        running = [t for t, r in self._trials.items() if r.phase is Phase.RUNNING]
         if self._recount and running:
             alive = {t.number for t in self.study.get_trials(
                 deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
-            self._ended.update(t for t in running if self._trial(t).number not in alive)
-            running = [t for t in running if t not in self._ended]
+            for t in running:
+                if self._trial(t).number not in alive:
+                    self._trials[t].phase = Phase.ENDED
+            running = [t for t in running if self._trials[t].phase is Phase.RUNNING]
         self._recount = False
         return running
 
@@ -170,7 +203,7 @@ class StudySearcher(Searcher):
         for t in self.study.get_trials(deepcopy=False,
                                        states=(optuna.trial.TrialState.RUNNING,)):
             if train_seeds(self.sweep_seed, t.number, self.seeds_per_trial) == seeds:
-                self._trials[trial_id] = optuna.Trial(self.study, t._trial_id)
+                self._trials[trial_id] = TrialRecord(optuna.Trial(self.study, t._trial_id))
                 return
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -181,7 +214,7 @@ class StudySearcher(Searcher):
         if trial_id not in self._trials and 0 < self.max_concurrent <= len(self._running()):
             return None
         if trial_id not in self._trials:
-            self._trials[trial_id] = self._ask_new()
+            self._trials[trial_id] = TrialRecord(self._ask_new())
         trial = self._trial(trial_id)
         return {**trial.params,
                 "seeds": train_seeds(self.sweep_seed, trial.number, self.seeds_per_trial)}
@@ -211,23 +244,22 @@ class StudySearcher(Searcher):
 
     def _back(self, trial_id: str) -> None:
         """A held trial that Tune runs again is running again."""
-        if trial_id in self._held:
-            self._held.discard(trial_id)
-            self._ended.discard(trial_id)
+        if self._phase(trial_id) is Phase.HELD:
+            self._trials[trial_id].phase = Phase.RUNNING
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Each report with a score is an intermediate value at the trial's env step."""
         self._back(trial_id)
         value, step = result.get(self.metric), result.get("env_steps")
-        if trial_id not in self._trials and trial_id not in self._ended:
+        if trial_id not in self._trials:
             self._adopt(trial_id, result)
-        if trial_id in self._ended or trial_id not in self._trials or not _finite(value):
+        if self._phase(trial_id) is not Phase.RUNNING or not _finite(value):
             return
-        step = int(step or 0)
-        if step <= self._reported.get(trial_id, -1):
+        record, step = self._trials[trial_id], int(step or 0)
+        if step <= record.reported:
             return  # a resumed trial repeats the reports after its last checkpoint
         self._trial(trial_id).report(float(value), step)
-        self._reported[trial_id] = step
+        record.reported = step
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
@@ -242,15 +274,16 @@ class StudySearcher(Searcher):
         """
         result = result or {}
         self._back(trial_id)
-        if trial_id not in self._trials and trial_id not in self._ended:
+        if trial_id not in self._trials:
             self._adopt(trial_id, result)
-        if trial_id in self._ended or trial_id not in self._trials:
+        if self._phase(trial_id) is not Phase.RUNNING:
             return
         if not error:  # a trial ASHA stops hands its last result here, not to on_trial_result
             self.on_trial_result(trial_id, result)
-        self._ended.add(trial_id)
+        record = self._trials[trial_id]
+        record.phase = Phase.ENDED
         if error or "env_steps" not in result:
-            self._held.add(trial_id)
+            record.phase = Phase.HELD
             if error:
                 self._trial(trial_id).set_user_attr("errored", True)
             return
@@ -280,8 +313,9 @@ class StudySearcher(Searcher):
             lost = optuna.Trial(self.study, t._trial_id)
             lost.set_user_attr("lost_at_restore", True)
             self.study.tell(lost, state=optuna.trial.TrialState.FAIL)
-            self._ended.update(k for k, v in self._trials.items()
-                               if (v if isinstance(v, int) else v._trial_id) == t._trial_id)
+            for record in self._trials.values():
+                if record.optuna_id == t._trial_id:
+                    record.phase = Phase.ENDED
 
     def save(self, checkpoint_path: str) -> None:
         """Tune saves the searcher with the experiment; the study itself is in its storage."""
@@ -298,24 +332,41 @@ class StudySearcher(Searcher):
         """The state without live Optuna objects, whose storage is opened as they unpickle.
 
         Trials are saved as their Optuna ids, so a moved sweep restores without its old path.
-        A searcher saved before holds ``optuna.Trial`` objects, which unpickle only where
-        their study still is.
         """
         state = {k: v for k, v in self.__dict__.items() if k != "_study"}
-        state["_trials"] = {k: t if isinstance(t, int) else t._trial_id
-                            for k, t in self._trials.items()}
+        state["_trials"] = {k: TrialRecord(r.optuna_id, r.reported, r.phase)
+                            for k, r in self._trials.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.max_concurrent = 0  # a searcher saved before these existed
-        self._held = set()
+        self.max_concurrent = 0  # a searcher saved before this existed
+        state = dict(state)
+        if "_ended" in state:  # saved by an earlier version: four collections by trial id
+            state["_trials"] = _records(state)
         self.__dict__.update(state)
         # a resumed sweep runs its held trials again; those whose Optuna trials ended since
         # are ended again by the recount (``_running``)
-        self._ended -= self._held
-        self._held = set()
+        for record in self._trials.values():
+            if record.phase is Phase.HELD:
+                record.phase = Phase.RUNNING
         self._study = None
         self._recount = True
+
+
+def _records(state: dict[str, Any]) -> dict[str, TrialRecord]:
+    """The trial records of a searcher saved by an earlier version; ``state`` loses its keys.
+
+    That version kept its trials in four collections by Tune's trial id: their Optuna trials
+    (Optuna ids, or, saved before that, ``optuna.Trial`` objects, which unpickle only where
+    their study still is), the env step of each one's last report, the ended ones, and the
+    held ones among those.
+    """
+    trials, reported = state.pop("_trials"), state.pop("_reported", {})
+    ended, held = state.pop("_ended"), state.pop("_held", set())
+    return {k: TrialRecord(t if isinstance(t, int) else t._trial_id, reported.get(k, -1),
+                           Phase.HELD if k in held else Phase.ENDED if k in ended
+                           else Phase.RUNNING)
+            for k, t in trials.items()}
 
 
 class SweepSearch(SearchGenerator):
