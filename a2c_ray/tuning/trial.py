@@ -1,7 +1,8 @@
 """The trial: one configuration on its training seeds, in lockstep, as a Ray Tune trainable.
 
-Every seed is advanced to the next report point, then the trial reports the seeds' metrics,
-``score`` and its spread (``lockstep.trial_metrics``). The trial keeps its own checkpoints in
+``TrialRun`` holds a trial's life, ``run_trial`` is its loop. Every seed is advanced to the
+next report point, then the trial reports the seeds' metrics, ``score`` and its spread
+(``trial_metrics``). The trial keeps its own checkpoints in
 ``EXP/TRIAL/checkpoint/`` (every seed's state in each), so a trial restarted after a failure or
 a resumed sweep continues exactly from the newest complete one.
 
@@ -13,6 +14,7 @@ reports those rows again before it goes on, and each env step is in the files on
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from dataclasses import dataclass
@@ -137,75 +139,148 @@ def _save(path: Path, group: Any, reports: list[dict[str, Any]]) -> None:
     (path / REPORTS).write_text("".join(json.dumps(r) + "\n" for r in reports))
 
 
-def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
-    """Ray Tune function trainable: one configuration on its training seeds, in lockstep.
+class TrialState(enum.Enum):
+    """Where a trial is in its life (``TrialRun.state``)."""
 
-    ``params["seeds"]`` are the seeds (the searcher's); without it, the base config's seed.
-    Every seed is advanced to the next report point (``report_every`` more env steps, or the
-    next evaluation), then the trial reports; reporting every iteration made Tune's per-result
-    work cost a third of a 2-core machine.
+    NEW = "new"  # started from scratch, nothing reported
+    RESTORED = "restored"  # continued from its checkpoint, its reports up to it not replayed
+    RUNNING = "running"  # stepping from report to report
+    DONE = "done"  # at its budget: nothing more to train or report
+
+
+class TrialRun:
+    """One trial's life in a Tune trainable: its seeds, rungs, checkpoints and reports.
+
+    Made inside Tune's trainable; a context manager that releases the seeds' actors. A trial
+    starts ``NEW``, or ``RESTORED`` from the newest complete checkpoint in its own
+    ``EXP/TRIAL/checkpoint/``; ``replay`` makes it ``RUNNING`` (a restored one first reports
+    again what the stored files lack), and each ``step`` advances every seed to the next
+    report point, checkpoints where due, and reports, until it is ``DONE``.
 
     Tune keeps no checkpoint of its own: its ``num_to_keep`` can leave the saved experiment
     state naming a checkpoint already deleted when the driver is killed between the deletion
     and the next snapshot, and the trial then cannot be restored.
+
+    Args:
+        params: the searcher's configuration; ``params["seeds"]`` the training seeds (without
+            it, the base config's seed).
+        spec: what every trial of the experiment shares.
     """
-    import ray
-    from ray import tune
 
-    from a2c_ray.run.lockstep import SeedGroup
+    def __init__(self, params: dict[str, Any], spec: TrialSpec) -> None:
+        import ray
+        from ray import tune
 
-    context = tune.get_context()
-    trial = st.join(spec.exp, Path(context.get_trial_dir()).name)
-    store = CheckpointStore(st.join(trial, "checkpoint"), keep=spec.keep)
-    node_id = ray.get_runtime_context().get_node_id()
-    resume = store.latest()
-    # as many of its seeds as its placement group holds: a trial that earned seeds at a rung
-    # was restarted with more bundles (``resources.SeedsPerRung``); at least those its
-    # checkpoint holds, where it was killed before Tune saved its larger group
-    configs = trial_configs(params, spec)
-    held = len(context.get_trial_resources().bundles) // (1 + configs[0].num_rollout_workers)
-    in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
-    configs = configs[:max(1, held, in_checkpoint)]
-    if resume is not None:
-        print(f"trial {context.get_trial_id()} resumes from {resume} on {len(configs)} seed(s)",
-              flush=True)
-    every = configs[0].checkpoint_interval
-    reports = _saved_reports(resume) if resume is not None else []
-    with SeedGroup(configs, spec.score_evals, resume, evaluations(configs[0], spec)) as group:
-        saved = group.iteration  # 0, or the checkpoint's
-        if resume is not None and (per_seed := group.run(group.env_steps))[0]:
-            # The rows the stored files lack before the checkpoint (a driver killed before it
-            # wrote them), then the report at the checkpoint's own env step; the steps after it
-            # are reported again from here on (the files keep each env step once).
-            stored = _stored_rows_end(trial)
-            for row in reports:
-                if stored < row.get("env_steps", -1) < group.env_steps:
-                    tune.report(row)
-            report = {**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
-                      "timesteps_total": group.env_steps}
-            if not reports or reports[-1].get("env_steps") != group.env_steps:
-                reports.append(report)
-            tune.report(report)
-            if group.done:  # restored at its budget: nothing more to train or report
-                return
-        while True:  # a trial restored at its budget without metrics ends at once
-            before = group.env_steps
-            per_seed = group.run(next_report(group.env_steps, configs[0], spec))
-            if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
-                break
-            # timesteps_total: the step a tracker's callback logs the report at
-            report = {**trial_metrics(per_seed, spec.statistic), "node_id": node_id,
-                      "timesteps_total": group.env_steps}
-            reports.append(report)
-            at_rung = any(before < m <= group.env_steps for m in spec.grows_at)
-            if group.iteration > saved and (group.done or at_rung or group.iteration // every
-                                            > saved // every):
-                # before the report: ASHA may stop the trial as soon as it has it
-                store.save(group.iteration, lambda path: _save(path, group, reports))
-                saved = group.iteration
-            tune.report(report)
-            if group.done:
-                break
+        from a2c_ray.run.lockstep import SeedGroup
+
+        context = tune.get_context()
+        self.spec = spec
+        self.dir = st.join(spec.exp, Path(context.get_trial_dir()).name)
+        self.store = CheckpointStore(st.join(self.dir, "checkpoint"), keep=spec.keep)
+        self.node_id = ray.get_runtime_context().get_node_id()
+        resume = self.store.latest()
+        # as many of its seeds as its placement group holds: a trial that earned seeds at a
+        # rung was restarted with more bundles (``resources.SeedsPerRung``); at least those its
+        # checkpoint holds, where it was killed before Tune saved its larger group
+        configs = trial_configs(params, spec)
+        held = len(context.get_trial_resources().bundles) // (1 + configs[0].num_rollout_workers)
+        in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
+        configs = configs[:max(1, held, in_checkpoint)]
+        if resume is not None:
+            print(f"trial {context.get_trial_id()} resumes from {resume} on {len(configs)} "
+                  "seed(s)", flush=True)
+        self.config = configs[0]
+        # every report up to the newest checkpoint, and the reports since
+        self.reports = _saved_reports(resume) if resume is not None else []
+        self.group = SeedGroup(configs, spec.score_evals, resume, evaluations(self.config, spec))
+        self.saved = self.group.iteration  # the iteration of the newest checkpoint (0: none)
+        self.state = TrialState.RESTORED if resume is not None else TrialState.NEW
+
+    def _report(self, per_seed: list[dict[str, float]]) -> dict[str, Any]:
+        # timesteps_total: the step a tracker's callback logs the report at
+        return {**trial_metrics(per_seed, self.spec.statistic), "node_id": self.node_id,
+                "timesteps_total": self.group.env_steps}
+
+    def replay(self) -> None:
+        """Start reporting; a restored trial first reports again up to its checkpoint.
+
+        The driver writes a trial's rows of result.json and progress.csv some reports behind
+        it: the rows the stored files lack before the checkpoint (a driver killed before it
+        wrote them), then the report at the checkpoint's own env step. The steps after it are
+        reported again by ``step`` (the files keep each env step once).
+        """
+        from ray import tune
+
+        restored, self.state = self.state is TrialState.RESTORED, TrialState.RUNNING
+        if not restored:
+            return
+        per_seed = self.group.run(self.group.env_steps)
+        if not per_seed[0]:  # restored at its budget without metrics: the next step ends it
+            return
+        stored = _stored_rows_end(self.dir)
+        for row in self.reports:
+            if stored < row.get("env_steps", -1) < self.group.env_steps:
+                tune.report(row)
+        report = self._report(per_seed)
+        if not self.reports or self.reports[-1].get("env_steps") != self.group.env_steps:
+            self.reports.append(report)
+        tune.report(report)
+        if self.group.done:
+            self.state = TrialState.DONE
+
+    def _checkpoint_due(self, before: int) -> bool:
+        """Whether the step from env step ``before`` to here ends with a checkpoint.
+
+        At the budget, at each ``checkpoint_interval`` iterations, and at the first report at
+        or past a rung where the trial may earn seeds (Tune restarts it there with its new
+        placement group).
+        """
+        group, every = self.group, self.config.checkpoint_interval
+        at_rung = any(before < m <= group.env_steps for m in self.spec.grows_at)
+        return group.iteration > self.saved and (
+            group.done or at_rung or group.iteration // every > self.saved // every)
+
+    def step(self) -> None:
+        """Advance every seed to the next report point, checkpoint where due, and report.
+
+        The next report point is ``report_every`` more env steps, or the next evaluation
+        (``next_report``): reporting every iteration made Tune's per-result work cost a third
+        of a 2-core machine.
+        """
+        from ray import tune
+
+        before = self.group.env_steps
+        per_seed = self.group.run(next_report(before, self.config, self.spec))
+        if not per_seed[0]:  # restored at its budget from a checkpoint without metrics
+            self.state = TrialState.DONE
+            return
+        report = self._report(per_seed)
+        self.reports.append(report)
+        if self._checkpoint_due(before):  # before the report: ASHA may stop the trial on it
+            self.store.save(self.group.iteration,
+                            lambda path: _save(path, self.group, self.reports))
+            self.saved = self.group.iteration
+        tune.report(report)
+        if self.group.done:
+            self.state = TrialState.DONE
+
+    def close(self) -> None:
+        """Release the seeds' actors (kept for the trial the same Tune actor runs next)."""
+        self.group.close()
+
+    def __enter__(self) -> TrialRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
+    """Ray Tune function trainable: one configuration on its training seeds, in lockstep."""
+    with TrialRun(params, spec) as trial:
+        trial.replay()
+        while trial.state is TrialState.RUNNING:
+            trial.step()
 
 
 def run_confirmation(params: dict[str, Any], spec: TrialSpec,
