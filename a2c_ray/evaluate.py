@@ -87,7 +87,7 @@ def evaluate(
     render_kwargs = {}
     if gif is not None and _is_mujoco_id(config.env_id):
         render_kwargs = {"width": size, "height": size}
-    returns, lengths, frames = run_episodes(
+    returns, lengths, successes, frames = run_episodes(
         model, config.env_id, episodes, seed, normalize, render_first=gif is not None,
         render_kwargs=render_kwargs, max_frames=max_frames,
     )
@@ -98,7 +98,9 @@ def evaluate(
     return {"env_id": config.env_id, "checkpoint": checkpoint, "episodes": episodes,
             "seed": seed, "protocol": protocol, "return_mean": float(returns.mean()),
             "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
-            "returns": returns.tolist(), "gif": str(gif) if gif else None}
+            "returns": returns.tolist(), "gif": str(gif) if gif else None,
+            # where the env reports ``is_success``, else None
+            "success_rate": None if np.isnan(successes).all() else float(np.nanmean(successes))}
 
 
 def _is_mujoco_id(env_id: str) -> bool:

@@ -58,7 +58,7 @@ def run(config: dict[str, Any], interval: int) -> dict[str, Any]:
             start = time.perf_counter()
             t.run(until_env_steps=until)
             middle = time.perf_counter()
-            returns, _, _ = run_episodes(t.learner.model, cfg.env_id, EPISODES,
+            returns, _, _, _ = run_episodes(t.learner.model, cfg.env_id, EPISODES,
                                          seed=cfg.eval_seed, normalize=t.learner.normalize_obs)
             eval_s += time.perf_counter() - middle
             train_s += middle - start

@@ -133,7 +133,7 @@ def run(config: dict[str, Any], interval: int) -> dict[str, Any]:
             metrics = t.run(until_env_steps=until)
             middle = time.perf_counter()
             episodes = FINAL_EPISODES if t.done else SEARCH_EPISODES
-            returns, _, _ = run_episodes(t.learner.model, cfg.env_id, episodes,
+            returns, _, _, _ = run_episodes(t.learner.model, cfg.env_id, episodes,
                                          seed=cfg.eval_seed, normalize=t.learner.normalize_obs)
             eval_s += time.perf_counter() - middle
             train_s += middle - start

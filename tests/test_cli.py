@@ -41,6 +41,19 @@ def test_train_writes_contract_outputs_and_resumes(tmp_path):
     assert json.loads((out / "summary.json").read_text())["env_steps"] == 1024
 
 
+@pytest.mark.parametrize("command", ["a2c_ray.train", "a2c_ray.tune"])
+def test_an_observation_space_not_supported_exits_2_naming_it_before_ray(tmp_path, command):
+    out = ["--out", str(tmp_path / "run")] if command == "a2c_ray.train" else [
+        "--storage-path", str(tmp_path), "--name", "text"]
+    r = subprocess.run([sys.executable, "-m", command, "--env", "tests.toy_envs:TextObs-v0",
+                        *out], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "observation space Text(" in r.stderr and "expected one of Box, Discrete" in r.stderr
+    assert "Dict or Tuple" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written, no Ray started in it
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """A finished 512-step CartPole-v1 run (seed 3), trained in-process; copy before use."""

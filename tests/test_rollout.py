@@ -115,7 +115,7 @@ def test_evaluation_episodes_match_a_one_env_torch_reference(env_id):
     model = ActorCritic(probe.observation_space, probe.action_space, cfg)
     with torch.no_grad():  # actions far from zero, so that a wrong one shows in the return
         model.actor_head.weight.mul_(100.0)
-    returns, lengths, _ = run_episodes(model, env_id, 3, seed=100)
+    returns, lengths, _, _ = run_episodes(model, env_id, 3, seed=100)
     for k in range(3):  # the naive loop: one env, the torch model's mean or most likely action
         env = make_env(env_id)
         obs, _ = env.reset(seed=100 + k)
@@ -127,6 +127,6 @@ def test_evaluation_episodes_match_a_one_env_torch_reference(env_id):
             total, steps, done = total + reward, steps + 1, term or trunc
         assert lengths[k] == steps
         assert returns[k] == pytest.approx(total, rel=1e-4, abs=1e-4)
-    again, _, _ = run_episodes(model, env_id, 3, seed=100, deterministic=False)
+    again, _, _, _ = run_episodes(model, env_id, 3, seed=100, deterministic=False)
     assert np.array_equal(again, run_episodes(model, env_id, 3, seed=100,
                                               deterministic=False)[0])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from a2c_ray import A2CConfig, train
+from a2c_ray import A2CConfig, Trainer, train
 from a2c_ray.core.spaces import ACTION_SPACES, SpaceError, check_spaces, encode_obs, obs_dim
 from a2c_ray.model.distributions import make_action_dist
 
@@ -123,8 +123,79 @@ def test_every_supported_action_space_has_a_distribution():
     for space in examples:
         check_spaces(spaces.Discrete(2), space)
         make_action_dist(space)
-    with pytest.raises(SpaceError, match="expected one of Box, Discrete"):
-        obs_dim(spaces.Tuple([spaces.Discrete(2), spaces.Discrete(2)]))
+    with pytest.raises(SpaceError, match=r"observation space Text\(.*\) is not supported: "
+                       "expected one of Box, Discrete, MultiDiscrete, MultiBinary, or a Dict"):
+        obs_dim(spaces.Text(5))
+    with pytest.raises(SpaceError, match=r"its part 'seq', Sequence\(.*\), is not supported"):
+        obs_dim(spaces.Dict({"a": spaces.Discrete(2), "seq": spaces.Sequence(spaces.Discrete(2))}))
+
+
+def test_dict_observations_are_flattened_as_sb3s_combined_extractor_does():
+    """Each part encoded (one-hot for Discrete and MultiDiscrete, flat for Box and
+    MultiBinary) and concatenated in the Dict's key order, which gymnasium sorts: the same
+    vector as SB3's preprocessing and CombinedExtractor on the same observations."""
+    from stable_baselines3.common.preprocessing import preprocess_obs
+    from stable_baselines3.common.torch_layers import CombinedExtractor
+    from stable_baselines3.common.utils import obs_as_tensor
+
+    box = spaces.Box(-5.0, 5.0, (3,), np.float32)
+    space = spaces.Dict({"observation": spaces.Box(-5.0, 5.0, (2, 2), np.float32),
+                         "phase": spaces.Discrete(3), "desired_goal": box, "achieved_goal": box,
+                         "code": spaces.MultiDiscrete([2, 3]), "bits": spaces.MultiBinary(2)})
+    assert list(space.spaces) == sorted(space.spaces)
+    space.seed(0)
+    observations = [space.sample() for _ in range(6)]
+    ours = encode_obs(space, observations)
+    assert ours.dtype == np.float32
+    assert ours.shape == (6, obs_dim(space)) == (6, 3 + 2 + (2 + 3) + 3 + 4 + 3)
+    batch = {k: np.stack([o[k] for o in observations]) for k in space.spaces}
+    np.testing.assert_array_equal(encode_obs(space, batch), ours)  # a dict of batches alike
+    with torch.no_grad():
+        theirs = CombinedExtractor(space)(preprocess_obs(obs_as_tensor(batch, "cpu"), space))
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6)
+    # by hand, for the first observation
+    o = observations[0]
+    hand = np.concatenate([
+        o["achieved_goal"], o["bits"], np.eye(2)[o["code"][0]], np.eye(3)[o["code"][1]],
+        o["desired_goal"], o["observation"].reshape(-1), np.eye(3)[o["phase"]]])
+    np.testing.assert_allclose(ours[0], hand)
+
+
+def test_tuple_and_nested_dict_observations_are_flattened_in_order():
+    inner = spaces.Dict({"z": spaces.Discrete(2, start=1), "a": spaces.Box(0, 1, (1,))})
+    space = spaces.Tuple([spaces.Box(0, 1, (2,)), inner])
+    assert obs_dim(space) == 2 + 1 + 2
+    obs = [(np.array([0.1, 0.2], np.float32), {"a": np.array([0.5], np.float32), "z": 2})]
+    np.testing.assert_allclose(encode_obs(space, obs), [[0.1, 0.2, 0.5, 0.0, 1.0]])
+
+
+def test_a_goal_conditioned_dict_env_learns_and_reports_its_success_rate():
+    """tests/toy_envs.py's GoalReach: a nested Dict observation, ``is_success`` in its info.
+
+    A random policy ends within reach of the goal in few episodes; 40k steps of A2C's
+    defaults (but the learning rate) reach it in most, and the run reports the success rate
+    of its training episodes and of its evaluation beside the return.
+    """
+    import gymnasium as gym
+
+    from tests import toy_envs  # noqa: F401  (registers GoalReach-v0)
+
+    env = gym.make("GoalReach-v0")
+    env.action_space.seed(0)
+    random_successes = []
+    for k in range(100):
+        env.reset(seed=k)
+        for _ in range(20):
+            *_, info = env.step(env.action_space.sample())
+        random_successes.append(info["is_success"])
+    assert np.mean(random_successes) < 0.1
+    config = A2CConfig(env_id="tests.toy_envs:GoalReach-v0", total_env_steps=40_000,
+                       eval_episodes=20, eval_interval_steps=0, learning_rate=3e-3)
+    with Trainer(config, show_progress=False) as trainer:
+        metrics = trainer.run()
+    assert metrics["eval_success_rate"] >= 0.8, metrics
+    assert 0.0 < metrics["success_rate"] <= 1.0
+    assert trainer.summary()["eval_success_rate"] == metrics["eval_success_rate"]
 
 
 # A few training iterations on a small env of each kind. The matching envs are easy enough
@@ -143,6 +214,7 @@ def test_training_runs_on_each_space_kind(env_id, steps, beats):
     summary = train(config, show_progress=False)
     assert summary["env_steps"] >= steps
     assert np.isfinite(summary["eval_return_mean"])
+    assert "eval_success_rate" not in summary  # none of them reports is_success
     if beats is not None:
         assert summary["eval_return_mean"] > beats
 

@@ -1,4 +1,5 @@
-"""Small environments for tests: MultiDiscrete and MultiBinary actions, and exact truncation.
+"""Small environments for tests: MultiDiscrete and MultiBinary actions, exact truncation, and a
+goal-conditioned Dict observation.
 
 Importable as ``tests.toy_envs:BitMatch-v0`` etc.; gymnasium imports the module and the
 registrations below run.
@@ -97,12 +98,61 @@ class Exploding(Counter):
         return super().step(action)
 
 
+class GoalReach(gym.Env):
+    """A point in the plane steered to a goal: a Dict observation as the Fetch tasks have.
+
+    Observation: ``observation`` (the point and a Discrete phase, each step's index mod 3),
+    ``achieved_goal`` (the point), ``desired_goal``; Box actions move the point by up to 0.25 a
+    step and axis; dense reward -distance; ``info["is_success"]`` while within 0.1 of the goal.
+    Episodes are truncated at 20 steps (registered below), never terminated.
+    """
+
+    def __init__(self) -> None:
+        box = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        # given out of order: gymnasium sorts a plain dict's keys
+        self.observation_space = spaces.Dict({
+            "observation": spaces.Dict({"point": box, "phase": spaces.Discrete(3)}),
+            "desired_goal": box, "achieved_goal": box})
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def _obs(self) -> dict:
+        return {"observation": {"point": self.point.copy(), "phase": self.t % 3},
+                "desired_goal": self.goal.copy(), "achieved_goal": self.point.copy()}
+
+    def _info(self) -> dict:
+        return {"is_success": float(np.linalg.norm(self.point - self.goal) < 0.1)}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        self.point = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        self.goal = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        return self._obs(), self._info()
+
+    def step(self, action):
+        self.t += 1
+        move = 0.25 * np.clip(np.asarray(action, np.float32), -1.0, 1.0)
+        self.point = np.clip(self.point + move, -1.0, 1.0).astype(np.float32)
+        reward = -float(np.linalg.norm(self.point - self.goal))
+        return self._obs(), reward, False, False, self._info()
+
+
+class TextObs(Counter):
+    """A Text observation space, which no A2C network here takes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = spaces.Text(5)
+
+
 gym.register("BitMatch-v0", entry_point=BitMatch, max_episode_steps=16)
 gym.register("CodeMatch-v0", entry_point=CodeMatch, max_episode_steps=16)
 gym.register("Counter-v0", entry_point=Counter, max_episode_steps=5)
 gym.register("CounterTerminal-v0", entry_point=Counter, max_episode_steps=10,
              kwargs={"terminate_at": 7})
 gym.register("Exploding-v0", entry_point=Exploding, max_episode_steps=50)
+gym.register("GoalReach-v0", entry_point=GoalReach, max_episode_steps=20)
+gym.register("TextObs-v0", entry_point=TextObs, max_episode_steps=5)
 
 
 class NanReward(gym.Env):

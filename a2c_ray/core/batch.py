@@ -11,7 +11,7 @@ Arrays are shaped [T, N, ...]: T steps of a rollout from N environments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class Batch:
     episode_returns: np.ndarray  # [E] float64: episodes finished in this batch
     episode_lengths: np.ndarray  # [E] int64
     version: int  # the Broadcast.version sampled with
+    # [E] float64: 1.0 or 0.0 where the episode's last info had ``is_success``, else NaN
+    episode_successes: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def num_steps(self) -> int:
@@ -80,7 +82,7 @@ class Batch:
             obs_moments=tuple(m for b in batches for m in b.obs_moments),
             ret_moments=tuple(m for b in batches for m in b.ret_moments),
             episode_returns=cat("episode_returns", 0), episode_lengths=cat("episode_lengths", 0),
-            version=versions.pop(),
+            version=versions.pop(), episode_successes=cat("episode_successes", 0),
         )
 
 

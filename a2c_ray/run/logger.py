@@ -24,9 +24,10 @@ METRICS = (
 )
 EXTRA_METRICS = (
     "iteration", "eval_return_std", "eval_return_last", "learning_rate", "weights_version",
-    "worker_failures", "eval_time_s",
+    "worker_failures", "eval_time_s", "success_rate", "eval_success_rate",
 )
-TENSORBOARD_METRICS = METRICS + ("eval_return_std", "learning_rate")
+TENSORBOARD_METRICS = METRICS + ("eval_return_std", "learning_rate", "success_rate",
+                                   "eval_success_rate")
 
 
 
@@ -75,8 +76,12 @@ class _Progress:
 
     def update(self, steps: int, m: dict[str, float]) -> None:
         info = {"sps": f"{m['env_steps_per_s']:.0f}", "return": f"{m['episode_return_mean']:.1f}"}
+        if not _isnan(m.get("success_rate", math.nan)):
+            info["success"] = f"{m['success_rate']:.2f}"
         if not _isnan(m["eval_return_mean"]):
             info["eval"] = f"{m['eval_return_mean']:.1f}"
+        if not _isnan(m.get("eval_success_rate", math.nan)):
+            info["eval success"] = f"{m['eval_success_rate']:.2f}"
         if self.bar is not None:
             self.bar.update(steps)
             self.bar.set_postfix(info, refresh=False)
@@ -117,7 +122,7 @@ class RunLogger:
             self.csv.append(metrics)
         if self.tensorboard is not None:
             for key in TENSORBOARD_METRICS:
-                if not _isnan(metrics[key]):
+                if not _isnan(metrics.get(key, math.nan)):
                     self.tensorboard.add_scalar(key, metrics[key], metrics["env_steps"])
         self.progress.update(steps, metrics)
         if self.tracker is not None:

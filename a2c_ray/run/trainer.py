@@ -49,6 +49,12 @@ def _mean(values: deque) -> float:
     return float(np.mean(values)) if values else _NAN
 
 
+def success_rate(successes: Any) -> float:
+    """The share of episodes that succeeded, of those that said (NaN where none did)."""
+    said = [float(s) for s in successes if not math.isnan(s)]
+    return float(np.mean(said)) if said else _NAN
+
+
 @dataclass
 class TrainerState:
     """A run's progress besides the learner and the workers (a checkpoint's state.json)."""
@@ -59,7 +65,10 @@ class TrainerState:
     eval_time_s: float = 0.0  # wall time spent evaluating, every session
     recent_returns: deque[float] = field(default_factory=lambda: deque(maxlen=100))
     recent_lengths: deque[int] = field(default_factory=lambda: deque(maxlen=100))
-    last_eval: tuple[float, float] = (_NAN, _NAN)  # mean and std of the latest evaluation
+    # 1.0 or 0.0 per episode where the env reports ``is_success``, else NaN
+    recent_successes: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    # the latest evaluation: its mean and std of the return, and its success rate
+    last_eval: tuple[float, float, float] = (_NAN, _NAN, _NAN)
     # The means of the latest evaluations, oldest first: what a sweep's score averages.
     recent_evals: deque[float] = field(default_factory=lambda: deque(maxlen=EVAL_HISTORY))
 
@@ -70,6 +79,7 @@ class TrainerState:
             "time_total_s": time_total_s, "eval_time_s": self.eval_time_s,
             "recent_returns": list(self.recent_returns),
             "recent_lengths": list(self.recent_lengths),
+            "recent_successes": list(self.recent_successes),
             "last_eval": list(self.last_eval),
             "recent_evals": list(self.recent_evals),
         }
@@ -80,9 +90,12 @@ class TrainerState:
         state = cls(iteration=int(saved["iteration"]), env_steps=int(saved["env_steps"]),
                     time_total_s=float(saved["time_total_s"]),
                     eval_time_s=float(saved.get("eval_time_s", 0.0)),  # absent before it was kept
-                    last_eval=tuple(float(v) for v in saved["last_eval"]))
+                    # saved before the success rate was kept: mean and std only
+                    last_eval=(*(float(v) for v in saved["last_eval"]), _NAN)[:3])
         state.recent_returns.extend(saved["recent_returns"])
         state.recent_lengths.extend(saved["recent_lengths"])
+        state.recent_successes.extend(saved.get("recent_successes",
+                                                [_NAN] * len(state.recent_returns)))
         # Checkpoints from before the history was kept hold only the latest evaluation.
         last = [] if math.isnan(state.last_eval[0]) else [state.last_eval[0]]
         state.recent_evals.extend(saved.get("recent_evals", last))
@@ -205,6 +218,7 @@ class Trainer:
         state.iteration += 1
         state.recent_returns.extend(batch.episode_returns.tolist())
         state.recent_lengths.extend(batch.episode_lengths.tolist())
+        state.recent_successes.extend(batch.episode_successes.tolist())
         done = self.done
         due = done or state.iteration % cfg.checkpoint_interval == 0
         # Worker states for a checkpoint are taken before the next rollout starts.
@@ -247,6 +261,10 @@ class Trainer:
             "weights_version": self.learner.version,
             "worker_failures": self.sampler.failures.count,
         })
+        # where the env reports ``is_success`` (goal-conditioned robotics), once it has
+        successes = {"success_rate": success_rate(state.recent_successes),
+                     "eval_success_rate": state.last_eval[2] if evaluated else _NAN}
+        metrics.update({k: v for k, v in successes.items() if not math.isnan(v)})
         self.logger.log(metrics, steps)
         self.metrics = metrics
         return metrics, due
@@ -256,13 +274,16 @@ class Trainer:
         """Wall time of the run, earlier sessions included."""
         return self.state.time_total_s + time.monotonic() - self._start
 
-    def evaluate(self) -> tuple[float, float]:
-        """Mean and std of the return over the config's deterministic evaluation episodes."""
-        returns, _, _ = run_episodes(
+    def evaluate(self) -> tuple[float, float, float]:
+        """The return's mean and std over the config's deterministic evaluation episodes.
+
+        Third, their success rate (NaN where the env does not report ``is_success``).
+        """
+        returns, _, successes, _ = run_episodes(
             self.learner.model, self.config.env_id, self.config.eval_episodes,
             seed=self.config.eval_seed, normalize=self.learner.normalize_obs,
         )
-        return float(returns.mean()), float(returns.std())
+        return float(returns.mean()), float(returns.std()), success_rate(successes)
 
     def score(self, evals: int) -> float:
         """The mean of the latest ``evals`` evaluations (fewer while fewer exist); NaN before one.
@@ -292,6 +313,9 @@ class Trainer:
             "env_steps": self.state.env_steps,
             "eval_return_mean": self.state.last_eval[0],
             "eval_return_std": self.state.last_eval[1],
+            # where the env reports ``is_success``
+            **({} if math.isnan(self.state.last_eval[2]) else
+               {"eval_success_rate": self.state.last_eval[2]}),
             "wall_s": time.monotonic() - self._start,
             "env_steps_per_s": self.metrics.get("env_steps_per_s", _NAN),
             "config": self.config.to_dict(),

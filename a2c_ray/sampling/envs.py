@@ -9,6 +9,7 @@ finished episode separately so that a truncated episode can bootstrap from it.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from typing import Any
 
@@ -81,6 +82,11 @@ def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
         env.close()
 
 
+def episode_success(info: dict[str, Any]) -> float:
+    """1.0 or 0.0 from the ``is_success`` of an episode's last info; NaN where it has none."""
+    return float(bool(info["is_success"])) if "is_success" in info else math.nan
+
+
 def env_seeds(seed: int, num_envs: int) -> list[int]:
     """Distinct, reproducible reset seeds for the envs of a vector seeded with ``seed``."""
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(num_envs)]
@@ -90,7 +96,9 @@ class EnvVector:
     """N environments stepped in turn, reset in the same step that ends an episode.
 
     Observations come out encoded as float32 [N, obs_dim]. Returns of finished episodes
-    (undiscounted, raw rewards) are collected and drained with ``pop_episodes``.
+    (undiscounted, raw rewards), their lengths and whether each succeeded (where the env's last
+    info has ``is_success``, as goal-conditioned robotics envs' do) are collected and drained
+    with ``pop_episodes``.
     """
 
     def __init__(self, env_id: str, num_envs: int, seed: int, worker_index: int = 0) -> None:
@@ -105,6 +113,7 @@ class EnvVector:
         self.ep_len = np.zeros(num_envs, dtype=np.int64)
         self._done_returns: list[float] = []
         self._done_lengths: list[int] = []
+        self._done_successes: list[float] = []
 
     @property
     def num_envs(self) -> int:
@@ -125,7 +134,7 @@ class EnvVector:
         raw = [self._call(j, "reset", seed=s)[0] for j, s in enumerate(self._seeds)]
         self.ep_return[:] = 0.0
         self.ep_len[:] = 0
-        return encode_obs(self.obs_space, np.stack(raw))
+        return encode_obs(self.obs_space, raw)
 
     def step(
         self, actions: np.ndarray
@@ -143,12 +152,14 @@ class EnvVector:
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
         final_raw: dict[int, Any] = {}
+        success: dict[int, float] = {}
         for j in range(n):
-            obs, rew, term, trunc, _ = self._call(j, "step", actions[j])
+            obs, rew, term, trunc, info = self._call(j, "step", actions[j])
             rewards[j] = rew
             if term or trunc:
                 terminated[j], truncated[j] = term, trunc
                 final_raw[j] = obs
+                success[j] = episode_success(info)
                 obs, _ = self._call(j, "reset")
             raw_obs[j] = obs
         self.ep_return += rewards
@@ -156,20 +167,24 @@ class EnvVector:
         final_obs = {}
         if final_raw:
             idx = sorted(final_raw)
-            encoded = encode_obs(self.obs_space, np.stack([final_raw[j] for j in idx]))
+            encoded = encode_obs(self.obs_space, [final_raw[j] for j in idx])
             final_obs = dict(zip(idx, encoded, strict=True))
             for j in idx:
                 self._done_returns.append(float(self.ep_return[j]))
                 self._done_lengths.append(int(self.ep_len[j]))
+                self._done_successes.append(success[j])
                 self.ep_return[j] = 0.0
                 self.ep_len[j] = 0
-        next_obs = encode_obs(self.obs_space, np.stack(raw_obs))
+        next_obs = encode_obs(self.obs_space, raw_obs)
         return next_obs, rewards.astype(np.float32), terminated, truncated, final_obs
 
-    def pop_episodes(self) -> tuple[list[float], list[int]]:
-        """Returns and lengths of the episodes finished since the last call."""
-        out = (self._done_returns, self._done_lengths)
-        self._done_returns, self._done_lengths = [], []
+    def pop_episodes(self) -> tuple[list[float], list[int], list[float]]:
+        """Returns, lengths and successes of the episodes finished since the last call.
+
+        A success is 1.0 or 0.0 where the episode's last info said, NaN where it had none.
+        """
+        out = (self._done_returns, self._done_lengths, self._done_successes)
+        self._done_returns, self._done_lengths, self._done_successes = [], [], []
         return out
 
     def get_state(self) -> dict[str, Any]:
@@ -180,6 +195,7 @@ class EnvVector:
             "ep_len": self.ep_len.copy(),
             "done_returns": list(self._done_returns),
             "done_lengths": list(self._done_lengths),
+            "done_successes": list(self._done_successes),
         }
 
     def set_state(self, state: dict[str, Any]) -> bool:
@@ -189,6 +205,9 @@ class EnvVector:
         self.ep_len = np.asarray(state["ep_len"], dtype=np.int64).copy()
         self._done_returns = list(state["done_returns"])
         self._done_lengths = list(state["done_lengths"])
+        # a checkpoint saved before successes were kept: none reported
+        self._done_successes = list(state.get("done_successes",
+                                              [math.nan] * len(self._done_returns)))
         return exact
 
     def close(self) -> None:

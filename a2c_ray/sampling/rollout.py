@@ -25,7 +25,7 @@ from a2c_ray.core.config import A2CConfig
 from a2c_ray.core.spaces import encode_obs
 from a2c_ray.core.stats import RunningMeanStd
 from a2c_ray.model.network import ActorCritic, NumpyActor
-from a2c_ray.sampling.envs import EnvVector, make_env
+from a2c_ray.sampling.envs import EnvVector, episode_success, make_env
 
 
 class RolloutWorker:
@@ -103,7 +103,7 @@ class RolloutWorker:
                 self.disc_return[terminated[t] | truncated[t]] = 0.0
             self.obs = next_obs
 
-        ep_returns, ep_lengths = self.vec.pop_episodes()
+        ep_returns, ep_lengths, ep_successes = self.vec.pop_episodes()
         return Batch(
             obs=obs,
             actions=actions,
@@ -120,6 +120,7 @@ class RolloutWorker:
             episode_returns=np.asarray(ep_returns, dtype=np.float64),
             episode_lengths=np.asarray(ep_lengths, dtype=np.int64),
             version=self.version,
+            episode_successes=np.asarray(ep_successes, dtype=np.float64),
         )
 
     def _new_noise(self, t: int) -> bool:
@@ -178,7 +179,7 @@ def run_episodes(
     render_first: bool = False,
     render_kwargs: dict[str, Any] | None = None,
     max_frames: int = 10_000,
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Run ``episodes`` full episodes on fresh envs, episode k reset with seed + k.
 
     All episodes run side by side so the policy acts on one batch per step. With
@@ -186,7 +187,9 @@ def run_episodes(
     gym.make, e.g. width and height for MuJoCo) and up to ``max_frames`` frames returned.
 
     Returns:
-        returns [episodes], lengths [episodes], frames of the first episode (may be empty).
+        returns [episodes], lengths [episodes], successes [episodes] (1.0 or 0.0 from the
+        ``is_success`` of each episode's last info, NaN where it has none), and the frames of
+        the first episode (may be empty).
     """
     render = {"render_mode": "rgb_array", **(render_kwargs or {})}
     envs = [make_env(env_id, **(render if render_first and k == 0 else {}))
@@ -200,10 +203,11 @@ def run_episodes(
     frames = [envs[0].render()] if render_first else []
     returns = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
+    successes = np.full(episodes, np.nan)
     active = list(range(episodes))
     try:
         while active:
-            obs = encode_obs(space, np.stack([raw[k] for k in active]))
+            obs = encode_obs(space, [raw[k] for k in active])
             if normalize is not None:
                 obs = normalize(obs)
             params = torch.from_numpy(actor.params(obs))
@@ -213,15 +217,17 @@ def run_episodes(
             actions = model.dist.to_env(internal.numpy())
             still = []
             for k, action in zip(active, actions, strict=True):
-                raw[k], reward, term, trunc, _ = envs[k].step(action)
+                raw[k], reward, term, trunc, info = envs[k].step(action)
                 returns[k] += reward
                 lengths[k] += 1
                 if k == 0 and render_first and len(frames) < max_frames:
                     frames.append(envs[0].render())
-                if not (term or trunc):
+                if term or trunc:
+                    successes[k] = episode_success(info)
+                else:
                     still.append(k)
             active = still
     finally:
         for e in envs:
             e.close()
-    return returns, lengths, frames
+    return returns, lengths, successes, frames
