@@ -1,6 +1,7 @@
 """Stable-Baselines3 A2C with rl-baselines3-zoo's MuJoCo settings, under our evaluation protocol.
 
     python benchmarks/sb3_a2c.py --env HalfCheetah-v5 --seed 10000 --out run.json
+    python benchmarks/sb3_a2c.py --env FetchReachDense-v4 --settings course --seed 0 --out r.json
 
 rl-baselines3-zoo (hyperparams/a2c.yml, "mujoco-defaults", shared by HalfCheetah, Hopper,
 Walker2d and Ant): ``normalize: true``, ``n_timesteps: 1e6``, ``policy: MlpPolicy``, one
@@ -11,6 +12,11 @@ hyperparameters (its model card) show it: ``normalize_kwargs: {norm_obs: True, n
 False}``, observations only. ``--norm-reward`` runs the yml as the zoo reads it today,
 VecNormalize's defaults with rewards normalised too; that reading ended lower on HalfCheetah
 and higher on Hopper (benchmarks/README.md).
+
+``--settings course`` is the Hugging Face Deep RL course's A2C unit for goal-conditioned robot
+arms (PandaReachDense-v3 there; the zoo publishes no A2C settings for them):
+``MultiInputPolicy``, 4 environments, ``VecNormalize(norm_obs=True, norm_reward=True,
+clip_obs=10)``, SB3's A2C defaults for the rest.
 
 The evaluation is a2c_ray's: every ``--eval-every`` steps and at the end, 10 deterministic
 episodes on fresh environments, episode k reset with seed + 1_000_003 + k, observations
@@ -30,63 +36,96 @@ import numpy as np
 from a2c_ray.core.config import EVAL_SEED_OFFSET  # so both sides see the same start states
 
 ZOO_SETTINGS = {"policy": "MlpPolicy", "n_envs": 1, "normalize": True}
+COURSE_SETTINGS = {"policy": "MultiInputPolicy", "n_envs": 4, "normalize": True,
+                   "norm_reward": True}
+SETTINGS = {"zoo-mujoco": ZOO_SETTINGS, "course": COURSE_SETTINGS}
 
 
-def evaluate(model, vec_normalize, env_id: str, episodes: int, seed: int) -> float:
-    """Mean return of ``episodes`` deterministic episodes, episode k reset with seed + k."""
-    import gymnasium as gym
+def episodes_run(model, vec_normalize, env_id: str, episodes: int,
+                 seed: int) -> tuple[list[float], list[float]]:
+    """Returns and successes of ``episodes`` deterministic episodes, episode k reset with seed + k.
 
-    returns = []
+    A success is the ``is_success`` of the episode's last info, NaN where it has none.
+    """
+    from a2c_ray.sampling.envs import episode_success, make_env  # the same env ids
+
+    returns, successes = [], []
     for k in range(episodes):
-        env = gym.make(env_id)
+        env = make_env(env_id)
         obs, _ = env.reset(seed=seed + k)
         total, done = 0.0, False
         while not done:
-            action, _ = model.predict(vec_normalize.normalize_obs(obs[None]), deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action[0])
+            batch = ({key: v[None] for key, v in obs.items()} if isinstance(obs, dict)
+                     else obs[None])
+            action, _ = model.predict(vec_normalize.normalize_obs(batch), deterministic=True)
+            obs, reward, terminated, truncated, info = env.step(action[0])
             total += float(reward)
             done = terminated or truncated
         env.close()
         returns.append(total)
-    return float(np.mean(returns))
+        successes.append(episode_success(info))
+    return returns, successes
+
+
+def evaluate(model, vec_normalize, env_id: str, episodes: int, seed: int) -> float:
+    """Mean return of ``episodes`` deterministic episodes, episode k reset with seed + k."""
+    return float(np.mean(episodes_run(model, vec_normalize, env_id, episodes, seed)[0]))
+
+
+def _rate(successes: list[float]) -> float | None:
+    said = [s for s in successes if not np.isnan(s)]
+    return float(np.mean(said)) if said else None
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
-        norm_reward: bool = False) -> dict:
-    """Train SB3 A2C with the zoo's settings for ``steps`` steps; evaluate along the way."""
+        norm_reward: bool = False, settings: str = "zoo-mujoco") -> dict:
+    """Train SB3 A2C with ``settings`` for ``steps`` steps; evaluate along the way."""
     import torch
     from stable_baselines3 import A2C
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
+    from a2c_ray.sampling.envs import make_env
+
+    chosen = SETTINGS[settings]
+    norm_reward = norm_reward or chosen.get("norm_reward", False)
     torch.set_num_threads(1)
-    env = VecNormalize(make_vec_env(env_id, n_envs=ZOO_SETTINGS["n_envs"], seed=seed),
-                       norm_reward=norm_reward)
-    model = A2C(ZOO_SETTINGS["policy"], env, seed=seed, device="cpu")
-    curve: list[tuple[int, float]] = []
+    env = VecNormalize(make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"],
+                                    seed=seed), norm_reward=norm_reward)
+    model = A2C(chosen["policy"], env, seed=seed, device="cpu")
+    curve: list[tuple[int, float, float | None]] = []
     eval_seed = seed + EVAL_SEED_OFFSET
+
+    def evaluation() -> tuple[int, float, float | None]:
+        returns, successes = episodes_run(model, env, env_id, episodes, eval_seed)
+        return model.num_timesteps, float(np.mean(returns)), _rate(successes)
 
     class Eval(BaseCallback):
         def _on_step(self) -> bool:
-            if self.num_timesteps % eval_every == 0:
-                curve.append((self.num_timesteps,
-                              evaluate(self.model, env, env_id, episodes, eval_seed)))
+            # with n envs, num_timesteps grows by n a step: evaluate on crossing a multiple
+            if self.num_timesteps % eval_every < chosen["n_envs"]:
+                curve.append(evaluation())
             return True
 
     start = time.perf_counter()
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - start
-    final = evaluate(model, env, env_id, episodes, eval_seed)
+    final = evaluation()
     if curve and curve[-1][0] == model.num_timesteps:
         curve.pop()  # evaluated before the last update; the final policy replaces it
-    curve.append((model.num_timesteps, final))
+    curve.append(final)
     env.close()
-    return {"env_id": env_id, "seed": seed, "env_steps": model.num_timesteps,
-            "eval_return_last": final, "eval_episodes": episodes,
-            "curve": {"env_steps": [s for s, _ in curve], "eval_return": [r for _, r in curve]},
-            "wall_s": wall,
-            "settings": {**ZOO_SETTINGS, "norm_reward": norm_reward, "sb3_defaults": True}}
+    out = {"env_id": env_id, "seed": seed, "env_steps": model.num_timesteps,
+           "eval_return_last": final[1], "eval_episodes": episodes,
+           "curve": {"env_steps": [c[0] for c in curve], "eval_return": [c[1] for c in curve]},
+           "wall_s": wall,
+           "settings": {**chosen, "norm_reward": norm_reward, "sb3_defaults": True,
+                        "name": settings}}
+    if final[2] is not None:  # the env reports is_success
+        out["eval_success_last"] = final[2]
+        out["curve"]["eval_success"] = [c[2] for c in curve]
+    return out
 
 
 def main() -> None:
@@ -100,10 +139,13 @@ def main() -> None:
     p.add_argument("--norm-reward", action="store_true", help="VecNormalize on rewards too, as "
                    "the zoo reads `normalize: true` today (default: observations only, as the "
                    "published agent's card shows)")
+    p.add_argument("--settings", choices=sorted(SETTINGS), default="zoo-mujoco",
+                   help="the zoo's MuJoCo settings (default), or the Hugging Face Deep RL "
+                   "course's for goal-conditioned Dict observations")
     p.add_argument("--out", required=True, help="JSON file to write")
     a = p.parse_args()
     result = run(a.env, a.seed, a.steps, a.eval_every, a.eval_episodes,
-                 norm_reward=a.norm_reward)
+                 norm_reward=a.norm_reward, settings=a.settings)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -8,6 +8,8 @@ finished episode separately so that a truncated episode can bootstrap from it.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import math
 import sys
@@ -59,8 +61,30 @@ def _route_mujoco_warnings(env_id: str) -> None:
         mujoco.set_mju_user_warning(_mujoco_warning)
 
 
+# Packages whose envs register when they are imported (gymnasium 1 no longer loads plugins):
+# an id none of gymnasium's own envs has is looked for in those installed, so that
+# ``FetchReachDense-v4`` works as ``gymnasium_robotics:FetchReachDense-v4`` does.
+ENV_PACKAGES = ("gymnasium_robotics", "ale_py")
+
+
+def _register_from_packages(env_id: str) -> None:
+    if ":" in env_id or env_id in gym.registry:
+        return
+    for name in ENV_PACKAGES:
+        if name in sys.modules or importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name)
+        if env_id in gym.registry:
+            return
+
+
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``."""
+    """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``.
+
+    An id that gymnasium does not know is also looked for in the env packages installed
+    (``ENV_PACKAGES``).
+    """
+    _register_from_packages(env_id)
     _route_mujoco_warnings(env_id)
     try:
         return gym.make(env_id, disable_env_checker=True, **kwargs)
