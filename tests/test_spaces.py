@@ -231,3 +231,30 @@ def test_numpy_actor_matches_torch_forward(activation):
     with torch.no_grad():
         expected = model.policy_params(torch.from_numpy(obs)).numpy()
     np.testing.assert_allclose(actor.act(obs, None), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_network_factory_that_takes_the_observation_space_splits_a_dict_by_its_layout():
+    """``obs_space`` goes to a factory that takes it; ``obs_layout`` says where each part is."""
+    import gymnasium as gym
+
+    from a2c_ray.core.spaces import obs_layout
+    from a2c_ray.model.network import ActorCritic
+    from tests import toy_envs  # noqa: F401  (registers GoalReach-v0)
+
+    env = gym.make("GoalReach-v0")
+    space = env.observation_space
+    layout = obs_layout(space)
+    assert layout == {"achieved_goal": slice(0, 2), "desired_goal": slice(2, 4),
+                      "observation.phase": slice(4, 7), "observation.point": slice(7, 9)}
+    assert obs_layout(spaces.Box(0, 1, (2, 3))) == {"": slice(0, 6)}
+    obs, _ = env.reset(seed=3)
+    x = torch.from_numpy(encode_obs(space, [obs]))
+    np.testing.assert_allclose(x[0, layout["observation.point"]], obs["observation"]["point"])
+    config = A2CConfig(env_id="tests.toy_envs:GoalReach-v0", network="tests.networks:goal_relative")
+    model = ActorCritic(space, env.action_space, config)
+    features = model.actor[0](x)
+    np.testing.assert_allclose(features[0, :2], obs["desired_goal"] - obs["achieved_goal"],
+                               rtol=1e-6)
+    summary = train(config.replace(total_env_steps=40_000, eval_episodes=20,
+                                   eval_interval_steps=0, learning_rate=3e-3), show_progress=False)
+    assert summary["eval_success_rate"] >= 0.8, summary

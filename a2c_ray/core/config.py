@@ -127,7 +127,8 @@ class A2CConfig:
     log_std_init: float = field(default=0.0, metadata=value_range(-20.0, 2.0))
     """the Gaussian policy's state-independent log-std at the start (Box actions)"""
     network: str | None = None
-    """your own networks: "package.module:function", called as function(obs_dim, n_params) and
+    """your own networks: "package.module:function", called as function(obs_dim, n_params) (and
+    obs_space=, the env's observation space, where it takes that keyword) and
     returning (actor, critic), torch modules mapping [B, obs_dim] to [B, n_params] and [B, 1];
     None is the built-in MLP (n_layers, layer_size, activation, shared_network and ortho_init
     then have no effect)"""

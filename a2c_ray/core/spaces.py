@@ -62,6 +62,24 @@ def obs_dim(space: spaces.Space) -> int:
     )
 
 
+def obs_layout(space: spaces.Space) -> dict[str, slice]:
+    """Where each part of an observation lies in its encoded vector, by the part's name.
+
+    A Dict's parts are named by their keys, a Tuple's by their index, nested ones joined with
+    a dot (``observation.point``); a space of one part has the one name ``""``. A network
+    factory that takes ``obs_space`` splits its input with this (docs/algorithm.md).
+    """
+    if not isinstance(space, spaces.Dict | spaces.Tuple):
+        return {"": slice(0, obs_dim(space))}
+    layout, start = {}, 0
+    for key, part in _parts(space):
+        for name, where in obs_layout(part).items():
+            full = f"{key}.{name}" if name else str(key)
+            layout[full] = slice(start + where.start, start + where.stop)
+        start += obs_dim(part)
+    return layout
+
+
 def _one_hot(values: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((values.shape[0], n), dtype=np.float32)
     out[np.arange(values.shape[0]), values] = 1.0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,11 +37,24 @@ def _mlp(in_dim: int, n_layers: int, width: int, activation: str) -> nn.Sequenti
     return nn.Sequential(*layers)
 
 
-def load_network(path: str, obs_size: int, n_params: int) -> tuple[nn.Module, nn.Module]:
+def _takes_space(factory: Callable[..., Any]) -> bool:
+    """Whether a factory takes the keyword ``obs_space`` (by name, or as ``**kwargs``)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        return False
+    return any(p.name == "obs_space" and p.kind is not p.POSITIONAL_ONLY
+               or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def load_network(path: str, obs_size: int, n_params: int,
+                 obs_space: spaces.Space | None = None) -> tuple[nn.Module, nn.Module]:
     """Call the factory ``package.module:function`` named by ``A2CConfig.network``.
 
-    Checks that it returns ``(actor, critic)``, two modules that map a float32 batch
-    [B, obs_size] to [B, n_params] and [B, 1].
+    It is called as ``function(obs_dim, n_params)``, and with ``obs_space=`` the env's
+    observation space too where it takes that keyword (to split a Dict's encoded parts:
+    ``core.spaces.obs_layout``). Checks that it returns ``(actor, critic)``, two modules that
+    map a float32 batch [B, obs_size] to [B, n_params] and [B, 1].
 
     Raises:
         ConfigError: one line naming the field and what was found instead.
@@ -50,9 +65,10 @@ def load_network(path: str, obs_size: int, n_params: int) -> tuple[nn.Module, nn
         factory = getattr(importlib.import_module(module_name), name)
     except Exception as err:  # noqa: BLE001  (an import runs arbitrary code)
         raise ConfigError(f"{where} cannot be imported: {_one_line(err)}") from None
-    call = f"{name}(obs_dim={obs_size}, n_params={n_params})"
+    extra = {"obs_space": obs_space} if obs_space is not None and _takes_space(factory) else {}
+    call = f"{name}(obs_dim={obs_size}, n_params={n_params}{', obs_space=...' if extra else ''})"
     try:
-        made = factory(obs_size, n_params)
+        made = factory(obs_size, n_params, **extra)
     except Exception as err:  # noqa: BLE001
         raise ConfigError(f"{where}: {call} raised {_one_line(err)}") from None
     if not (isinstance(made, tuple | list) and len(made) == 2
@@ -104,7 +120,8 @@ class ActorCritic(nn.Module):
         )
         self.custom = config.network is not None
         if self.custom:
-            self.actor, self.critic = load_network(config.network, in_dim, self.dist.n_params)
+            self.actor, self.critic = load_network(config.network, in_dim, self.dist.n_params,
+                                                   obs_space)
             return
         self.shared = config.shared_network
         args = (in_dim, config.n_layers, config.layer_size, config.activation)
