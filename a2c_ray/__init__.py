@@ -18,10 +18,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from a2c_ray.core.config import A2CConfig
-    from a2c_ray.run.trainer import Trainer, train
+    from a2c_ray.core import A2CConfig
+    from a2c_ray.run import Trainer, train
     from a2c_ray.tune import SweepResult, resume_sweep, sweep
-    from a2c_ray.tuning.config import SweepConfig
+    from a2c_ray.tuning import SweepConfig
 
 __all__ = ["A2CConfig", "SweepConfig", "SweepResult", "Trainer", "resume_sweep", "sweep",
            "train"]

@@ -110,7 +110,7 @@ def fields_from_args(cls: type, args: argparse.Namespace, only: set[str] | None 
 
     A dict field's ``KEY=VALUE`` texts become a dict (values read as JSON, else as strings).
     """
-    from a2c_ray.core.config import parse_override
+    from a2c_ray.core import parse_override
 
     values = {}
     for f in dataclasses.fields(cls):

@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.cli import Parser, UsageError, run_cli
+from a2c_ray.core import ConfigError
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import ConfigError
-from a2c_ray.run import checkpoint
-from a2c_ray.run.checkpoint import CheckpointError, load_checkpoint
-from a2c_ray.sampling.envs import EnvIdError, env_spaces
+from a2c_ray.run import CheckpointError, checkpoint, load_checkpoint
+from a2c_ray.sampling import EnvIdError, env_spaces
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's (classic control) likewise
@@ -53,8 +52,8 @@ def find_checkpoint(path: str | Path) -> str:
 
 def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
     """(config, model, observation normaliser or None) from a checkpoint-like path."""
-    from a2c_ray.core.stats import RunningMeanStd
-    from a2c_ray.model.network import ActorCritic
+    from a2c_ray.core import RunningMeanStd
+    from a2c_ray.model import ActorCritic
 
     config, learner, _ = load_checkpoint(find_checkpoint(path))
     model = ActorCritic(*env_spaces(config.env_id), config)
@@ -79,7 +78,7 @@ def evaluate(
     """
     checkpoint = find_checkpoint(path)  # before loading torch: a wrong path fails at once
     config, model, normalize = load_policy(checkpoint)
-    from a2c_ray.sampling.rollout import run_episodes
+    from a2c_ray.sampling import run_episodes
 
     own = episodes in (None, config.eval_episodes) and seed in (None, config.eval_seed)
     episodes = config.eval_episodes if episodes is None else episodes

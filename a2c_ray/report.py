@@ -22,15 +22,13 @@ from a2c_ray.results import (
     describe_statuses,
     load_confirmation,
     load_trials,
-    sweep_settings,
-    sweep_summary,
-    table,
-)
-from a2c_ray.results.analysis import (
     param_importances,
     performance_profile_figure,
     score_spread_figure,
     seed_bands_figure,
+    sweep_settings,
+    sweep_summary,
+    table,
     top_curves_figure,
 )
 

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from a2c_ray.cli import Parser, UsageError, prepare_ray, run_cli
-from a2c_ray.core.config import A2CConfig, ConfigError, parse_override
-from a2c_ray.core.spaces import SpaceError
-from a2c_ray.core.storage import read_config
-from a2c_ray.run.checkpoint import CheckpointError, is_checkpoint, load_config
-from a2c_ray.sampling.envs import EnvIdError, env_spaces
+from a2c_ray.core import A2CConfig, ConfigError, SpaceError, parse_override, read_config
+from a2c_ray.run import CheckpointError, is_checkpoint, load_config
+from a2c_ray.sampling import EnvIdError, env_spaces
 
 
 def build_parser() -> Parser:
@@ -107,12 +105,13 @@ def main() -> int:
     args = build_parser().parse_args()
     config, asked = make_config(args)
     # unknown ids, unsupported spaces and a bad network or use_sde fail before any file
-    from a2c_ray.model.network import check_model
+    from a2c_ray.model import check_model
 
     check_model(config, *env_spaces(config.env_id))
     track = None
     if args.track:  # a tracker that is not installed or not reachable: before any file
-        from a2c_ray.run.tracking import check, track_spec
+        from a2c_ray.run import check_tracker as check
+        from a2c_ray.run import track_spec
 
         check(args.track)
         track = track_spec(args.track, Path(args.out).name)
@@ -129,7 +128,7 @@ def main() -> int:
             run_asked = {**asked, "seed": seed} if args.seed else asked
             configs[seed] = resumed_config(saved, run_asked, str(run_dir))
     prepare_ray(args.address)
-    from a2c_ray.run.trainer import train
+    from a2c_ray.run import train
 
     progress = {"auto": None, "bar": True, "log": False}[args.progress]
     if len(runs) > 1 and not args.sequential:
@@ -144,7 +143,7 @@ def main() -> int:
               f"+- {summary['eval_return_std']:.1f} after {summary['env_steps']} steps "
               f"({summary['env_steps_per_s']:.0f} steps/s); results in {run_dir}")
     if len(runs) > 1:
-        from a2c_ray.core.scores import intervals, seed_stats
+        from a2c_ray.core import intervals, seed_stats
 
         means = [s["eval_return_mean"] for s in summaries]
         stats, ci = seed_stats(means), intervals(means)
@@ -175,9 +174,8 @@ def _train_at_once(configs: list[A2CConfig], runs: list[tuple[int, Path]],
     """
     import os
 
-    from a2c_ray.run.actors import ensure_ray
-    from a2c_ray.run.checkpoint import resolve
-    from a2c_ray.run.lockstep import SeedGroup
+    from a2c_ray.run import SeedGroup, ensure_ray
+    from a2c_ray.run import resolve_checkpoint as resolve
 
     per_seed = configs[0].num_rollout_workers
     needed = len(configs) - 1 + len(configs) * per_seed  # seed actors and rollout actors
@@ -197,7 +195,7 @@ class _TrainModule(types.ModuleType):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        from a2c_ray.run.trainer import train
+        from a2c_ray.run import train
 
         return train(*args, **kwargs)
 
@@ -207,7 +205,7 @@ sys.modules[__name__].__class__ = _TrainModule
 
 def cli() -> None:
     """Console entry point ``a2c-ray-train``: main() with one-line errors, exit code 2."""
-    from a2c_ray.run.tracking import TrackerError
+    from a2c_ray.run import TrackerError
 
     run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, CheckpointError,
                    TrackerError))

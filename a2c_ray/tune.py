@@ -34,23 +34,30 @@ from a2c_ray.cli import (
     prepare_ray,
     run_cli,
 )
+from a2c_ray.core import (
+    DEFAULT_STORAGE,
+    A2CConfig,
+    ConfigError,
+    SpaceError,
+    test_seeds,
+    validation_seeds,
+)
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import A2CConfig, ConfigError
-from a2c_ray.core.seeds import test_seeds, validation_seeds
-from a2c_ray.core.spaces import SpaceError
-from a2c_ray.core.storage import DEFAULT_STORAGE
 from a2c_ray.results import describe_statuses, load_curves, load_trials, ranked, table
-from a2c_ray.sampling.envs import EnvIdError
-from a2c_ray.tuning.config import METRIC, RESUME_APPLIES, SweepConfig, SweepPlan
-from a2c_ray.tuning.control import (
+from a2c_ray.sampling import EnvIdError
+from a2c_ray.tuning import (
+    METRIC,
+    RESUME_APPLIES,
+    SearchSpaceError,
     StopSignals,
+    SweepConfig,
+    SweepPlan,
     check_resume_asked,
     has_tune_state,
     open_new,
     open_saved,
     resume_command,
 )
-from a2c_ray.tuning.space import SearchSpaceError
 
 log = logging.getLogger("a2c_ray")
 
@@ -134,12 +141,18 @@ def resume_sweep(name: str, storage_path: str = DEFAULT_STORAGE, *, address: str
 
 
 def _run(plan: SweepPlan, resumed: bool) -> SweepResult:
-    from a2c_ray.run.actors import ensure_ray
-    from a2c_ray.tuning.console import quiet_tune
-    from a2c_ray.tuning.driver import DriverLock
-    from a2c_ray.tuning.resources import check_fits, check_storage, concurrency, local_cpus
-    from a2c_ray.tuning.saved import set_aside_lost_trials
-    from a2c_ray.tuning.tuner import new_tuner, restored_tuner
+    from a2c_ray.run import ensure_ray
+    from a2c_ray.tuning import (
+        DriverLock,
+        check_fits,
+        check_storage,
+        concurrency,
+        local_cpus,
+        new_tuner,
+        quiet_tune,
+        restored_tuner,
+        set_aside_lost_trials,
+    )
 
     quiet_tune()
     ensure_ray(num_cpus=local_cpus(plan), address=plan.config.address)
@@ -188,8 +201,7 @@ def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
 
     Returns early, with the exit code of the signal, when the confirmation is interrupted.
     """
-    from a2c_ray.tuning.confirm import Candidate, confirm, describe
-    from a2c_ray.tuning.searcher import close_orphans
+    from a2c_ray.tuning import Candidate, close_orphans, confirm, describe
 
     exp, config = plan.exp, plan.config
     df = load_trials(exp)
@@ -272,7 +284,7 @@ def _track_end(plan: SweepPlan, summary: dict[str, Any]) -> None:
     import tempfile
 
     from a2c_ray.report import build_report
-    from a2c_ray.tuning.tracking import log_sweep_end
+    from a2c_ray.tuning import log_sweep_end
 
     st.write_text(st.join(plan.exp, "report.html"), build_report(plan.exp))
     with tempfile.TemporaryDirectory() as tmp:  # the sweep may be on S3: local copies
@@ -352,7 +364,7 @@ def main() -> int:
 
 def cli() -> None:
     """Console entry point ``a2c-ray-tune``: main() with one-line errors, exit code 2."""
-    from a2c_ray.run.tracking import TrackerError
+    from a2c_ray.run import TrackerError
 
     run_cli(main, (UsageError, ConfigError, EnvIdError, SpaceError, SearchSpaceError,
                    TrackerError))

@@ -155,7 +155,6 @@ BAD = [  # each kind of error once through the command; the config's own rules: 
     (["--env", "CartPole-v1", "--set", "no_such_key=1"], "no_such_key"),
     (["--env", "CartPole-v1", "--total-steps", "ten"], "ten"),
     (["--env", "CartPole-v1", "--total-steps", "0"], "total_env_steps=0"),
-    (["--env", "Blackjack-v1"], "Tuple"),  # unsupported observation space
     (["--config", "missing.json"], "missing.json"),
     (["--env", "CartPole-v1", "--set", "network=no_such_module:mlp"], "network="),
     (["--env", "CartPole-v1", "--set", "use_sde=true"], "use_sde"),

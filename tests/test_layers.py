@@ -71,3 +71,33 @@ def test_no_module_is_over_400_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in modules()
             if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_each_layer_lists_what_it_offers_and_every_name_loads():
+    import importlib
+
+    for layer in LAYERS:
+        package = importlib.import_module(f"a2c_ray.{layer}")
+        assert package.__all__ == sorted(package.__all__, key=str), layer
+        missing = [name for name in package.__all__ if getattr(package, name, None) is None]
+        assert not missing, (layer, missing)
+
+
+def later_layers_reaching_into(path: Path):
+    """The imports in ``path`` of a module inside another layer, past its package."""
+    own = layer_of_path(path)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("a2c_ray."):
+            parts = node.module.split(".")
+            if len(parts) > 2 and parts[1] in LAYERS and LAYERS[parts[1]] != own:
+                yield node.module
+
+
+def test_a_layer_is_imported_from_its_package_by_the_others():
+    """``from a2c_ray.core import A2CConfig``, never ``from a2c_ray.core.config import ...``
+    outside core: what a layer offers is its ``__init__``'s ``__all__``."""
+    wrong = [f"{p.relative_to(PACKAGE)} imports {m}" for p in modules()
+             for m in later_layers_reaching_into(p)]
+    assert not wrong, "; ".join(wrong)
+    fake = PACKAGE / "run" / "trainer.py"
+    assert list(later_layers_reaching_into(fake)) == []

@@ -16,7 +16,8 @@ from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, train_seeds
 from a2c_ray.results import seed_stats
 from a2c_ray.run.checkpoint import load_config, seed_checkpoints
 from a2c_ray.run.lockstep import SeedGroup
-from a2c_ray.tuning.searcher import StudySearcher, close_orphans
+from a2c_ray.tuning.searcher import StudySearcher
+from a2c_ray.tuning.study import close_orphans
 from a2c_ray.tuning.trial import trial_metrics
 
 CFG = A2CConfig(env_id="CartPole-v1", total_env_steps=3072, eval_episodes=2,

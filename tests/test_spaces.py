@@ -205,6 +205,7 @@ def test_a_goal_conditioned_dict_env_learns_and_reports_its_success_rate():
     ("Pendulum-v1", 2048, None),
     ("CartPole-v1", 2048, None),
     ("FrozenLake-v1", 2048, None),  # Discrete observations, one-hot encoded
+    ("Blackjack-v1", 2048, None),  # a Tuple of Discrete observations
     ("tests.toy_envs:CodeMatch-v0", 8192, 30.0),
     ("tests.toy_envs:BitMatch-v0", 8192, 36.0),
 ])

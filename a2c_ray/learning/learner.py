@@ -13,13 +13,18 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from a2c_ray.core.batch import Batch, Broadcast
-from a2c_ray.core.config import A2CConfig
-from a2c_ray.core.gae import compute_gae, td_lambda_returns
-from a2c_ray.core.spaces import obs_dim
-from a2c_ray.core.stats import RunningMeanStd, reward_scale
+from a2c_ray.core import (
+    A2CConfig,
+    Batch,
+    Broadcast,
+    RunningMeanStd,
+    compute_gae,
+    obs_dim,
+    reward_scale,
+    td_lambda_returns,
+)
 from a2c_ray.learning.optim import make_optimizer
-from a2c_ray.model.network import ActorCritic
+from a2c_ray.model import ActorCritic
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -17,8 +17,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from a2c_ray.core.config import ConfigError
-from a2c_ray.core.spaces import SUPPORTED_ACTIONS, SpaceError
+from a2c_ray.core import SUPPORTED_ACTIONS, ConfigError, SpaceError
 
 
 class ActionDist(nn.Module):

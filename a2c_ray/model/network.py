@@ -12,8 +12,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from a2c_ray.core.config import A2CConfig, ConfigError
-from a2c_ray.core.spaces import obs_dim
+from a2c_ray.core import A2CConfig, ConfigError, obs_dim
 from a2c_ray.model.distributions import make_action_dist
 
 # GELU is the tanh approximation, which the numpy sampling path computes the same way.

@@ -6,7 +6,7 @@ import pandas as pd
 
 from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.core import storage as st
-from a2c_ray.results.readers import export_parquet, load_trials, table
+from a2c_ray.results import export_parquet, load_trials, table
 
 
 def main() -> int:

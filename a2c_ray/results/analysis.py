@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from a2c_ray.core.storage import DEFAULT_STORAGE
+from a2c_ray.core import DEFAULT_STORAGE
 from a2c_ray.results.readers import load_trials, ranked, sweep_settings, sweep_summary
 
 
@@ -42,7 +42,7 @@ def param_importances(path: str) -> pd.Series:
     """
     import optuna
 
-    from a2c_ray.tuning.space import to_distributions
+    from a2c_ray.tuning import to_distributions
 
     settings = sweep_settings(path)
     metric, mode = settings["metric"], settings.get("mode", "max")
@@ -223,7 +223,7 @@ def performance_profile_figure(path: str) -> Any | None:
     """
     import matplotlib.pyplot as plt
 
-    from a2c_ray.core.scores import performance_profile
+    from a2c_ray.core import performance_profile
     from a2c_ray.results.readers import load_confirmation
 
     confirmed = load_confirmation(path)

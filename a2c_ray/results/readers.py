@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from a2c_ray.core import storage as st
-from a2c_ray.tuning.config import upgrade_sweep_json
+from a2c_ray.tuning import upgrade_sweep_json
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 

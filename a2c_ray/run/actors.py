@@ -28,10 +28,8 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from a2c_ray.core.batch import Batch, Broadcast
-from a2c_ray.core.config import A2CConfig
-from a2c_ray.sampling.envs import EnvFailure
-from a2c_ray.sampling.rollout import RolloutWorker
+from a2c_ray.core import A2CConfig, Batch, Broadcast
+from a2c_ray.sampling import EnvFailure, RolloutWorker
 
 log = logging.getLogger("a2c_ray")
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from a2c_ray.core import A2CConfig
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import A2CConfig
 
 FILES = ("config.json", "learner.pt", "state.json", "arrays.npz")
 LATEST = "latest"  # in a store: the name of its newest complete checkpoint

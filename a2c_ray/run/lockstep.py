@@ -29,8 +29,8 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from a2c_ray.core import A2CConfig
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import A2CConfig
 from a2c_ray.run.checkpoint import SEEDS, seed_checkpoints, seed_dirname
 from a2c_ray.run.trainer import Trainer
 

@@ -22,15 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2c_ray.core.batch import Batch
-from a2c_ray.core.config import EVAL_HISTORY, A2CConfig
-from a2c_ray.core.scores import seed_score
-from a2c_ray.learning.learner import Learner
+from a2c_ray.core import EVAL_HISTORY, A2CConfig, Batch, seed_score
+from a2c_ray.learning import Learner
 from a2c_ray.run.actors import make_sampler
 from a2c_ray.run.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
 from a2c_ray.run.logger import RunLogger
-from a2c_ray.sampling.envs import env_spaces
-from a2c_ray.sampling.rollout import run_episodes
+from a2c_ray.sampling import env_spaces, run_episodes
 
 log = logging.getLogger("a2c_ray")
 

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from a2c_ray.core.spaces import SpaceError, check_spaces, encode_obs, obs_dim
+from a2c_ray.core import SpaceError, check_spaces, encode_obs, obs_dim
 
 
 class EnvIdError(ValueError):

@@ -20,11 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2c_ray.core.batch import Batch, Broadcast
-from a2c_ray.core.config import A2CConfig
-from a2c_ray.core.spaces import encode_obs
-from a2c_ray.core.stats import RunningMeanStd
-from a2c_ray.model.network import ActorCritic, NumpyActor
+from a2c_ray.core import A2CConfig, Batch, Broadcast, RunningMeanStd, encode_obs
+from a2c_ray.model import ActorCritic, NumpyActor
 from a2c_ray.sampling.envs import EnvVector, episode_success, make_env
 
 

@@ -18,20 +18,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2c_ray.core import storage as st
-from a2c_ray.core.config import (
+from a2c_ray.core import (
+    DEFAULT_STORAGE,
     EVAL_HISTORY,
+    MAX_SWEEP_SEED,
+    MAX_TEST_SEEDS,
+    MAX_VALIDATION_SEEDS,
+    STATISTICS,
     ConfigError,
+    asha_milestones,
     check_field,
     choices,
     field_error,
     value_range,
 )
-from a2c_ray.core.rungs import asha_milestones
-from a2c_ray.core.scores import STATISTICS
-from a2c_ray.core.seeds import MAX_SWEEP_SEED, MAX_TEST_SEEDS, MAX_VALIDATION_SEEDS
-from a2c_ray.core.storage import DEFAULT_STORAGE
-from a2c_ray.run.tracking import TRACKERS
+from a2c_ray.core import storage as st
+from a2c_ray.run import TRACKERS
 
 log = logging.getLogger("a2c_ray")
 

@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from a2c_ray.core import intervals, rank_by, seed_stats
 from a2c_ray.core import storage as st
-from a2c_ray.core.scores import intervals, rank_by, seed_stats
 from a2c_ray.tuning.config import METRIC, SweepPlan
 from a2c_ray.tuning.control import StopSignals, has_tune_state
 from a2c_ray.tuning.resources import bundles, concurrency

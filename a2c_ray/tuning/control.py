@@ -18,8 +18,8 @@ import time
 from types import FrameType
 from typing import Any
 
+from a2c_ray.core import field_error
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import field_error
 from a2c_ray.tuning.config import RESUME_APPLIES, SweepConfig, SweepPlan
 from a2c_ray.tuning.plan import check_resume, plan
 
@@ -112,7 +112,7 @@ def open_new(config: SweepConfig) -> SweepPlan:
         config = config.replace(name=default_name(config))
     new = plan(config)  # the flags and the environment first, the tracker, then the storage
     if config.track is not None:
-        from a2c_ray.run.tracking import check
+        from a2c_ray.run import check_tracker as check
 
         check(config.track)
     check_storage_writable(config.storage_path)
@@ -120,7 +120,7 @@ def open_new(config: SweepConfig) -> SweepPlan:
         raise field_error("SweepConfig", "name", config.name,
                           f"already exists under {config.storage_path!r}: pass --resume (or call "
                           "resume_sweep) to continue it, or choose another name")
-    from a2c_ray.tuning.searcher import check_new_study  # Optuna and Ray, only now
+    from a2c_ray.tuning.study import check_new_study  # Optuna, only now
 
     check_new_study(new.optuna_storage, new.name)
     return new
@@ -151,7 +151,7 @@ def open_saved(name: str, storage_path: str, **applies: Any) -> SweepPlan:
     config = saved.config.replace(storage_path=storage_path, name=name, **applies)
     saved = saved.replace(config=config)
     if config.track is not None:  # its trials go on to the tracker they started with
-        from a2c_ray.run.tracking import check
+        from a2c_ray.run import check_tracker as check
 
         check(config.track)
     study = saved.optuna_storage

@@ -22,8 +22,8 @@ from typing import Any
 
 import psutil
 
+from a2c_ray.core import field_error
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import field_error
 
 log = logging.getLogger("a2c_ray")
 

@@ -14,10 +14,9 @@ from typing import Any
 
 from gymnasium import spaces as gym_spaces
 
+from a2c_ray.core import DEFAULT_STORAGE, A2CConfig, field_error, read_config
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import A2CConfig, field_error
-from a2c_ray.core.storage import DEFAULT_STORAGE, read_config
-from a2c_ray.sampling.envs import env_spaces
+from a2c_ray.sampling import env_spaces
 from a2c_ray.tuning.config import RESUME_APPLIES, SEARCH_EVAL_EPISODES, SweepConfig, SweepPlan
 from a2c_ray.tuning.space import (
     BOX_ONLY,
@@ -64,7 +63,7 @@ def plan(config: SweepConfig) -> SweepPlan:
     obs_space, action_space = env_spaces(config.env)
     space, note = fit_space(load_search_space(config.search_space), config.search_space, base,
                             action_space)
-    from a2c_ray.model.network import check_model  # torch, only now
+    from a2c_ray.model import check_model  # torch, only now
 
     check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network
     fixed = sorted(set(space) & given)

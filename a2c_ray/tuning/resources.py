@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any
 
-from a2c_ray.core.config import A2CConfig, field_error
+from a2c_ray.core import A2CConfig, field_error
 from a2c_ray.tuning.config import SweepPlan
 
 log = logging.getLogger("a2c_ray")
@@ -23,7 +23,7 @@ def bundles(plan: SweepPlan, seeds: int | None = None) -> list[dict[str, float]]
 
     ``seeds`` defaults to the seeds every trial starts with.
     """
-    from a2c_ray.run.actors import trial_bundles
+    from a2c_ray.run import trial_bundles
 
     seeds = plan.config.seeds_first if seeds is None else seeds
     return trial_bundles(A2CConfig.from_dict(plan.base_config), seeds)
@@ -127,7 +127,7 @@ class SeedsPerRung:
         """
         from ray.tune import PlacementGroupFactory
 
-        from a2c_ray.core.rungs import seeds_after
+        from a2c_ray.core import seeds_after
 
         if "env_steps" not in result:
             return None

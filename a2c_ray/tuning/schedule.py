@@ -7,7 +7,7 @@ torch.
 
 from __future__ import annotations
 
-from a2c_ray.core.rungs import asha_milestones, scored_evaluations, seeds_after
+from a2c_ray.core import asha_milestones, scored_evaluations, seeds_after
 from a2c_ray.tuning.config import SweepConfig
 
 __all__ = ["asha_milestones", "eval_milestones", "report_every", "scored_evaluations",

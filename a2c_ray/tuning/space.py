@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 
-from a2c_ray.core.config import A2CConfig, ConfigError, field_names
+from a2c_ray.core import A2CConfig, ConfigError, field_names
 
 DEFAULT_SPACE = Path(__file__).parents[1] / "search_space.json"
 # Fields a sweep fixes for every trial; they cannot be searched.

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from a2c_ray.run.tracking import flat_numbers
+from a2c_ray.run import flat_numbers
 
 
 def sweep_callbacks(kind: str, sweep_name: str, base: dict[str, Any]) -> list[Any]:

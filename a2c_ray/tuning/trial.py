@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from a2c_ray.core import A2CConfig, aggregate
 from a2c_ray.core import storage as st
-from a2c_ray.core.config import A2CConfig
-from a2c_ray.core.scores import aggregate
-from a2c_ray.run.checkpoint import CheckpointStore, seed_checkpoints
+from a2c_ray.run import CheckpointStore, seed_checkpoints
 from a2c_ray.tuning.config import SweepPlan
 from a2c_ray.tuning.console import last_env_steps
 from a2c_ray.tuning.resources import bundles
@@ -171,7 +170,7 @@ class TrialRun:
         import ray
         from ray import tune
 
-        from a2c_ray.run.lockstep import SeedGroup
+        from a2c_ray.run import SeedGroup
 
         context = tune.get_context()
         self.spec = spec

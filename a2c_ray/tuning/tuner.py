@@ -48,8 +48,9 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
-    from a2c_ray.tuning.searcher import StudySearcher, SweepSearch, make_sampler
+    from a2c_ray.tuning.searcher import StudySearcher, SweepSearch
     from a2c_ray.tuning.space import known_points, to_distributions
+    from a2c_ray.tuning.study import make_sampler
 
     config, space = plan.config, plan.search_space
     if (path := st.sqlite_file(plan.optuna_storage)) is not None:

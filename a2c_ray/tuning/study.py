@@ -1,0 +1,52 @@
+"""The study beside the searcher: its sampler, and the checks before and after a sweep."""
+
+from __future__ import annotations
+
+import optuna
+
+from a2c_ray.core import field_error
+from a2c_ray.core import storage as st
+
+
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler: TPE that knows about the trials in flight, unless told otherwise.
+
+    ``tpe``: TPE with ``constant_liar``, which counts every running trial as a bad result so
+    that trials suggested while others run spread out instead of repeating one guess (set
+    explicitly: Optuna 5 turns it on by default, Optuna 4 off); ``tpe-plain``: TPE blind to
+    running trials, Optuna 4's default; ``random``: a baseline. All are seeded by ``seed``.
+    """
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=kind == "tpe")
+
+
+def check_new_study(url: str, name: str) -> None:
+    """A new sweep must not add its trials to an older sweep's study of the same name.
+
+    That happens where the study outlives the sweep's directory: the local file of a sweep on
+    S3, or a shared ``optuna_storage`` database.
+
+    Raises:
+        ConfigError: the study exists, or the database cannot be read.
+    """
+    if (path := st.sqlite_file(url)) is not None and not path.is_file():
+        return  # a file that does not exist holds no study; leave it uncreated
+    try:
+        names = optuna.study.get_all_study_names(storage=url)
+    except Exception as err:  # noqa: BLE001  (an unreachable or malformed database)
+        raise field_error("SweepConfig", "optuna_storage", url,
+                          f"cannot be read: {err}") from None
+    if name in names:
+        raise field_error(
+            "SweepConfig", "name", name,
+            f"has an Optuna study named {name!r} already in {url} (an earlier sweep's): choose "
+            f"another name, or delete it with: optuna delete-study --study-name {name} "
+            f"--storage {url}")
+
+
+def close_orphans(url: str, name: str) -> None:
+    """Mark as failed the Optuna trials a killed driver asked for but Tune never ran."""
+    study = optuna.load_study(study_name=name, storage=url)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
