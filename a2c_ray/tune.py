@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from a2c_ray.cli import (
@@ -36,17 +35,13 @@ from a2c_ray.cli import (
 )
 from a2c_ray.core import (
     DEFAULT_STORAGE,
-    A2CConfig,
     ConfigError,
     SpaceError,
-    test_seeds,
-    validation_seeds,
 )
 from a2c_ray.core import storage as st
 from a2c_ray.results import describe_statuses, load_curves, load_trials, ranked, table
 from a2c_ray.sampling import EnvIdError
 from a2c_ray.tuning import (
-    METRIC,
     RESUME_APPLIES,
     SearchSpaceError,
     StopSignals,
@@ -61,10 +56,6 @@ from a2c_ray.tuning import (
 
 log = logging.getLogger("a2c_ray")
 
-SPREAD = ("score_std", "score_min")  # how much the score depends on the seed
-# The searched fields in the summary printed at the end (all of them: python -m a2c_ray.results).
-TOP_TABLE_FIELDS = ("learning_rate", "gamma", "gae_lambda", "value_grad_steps",
-                    "rollout_length", "envs_per_worker")
 # Flags that are not --field-name, and metavars.
 FLAGS: dict[str, dict[str, Any]] = {
     "overrides": {"flags": ["--set"], "metavar": "KEY=VALUE"},
@@ -197,86 +188,27 @@ def _interrupted(plan: SweepPlan) -> None:
 
 
 def _finish(plan: SweepPlan, stop: StopSignals) -> SweepResult:
-    """After the search: the summary, best_config.json, the confirmation.
+    """After the search: ``tuning.finish_sweep`` on the trials the sweep's files hold.
 
-    Returns early, with the exit code of the signal, when the confirmation is interrupted.
+    Then the tracker's last run, and where to look.
     """
-    from a2c_ray.tuning import Candidate, close_orphans, confirm, describe
+    from a2c_ray.tuning import SearchOutcome, finish_sweep
 
-    exp, config = plan.exp, plan.config
-    df = load_trials(exp)
-    ok = ranked(df, plan.metric, plan.mode)
-    statuses = {k: int(v) for k, v in df["status"].value_counts().items() if v}
-    summary: dict[str, Any] = {
-        "metric": plan.metric, "mode": plan.mode, "best_trial_id": None, "best_config": None,
-        "best_metric": None, "num_trials": len(df), "trials_by_status": statuses,
-        "stopped_early": int((_column(df, "env_steps").fillna(0) < config.max_steps).sum()),
-        "optuna_storage": plan.optuna_storage, "study_name": plan.name,
-    }
-    if ok.empty:
-        st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
-        close_orphans(plan.optuna_storage, plan.name)
-        errors = [_first_error(d) for d in df["trial_dir"].dropna()]
-        first_error = next((e for e in errors if e), "")
-        print(f"No trial finished with a {METRIC} ({describe_statuses(df)}). First error: "
-              f"{first_error}\nResults: {exp}")
-        return SweepResult(exp, summary, exit_code=1)
-    best = ok.iloc[0]
-    best_config = _final_config(best, plan)
-    summary.update({"best_trial_id": str(best["trial_id"]), "best_config": best_config,
-                    "best_metric": float(best[METRIC])})
-
-    space = plan.search_space
-    fields = [k for k in TOP_TABLE_FIELDS if k in space] or list(space)[:len(TOP_TABLE_FIELDS)]
-    top = table(exp, df)[["trial_id", "env_steps", METRIC, *SPREAD, *fields]].head(5)
-    print(f"\nTop {len(top)} by {METRIC} ({describe_statuses(df)}; every searched field: "
-          f"python -m a2c_ray.results {exp}):")
-    print(top.to_string(index=False, float_format="{:.4g}".format))
-
-    top_k = ok.head(max(config.confirm_top, 1))
-    candidates = [Candidate(str(row["trial_id"]), float(row[METRIC]),
-                            float(_column(top_k, "score_std").iloc[i]), _final_config(row, plan))
-                  for i, (_, row) in enumerate(top_k.iterrows())]
-    pick, chosen_on = candidates[0], f"the search's training seeds ({METRIC})"
-    ranking = None
-    if config.confirm_top:
-        seeds = validation_seeds(config.confirm_seeds)
-        ranking = [{**r, "seed_set": "validation"}
-                   for r in confirm(plan, candidates, seeds, stop)]
-        if stop.received is not None:
-            return SweepResult(exp, exit_code=stop.exit_code)
-        st.write_text(st.join(exp, "confirmation.json"), json.dumps(ranking, indent=2))
-        print("\n" + describe(ranking, "validation seeds"))
-        if ranking:
-            winner = ranking[0]
-            summary.update({"confirmed_best_trial_id": winner["sweep_trial_id"],
-                            "confirmed_best_config": winner["config"],
-                            "confirmed_best_mean": winner["mean"],
-                            "confirmed_best_sem": winner["sem"]})
-            best_config = winner["config"]
-            pick = next(c for c in candidates if c.trial_id == winner["sweep_trial_id"])
-            chosen_on = f"validation seeds {min(winner['seeds'])}..{max(winner['seeds'])}"
-    summary["chosen_on"] = chosen_on
-    if config.test_seeds:  # the pick alone, on seeds that choose nothing: the figure to report
-        tested = confirm(plan, [pick], test_seeds(config.test_seeds), stop, name="test")
-        if stop.received is not None:
-            return SweepResult(exp, exit_code=stop.exit_code)
-        test = {**tested[0], "seed_set": "test", "chosen_on": chosen_on}
-        st.write_text(st.join(exp, "test.json"), json.dumps(test, indent=2))
-        print("\n" + describe(tested, "test seeds") + f"\n  (the pick, chosen on {chosen_on})")
-        summary["test"] = {k: test[k] for k in ("seeds", "returns", "mean", "std", "sem",
-                                                "worst", "iqm", "n", "mean_ci95", "iqm_ci95")}
-    st.write_text(st.join(exp, "best_config.json"), json.dumps(best_config, indent=2))
-    st.write_text(st.join(exp, "summary.json"), json.dumps(summary, indent=2))
-    close_orphans(plan.optuna_storage, plan.name)
-    if config.track is not None:
-        _track_end(plan, summary)
+    df = load_trials(plan.exp)
+    outcome = SearchOutcome(df, ranked(df, plan.metric, plan.mode), table(plan.exp, df),
+                            describe_statuses(df))
+    done = finish_sweep(plan, outcome, stop)
+    if done.summary is None or done.exit_code != 0:
+        return SweepResult(plan.exp, done.summary, exit_code=done.exit_code)
+    exp = plan.exp
+    if plan.config.track is not None:
+        _track_end(plan, done.summary)
     print(f"\nResults: {exp}")
     print(f"TensorBoard: tensorboard --logdir {exp}")
     print(f"Optuna study: optuna-dashboard {plan.optuna_storage}")
     print(f"Retrain the best configuration:\n  python -m a2c_ray.train --config "
           f"{st.join(exp, 'best_config.json')} --seed 1 2 3 --out runs/{plan.name}_best")
-    return SweepResult(exp, summary, ranking)
+    return SweepResult(exp, done.summary, done.ranking)
 
 
 def _track_end(plan: SweepPlan, summary: dict[str, Any]) -> None:
@@ -297,34 +229,6 @@ def _track_end(plan: SweepPlan, summary: dict[str, Any]) -> None:
         log_sweep_end(plan.config.track, plan.name, summary, files)
     print(f"Tracked in {plan.config.track}: one run per trial and '{plan.name} summary', "
           f"under {plan.name}")
-
-
-def _final_config(row: pd.Series, plan: SweepPlan) -> dict[str, Any]:
-    """A trial's full config as confirmation runs it and best_config.json gives it.
-
-    Evaluated on the config's own number of episodes (10) rather than the search's, unless
-    ``--set eval_episodes`` chose one for both.
-    """
-    params = {k[len("config/"):]: v for k, v in row.items()
-              if k.startswith("config/") and k != "config/seeds"}
-    config = A2CConfig.from_dict({**plan.base_config, **params}).to_dict()
-    return {**config, "eval_episodes": plan.final_eval_episodes}
-
-
-def _column(df: pd.DataFrame, name: str) -> pd.Series:
-    """A column as floats (NaN where missing), also when no trial reported it."""
-    if name not in df:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[name], errors="coerce").astype(float)
-
-
-def _first_error(trial_dir: str) -> str:
-    """The last line of a trial's error.txt, or ''."""
-    uri = st.join(trial_dir, "error.txt")
-    if not st.exists(uri):
-        return ""
-    lines = st.read_text(uri).strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 def build_parser() -> Parser:

@@ -101,3 +101,14 @@ def test_a_layer_is_imported_from_its_package_by_the_others():
     assert not wrong, "; ".join(wrong)
     fake = PACKAGE / "run" / "trainer.py"
     assert list(later_layers_reaching_into(fake)) == []
+
+
+def test_no_name_a_layer_offers_is_also_one_of_its_modules():
+    """Importing ``a2c_ray.tuning.finish`` would set the package's ``finish`` to the module,
+    hiding a function of that name that the package offered."""
+    import importlib
+
+    for layer in LAYERS:
+        package = importlib.import_module(f"a2c_ray.{layer}")
+        modules_here = {p.stem for p in (PACKAGE / layer).glob("*.py")}
+        assert not set(package.__all__) & modules_here, layer

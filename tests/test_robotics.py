@@ -54,14 +54,14 @@ def test_fetch_observation_is_the_goals_and_the_state_in_sorted_key_order():
 
 @pytest.mark.slow
 def test_fetch_reach_learns_with_ray_rollout_actors_and_reports_its_success(tmp_path):
-    """30k env steps on a Ray rollout actor, a2c_ray's defaults with observations normalised.
+    """40k env steps on a Ray rollout actor, a2c_ray's defaults with observations normalised.
 
-    benchmarks/dict_obs.py's runs (in-process samplers, the same batches) reached a success
-    rate of 0.9 by 20k to 30k env steps.
+    benchmarks/dict_obs.py's runs (in-process samplers, the same batches) evaluated a success
+    rate of 0.9 or more from 20k to 40k env steps on, 1.0 on 5 of 5 seeds from 40k.
     """
     out = tmp_path / "fetch"
     r = subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "FetchReachDense-v4",
-                        "--max-steps", "30000", "--seed", "0", "--set", "normalize_obs=true",
+                        "--max-steps", "40000", "--seed", "0", "--set", "normalize_obs=true",
                         "--set", "eval_episodes=10", "--num-rollout-workers", "1", "--out",
                         str(out)], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -64,13 +64,13 @@ def test_a_bad_network_fails_the_sweep_before_it_starts():
 def test_the_search_evaluates_5_episodes_and_best_config_keeps_10():
     import pandas as pd
 
-    from a2c_ray.tune import _final_config
+    from a2c_ray.tuning.finish import final_config
 
     default = planned(env="CartPole-v1")
     assert default.base_config["eval_episodes"] == 5
     row = pd.Series({"trial_id": "t", "config/learning_rate": 3e-4, "config/seeds": [1, 2]})
-    final = _final_config(row, default)
+    final = final_config(row, default)
     assert final["eval_episodes"] == 10 and final["learning_rate"] == 3e-4
     chosen = planned(env="CartPole-v1", overrides={"eval_episodes": 3})
     assert chosen.base_config["eval_episodes"] == 3
-    assert _final_config(row, chosen)["eval_episodes"] == 3
+    assert final_config(row, chosen)["eval_episodes"] == 3

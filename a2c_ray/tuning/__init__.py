@@ -14,23 +14,21 @@ from a2c_ray.core import lazy
 _WHERE = {
     "METRIC": "config", "RESUME_APPLIES": "config", "SweepConfig": "config", "SweepPlan": "config",
     "upgrade_sweep_json": "config",
-    "Candidate": "confirm", "confirm": "confirm", "describe": "confirm",
     "quiet_tune": "console",
     "StopSignals": "control", "check_resume_asked": "control", "has_tune_state": "control",
     "open_new": "control", "open_saved": "control", "resume_command": "control",
     "DriverLock": "driver",
+    "SearchOutcome": "finish", "finish_sweep": "finish",
     "check_fits": "resources", "check_storage": "resources", "concurrency": "resources",
     "local_cpus": "resources",
     "set_aside_lost_trials": "saved",
     "SearchSpaceError": "space", "to_distributions": "space",
-    "close_orphans": "study",
     "log_sweep_end": "tracking",
     "new_tuner": "tuner", "restored_tuner": "tuner",
 }
-__all__ = ["Candidate", "DriverLock", "METRIC", "RESUME_APPLIES", "SearchSpaceError",
+__all__ = ["DriverLock", "METRIC", "RESUME_APPLIES", "SearchOutcome", "SearchSpaceError",
            "StopSignals", "SweepConfig", "SweepPlan", "check_fits", "check_resume_asked",
-           "check_storage", "close_orphans", "concurrency", "confirm", "describe",
-           "has_tune_state", "local_cpus", "log_sweep_end", "new_tuner", "open_new", "open_saved",
-           "quiet_tune", "restored_tuner", "resume_command", "set_aside_lost_trials",
-           "to_distributions", "upgrade_sweep_json"]
+           "check_storage", "concurrency", "finish_sweep", "has_tune_state", "local_cpus",
+           "log_sweep_end", "new_tuner", "open_new", "open_saved", "quiet_tune", "restored_tuner",
+           "resume_command", "set_aside_lost_trials", "to_distributions", "upgrade_sweep_json"]
 __getattr__, __dir__ = lazy(__name__, _WHERE)
