@@ -21,7 +21,7 @@ Nothing here was tuned on this task.
 The Fetch tasks come with gymnasium-robotics (``pip install -e ".[robotics]"``), whose Fetch
 envs need MuJoCo below 3.12. Runs are kept in ``--work-dir``: a finished one is not trained
 again, and the record (``WORK/ENV/record.json``) is written after each. ``--report`` prints
-the table of ``--record`` and draws its curves beside it (``.png``).
+the table of ``--record`` and draws its curves (``--figure``, by default beside it).
 """
 
 from __future__ import annotations
@@ -213,8 +213,10 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="runs at a time")
     p.add_argument("--work-dir", default="~/dict_obs")
     p.add_argument("--report", action="store_true", help="print the table of --record, draw "
-                   "its curves beside it, and train nothing")
+                   "its curves (--figure), and train nothing")
     p.add_argument("--record", help="with --report: the record (default: the work dir's)")
+    p.add_argument("--figure", help="with --report: where the curves go (default: beside the "
+                   "record, .png)")
     a = p.parse_args()
     path = Path(a.record) if a.record else Path(a.work_dir).expanduser() / a.env / "record.json"
     if not a.report:
@@ -222,8 +224,9 @@ def main() -> None:
     record = json.loads(path.read_text())
     print(table(record))
     if a.report:
-        figure(record, path.with_suffix(".png"))
-        print(f"figure: {path.with_suffix('.png')}")
+        out = Path(a.figure) if a.figure else path.with_suffix(".png")
+        figure(record, out)
+        print(f"figure: {out}")
 
 
 if __name__ == "__main__":

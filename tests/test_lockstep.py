@@ -302,6 +302,29 @@ def test_study_searcher_saved_by_the_earlier_version_restores_each_trial_as_it_w
     assert trials[0].intermediate_values == {250: 1.0, 1000: 3.0}
 
 
+def test_study_searcher_starts_no_trial_once_the_trials_have_trained_its_budget(tmp_path):
+    """Every seed's env steps count; the trials running go on, a restored searcher still
+    counts what was trained, and a known trial (one Tune runs again) still gets its config."""
+    from ray.tune.search import Searcher
+
+    searcher = _searcher(tmp_path, budget=3000)
+    a, b = searcher.suggest("a"), searcher.suggest("b")
+    three = {"s1": {}, "s2": {}, "s3": {}}
+    searcher.on_trial_result("a", {"env_steps": 500, "score": 1.0, "per_seed": three})
+    assert searcher.trained == 1500 and searcher.suggest("c") is not None
+    searcher.on_trial_result("b", {"env_steps": 250, "score": math.nan, "per_seed": three})
+    searcher.on_trial_result("a", {"env_steps": 500, "score": 1.0, "per_seed": three})  # again
+    assert searcher.trained == 1500 + 750
+    searcher.on_trial_complete("a", {"env_steps": 1000, "score": 2.0, "per_seed": three})
+    assert searcher.trained == 3000 + 750
+    assert searcher.suggest("d") == Searcher.FINISHED
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored.budget == 3000 and restored.suggest("e") == Searcher.FINISHED
+    assert restored.suggest("b") == b and a["seeds"] != b["seeds"]
+
+
 def test_study_searcher_draws_again_a_configuration_an_earlier_trial_had(tmp_path):
     # Walker2d-v5's sweep started from a preset that a seed-0 sweep had drawn, and drew it
     # again with its own seed-0 sampler: the same sampler and seed draw the same configurations

@@ -329,6 +329,7 @@ BAD_FLAGS = [
     (["--resume", "--name", "nothing-here"], "nothing-here"),
     (["--resume"], "--name"),
     (["--start-from", "missing.json"], "missing.json"),
+    (["--budget-steps", "1000000"], "--budget-steps 1000000 leaves no env steps to search"),
 ]
 
 
@@ -339,6 +340,26 @@ def test_bad_flags_exit_2(tmp_path, args, named):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and named in lines[0], r.stderr
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.slow
+def test_a_budget_of_env_steps_ends_the_search_before_its_num_samples(tmp_path):
+    """--budget-steps: once the trials have trained it (every seed counted, the validation's
+    set aside), no trial starts; the ones running finish, so the search overshoots by at most
+    what they can still train."""
+    from a2c_ray.results import load_curves
+
+    budget = 2 * 18432 + 3 * 2048  # two whole trials and three stopped at the first rung
+    r = run(["--num-samples", "30", *SMALL, "--budget-steps", str(budget), "--storage-path",
+             str(tmp_path), "--name", "budget", "--search-space", space_file(tmp_path),
+             "--max-concurrent-trials", "2"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "budget" / "summary.json").read_text())
+    assert 2 <= summary["num_trials"] < 30
+    trained = int(load_curves(tmp_path / "budget").groupby(["trial_id", "seed"])
+                  ["env_steps"].max().sum())
+    # the last trial started before the budget was reached; two at once: one more may run
+    assert budget <= trained <= budget + 2 * 18432 + 2 * 40, trained
 
 
 def test_a_new_sweep_never_joins_an_older_sweeps_study(tmp_path):

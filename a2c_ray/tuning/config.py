@@ -69,6 +69,11 @@ class SweepConfig:
 
     num_samples: int = field(default=200, metadata=_at_least(1))
     """trials to run"""
+    budget_steps: int | None = field(default=None, metadata=_at_least(1))
+    """env steps the search and the validation may train in all, every seed counted (the
+    validation's confirm_top x confirm_seeds x max_steps are set aside): once the search's
+    trials have trained the rest, no trial starts, and those running finish (default: no
+    limit but num_samples)"""
     env: str = "HalfCheetah-v5"
     """gymnasium id, or package.module:EnvId-v0"""
     max_steps: int = field(default=1_000_000, metadata=_at_least(1))
@@ -170,6 +175,11 @@ class SweepConfig:
             raise field_error("SweepConfig", "seeds_per_trial", self.seeds_per_trial,
                               f"has more values than the sweep has rungs ({rungs}: before the "
                               "first, and after each but the last): expected at most that many")
+        if self.budget_steps is not None and self.search_budget <= 0:
+            raise field_error("SweepConfig", "budget_steps", self.budget_steps,
+                              f"leaves no env steps to search after the validation's "
+                              f"{self.validation_steps:,} (confirm_top x confirm_seeds x "
+                              "max_steps): expected more")
         if self.name is not None and (not self.name.strip() or "/" in self.name):
             raise field_error("SweepConfig", "name", self.name,
                               "is not allowed: expected a non-empty name without '/'")
@@ -187,6 +197,16 @@ class SweepConfig:
             raise field_error("SweepConfig", "seeds_per_trial", value,
                               "is not allowed: a trial's seeds never shrink at a rung")
         object.__setattr__(self, "seeds_per_trial", value)
+
+    @property
+    def validation_steps(self) -> int:
+        """The env steps the validation trains: confirm_top x confirm_seeds x max_steps."""
+        return self.confirm_top * self.confirm_seeds * self.max_steps
+
+    @property
+    def search_budget(self) -> int | None:
+        """The env steps the search's trials may train, budget_steps less the validation's."""
+        return None if self.budget_steps is None else self.budget_steps - self.validation_steps
 
     @property
     def seeds_first(self) -> int:

@@ -32,11 +32,10 @@ would otherwise patch private state of ``OptunaSearch`` (its trial map and its `
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import logging
 import math
 import pickle
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -44,6 +43,7 @@ from ray.tune.search import Searcher, SearchGenerator
 
 from a2c_ray.core import train_seeds
 from a2c_ray.tuning.saved import saved_trials
+from a2c_ray.tuning.study import Phase, TrialRecord
 
 
 def _finite(value: Any) -> bool:
@@ -69,36 +69,6 @@ def _points(dist: optuna.distributions.BaseDistribution) -> float:
             return 1
         return math.inf if dist.step is None else round((dist.high - dist.low) / dist.step) + 1
     return math.inf
-
-
-class Phase(enum.Enum):
-    """Where a Tune trial is, as the searcher sees it."""
-
-    RUNNING = "running"  # suggested, not ended: counts against the limit, reports are told
-    ENDED = "ended"  # told to the study (or lost at a restore): nothing more is told
-    # ended here without an outcome (an error, or no report): Tune may run it again (see
-    # ``StudySearcher.on_trial_complete``), so its Optuna trial stays RUNNING until then
-    HELD = "held"
-
-
-@dataclass
-class TrialRecord:
-    """What the searcher keeps of one Tune trial.
-
-    Attributes:
-        optuna: its Optuna trial; after a restore its Optuna id, until first used.
-        reported: the env step of its last report told to the study (-1: none).
-        phase: where it is (``Phase``).
-    """
-
-    optuna: optuna.Trial | int
-    reported: int = -1
-    phase: Phase = Phase.RUNNING
-
-    @property
-    def optuna_id(self) -> int:
-        """The Optuna storage's id of its trial."""
-        return self.optuna if isinstance(self.optuna, int) else self.optuna._trial_id
 
 
 _log = logging.getLogger("a2c_ray")
@@ -131,19 +101,22 @@ class StudySearcher(Searcher):
             when the study is created).
         prune_stopped: tell Optuna a trial ASHA stopped is PRUNED (the truth); False tells it
             what Ray's OptunaSearch does, COMPLETE with its last value (for comparison).
+        budget: env steps the trials may train in all, over their seeds: once they have, no
+            trial starts (``suggest`` says the search is finished); None: no limit.
     """
 
     def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], storage: str,
                  study_name: str, sampler: optuna.samplers.BaseSampler, metric: str,
                  mode: str, max_steps: int, sweep_seed: int, seeds_per_trial: int,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
-                 prune_stopped: bool = True) -> None:
+                 prune_stopped: bool = True, budget: int | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.space, self.storage, self.study_name = space, storage, study_name
         self.sampler = sampler
         self.max_steps, self.sweep_seed = max_steps, sweep_seed
         self.seeds_per_trial, self.prune_stopped = seeds_per_trial, prune_stopped
         self.points = list(points_to_evaluate or [])
+        self.budget = budget
         self._study: optuna.Study | None = None
         self._trials: dict[str, TrialRecord] = {}  # by Tune's trial id
         self.max_concurrent = 0  # 0: no limit
@@ -204,11 +177,20 @@ class StudySearcher(Searcher):
                 self._trials[trial_id] = TrialRecord(optuna.Trial(self.study, t._trial_id))
                 return
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    @property
+    def trained(self) -> int:
+        """The env steps every trial has trained, over its seeds, as far as reported."""
+        return sum(r.trained for r in self._trials.values())
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         """The next configuration, with the trial's training seeds under ``seeds``.
 
-        None while ``max_concurrent`` trials run.
+        None while ``max_concurrent`` trials run; ``Searcher.FINISHED`` once the trials have
+        trained the budget.
         """
+        if (trial_id not in self._trials and self.budget is not None
+                and self.trained >= self.budget):
+            return Searcher.FINISHED
         if trial_id not in self._trials and 0 < self.max_concurrent <= len(self._running()):
             return None
         if trial_id not in self._trials:
@@ -251,6 +233,10 @@ class StudySearcher(Searcher):
         value, step = result.get(self.metric), result.get("env_steps")
         if trial_id not in self._trials:
             self._adopt(trial_id, result)
+        if trial_id in self._trials and _finite(step):  # what it trained, evaluated or not
+            record = self._trials[trial_id]
+            seeds = len(result.get("per_seed") or {}) or 1
+            record.trained = max(record.trained, int(step) * seeds)
         if self._phase(trial_id) is not Phase.RUNNING or not _finite(value):
             return
         record, step = self._trials[trial_id], int(step or 0)
@@ -332,12 +318,13 @@ class StudySearcher(Searcher):
         Trials are saved as their Optuna ids, so a moved sweep restores without its old path.
         """
         state = {k: v for k, v in self.__dict__.items() if k != "_study"}
-        state["_trials"] = {k: TrialRecord(r.optuna_id, r.reported, r.phase)
+        state["_trials"] = {k: dataclasses.replace(r, optuna=r.optuna_id)
                             for k, r in self._trials.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.max_concurrent = 0  # a searcher saved before this existed
+        self.max_concurrent = 0  # a searcher saved before these existed
+        self.budget = None
         state = dict(state)
         if "_ended" in state:  # saved by an earlier version: four collections by trial id
             state["_trials"] = _records(state)

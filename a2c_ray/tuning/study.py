@@ -1,11 +1,50 @@
-"""The study beside the searcher: its sampler, and the checks before and after a sweep."""
+"""The study beside the searcher: what it keeps of a trial, its sampler, its checks.
+
+``TrialRecord`` is the searcher's record of one Tune trial; ``make_sampler`` the Optuna
+sampler; ``check_new_study`` and ``close_orphans`` the checks before and after a sweep.
+"""
 
 from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
 
 import optuna
 
 from a2c_ray.core import field_error
 from a2c_ray.core import storage as st
+
+
+class Phase(enum.Enum):
+    """Where a Tune trial is, as the searcher sees it."""
+
+    RUNNING = "running"  # suggested, not ended: counts against the limit, reports are told
+    ENDED = "ended"  # told to the study (or lost at a restore): nothing more is told
+    # ended here without an outcome (an error, or no report): Tune may run it again (see
+    # ``StudySearcher.on_trial_complete``), so its Optuna trial stays RUNNING until then
+    HELD = "held"
+
+
+@dataclass
+class TrialRecord:
+    """What the searcher keeps of one Tune trial.
+
+    Attributes:
+        optuna: its Optuna trial; after a restore its Optuna id, until first used.
+        reported: the env step of its last report told to the study (-1: none).
+        phase: where it is (``Phase``).
+        trained: the env steps it has trained, over its seeds, at its latest report.
+    """
+
+    optuna: optuna.Trial | int
+    reported: int = -1
+    phase: Phase = Phase.RUNNING
+    trained: int = 0
+
+    @property
+    def optuna_id(self) -> int:
+        """The Optuna storage's id of its trial."""
+        return self.optuna if isinstance(self.optuna, int) else self.optuna._trial_id
 
 
 def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:

@@ -64,7 +64,7 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
         make_sampler(config.sampler, config.seed), metric=plan.metric, mode=plan.mode,
         max_steps=config.max_steps, sweep_seed=config.seed,
         seeds_per_trial=config.seeds_most, points_to_evaluate=points,
-        prune_stopped=config.stopped_trials == "pruned",
+        prune_stopped=config.stopped_trials == "pruned", budget=config.search_budget,
     )
     scheduler: Any = ASHAScheduler(
         time_attr="env_steps", metric=plan.metric, mode=plan.mode, max_t=config.max_steps,
