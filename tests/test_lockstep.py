@@ -121,14 +121,14 @@ def _two_trials_in_one_group(configs_a, configs_b, steps):
     from a2c_ray.run import lockstep
 
     def one(configs):
-        with SeedGroup(configs, score_evals=2) as group:
+        with SeedGroup(configs, score_evals=2, idle=lockstep.IdleSeedActors.here()) as group:
             metrics = group.run(steps)
             actors = [r._actor_id.hex() for r in group.remote]
         return metrics, actors
 
     a, b = one(configs_a), one(configs_b)
-    idle = len(lockstep._IDLE)
-    for actor in lockstep._IDLE.values():
+    idle = len(lockstep.IdleSeedActors.here().actors)
+    for actor in lockstep.IdleSeedActors.here().actors.values():
         ray.kill(actor)
     return a, b, idle
 

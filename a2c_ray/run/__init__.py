@@ -15,13 +15,13 @@ _WHERE = {
     "CheckpointError": "checkpoint", "CheckpointStore": "checkpoint",
     "is_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "load_config": "checkpoint",
     "resolve_checkpoint": "checkpoint.resolve", "seed_checkpoints": "checkpoint",
-    "SeedGroup": "lockstep",
+    "IdleSeedActors": "lockstep", "SeedGroup": "lockstep",
     "TRACKERS": "tracking", "TrackerError": "tracking", "check_tracker": "tracking.check",
     "flat_numbers": "tracking", "track_spec": "tracking",
     "Trainer": "trainer", "train": "trainer",
 }
-__all__ = ["CheckpointError", "CheckpointStore", "SeedGroup", "TRACKERS", "TrackerError",
-           "Trainer", "check_tracker", "ensure_ray", "flat_numbers", "is_checkpoint",
-           "load_checkpoint", "load_config", "resolve_checkpoint", "seed_checkpoints",
-           "track_spec", "train", "trial_bundles"]
+__all__ = ["CheckpointError", "CheckpointStore", "IdleSeedActors", "SeedGroup", "TRACKERS",
+           "TrackerError", "Trainer", "check_tracker", "ensure_ray", "flat_numbers",
+           "is_checkpoint", "load_checkpoint", "load_config", "resolve_checkpoint",
+           "seed_checkpoints", "track_spec", "train", "trial_bundles"]
 __getattr__, __dir__ = lazy(__name__, _WHERE)

@@ -114,11 +114,39 @@ class SeedRunner:
 
 RemoteSeedRunner = ray.remote(SeedRunner)
 
-# Seed actors whose trial has ended, kept for the next trial that the same Tune actor runs
-# (the sweep reuses its trial actors): a new actor costs a process and torch's imports, 3-4 s
-# a trial. Keyed by (placement group id, bundle index); they live in the trial's placement
-# group, so they end with it when Tune gives the group back.
-_IDLE: dict[tuple[Any, int], Any] = {}
+class IdleSeedActors:
+    """Seed actors whose trial has ended, kept for the next trial the same Tune actor runs.
+
+    A sweep reuses its trial actors, and a new seed actor costs a process and torch's
+    imports, 3-4 s a trial. They are kept by (placement group id, bundle index): they live in
+    the trial's placement group, so they end with it when Tune gives the group back. A Tune
+    actor's process has one set (``here``), which its trials hand to their ``SeedGroup``.
+    """
+
+    _here: IdleSeedActors | None = None
+
+    def __init__(self) -> None:
+        self.actors: dict[tuple[Any, int], Any] = {}
+
+    @classmethod
+    def here(cls) -> IdleSeedActors:
+        """This process's idle seed actors."""
+        if cls._here is None:
+            cls._here = cls()
+        return cls._here
+
+    def release_others(self, group: Any) -> None:
+        """End those of another placement group than ``group`` (None: all): not ours to use."""
+        for key in [k for k in self.actors if group is None or k[0] != group.id]:
+            ray.kill(self.actors.pop(key), no_restart=True)
+
+    def take(self, key: tuple[Any, int] | None) -> Any:
+        """The actor kept at ``key``, which leaves the set; None where there is none."""
+        return None if key is None else self.actors.pop(key, None)
+
+    def keep(self, key: tuple[Any, int], actor: Any) -> None:
+        """Keep ``actor``, whose run has closed, at ``key`` for the next trial."""
+        self.actors[key] = actor
 
 
 def _checkpoint_files(uri: str) -> dict[str, bytes]:
@@ -139,6 +167,9 @@ class SeedGroup:
             checkpoint it continues from (None: from scratch).
         show_progress: the first seed's progress bar (by default none).
         track: the tracker every seed's run goes to (train runs; ``run.tracking``).
+        idle: where seed actors wait between the trials of one Tune actor (a sweep's trial:
+            ``IdleSeedActors.here()``): taken from there, and put back on ``close``; None: a
+            closed group ends its actors.
     """
 
     def __init__(self, configs: list[A2CConfig], score_evals: int,
@@ -146,7 +177,8 @@ class SeedGroup:
                  eval_at: frozenset[int] | None = None, *,
                  runs: list[tuple[str, str | None]] | None = None,
                  show_progress: bool | None = False,
-                 track: tuple[str, str, str | None] | None = None) -> None:
+                 track: tuple[str, str, str | None] | None = None,
+                 idle: IdleSeedActors | None = None) -> None:
         self.seeds = [c.seed for c in configs]
         saved: list[dict[str, bytes] | None] = [None] * len(configs)
         if resume_from is not None:  # the first seeds, or all; a trial that earned seeds at
@@ -162,8 +194,9 @@ class SeedGroup:
                 saved[j] = _checkpoint_files(checkpoint)
         per_seed = 1 + configs[0].num_rollout_workers  # bundles
         group = ray.util.get_current_placement_group() if ray.is_initialized() else None
-        for key in [k for k in _IDLE if group is None or k[0] != group.id]:
-            ray.kill(_IDLE.pop(key), no_restart=True)  # another group's: not ours to use
+        self.idle = idle
+        if idle is not None:
+            idle.release_others(group)
         self.remote: list[Any] = []
         self._keys: list[tuple[Any, int] | None] = []
         try:
@@ -176,7 +209,7 @@ class SeedGroup:
                 args = (configs[j].to_dict(), saved[j], (group, bundle) if inside else None,
                         score_evals, eval_at, out_dirs[j], False, track)
                 key = (group.id, bundle) if inside else None
-                actor = _IDLE.pop(key, None) if key is not None else None
+                actor = idle.take(key) if idle is not None else None
                 if actor is not None:
                     actor.start.remote(*args)  # an actor runs its calls in order
                 else:
@@ -251,8 +284,8 @@ class SeedGroup:
             except Exception:  # noqa: BLE001  (a dead or stuck actor is not kept)
                 ray.kill(r, no_restart=True)
                 continue
-            if key is not None:
-                _IDLE[key] = r
+            if key is not None and self.idle is not None:
+                self.idle.keep(key, r)
             else:
                 ray.kill(r, no_restart=True)
         self.remote, self._keys = [], []

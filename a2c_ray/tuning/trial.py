@@ -170,7 +170,7 @@ class TrialRun:
         import ray
         from ray import tune
 
-        from a2c_ray.run import SeedGroup
+        from a2c_ray.run import IdleSeedActors, SeedGroup
 
         context = tune.get_context()
         self.spec = spec
@@ -191,7 +191,8 @@ class TrialRun:
         self.config = configs[0]
         # every report up to the newest checkpoint, and the reports since
         self.reports = _saved_reports(resume) if resume is not None else []
-        self.group = SeedGroup(configs, spec.score_evals, resume, evaluations(self.config, spec))
+        self.group = SeedGroup(configs, spec.score_evals, resume, evaluations(self.config, spec),
+                               idle=IdleSeedActors.here())
         self.saved = self.group.iteration  # the iteration of the newest checkpoint (0: none)
         self.state = TrialState.RESTORED if resume is not None else TrialState.NEW
 
