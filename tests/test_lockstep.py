@@ -9,6 +9,7 @@ import numpy as np
 import optuna
 import pytest
 import ray
+from ray.tune.utils import flatten_dict
 
 from a2c_ray import A2CConfig, Trainer
 from a2c_ray.core import seeds as seeding
@@ -258,8 +259,10 @@ def test_study_searcher_resumes_from_a_state_saved_out_of_step_with_the_experime
     b = searcher.suggest("b")  # then it ran b, and was killed
     restored = _searcher(tmp_path)
     restored.restore(str(tmp_path / "searcher.pkl"))
-    restored.on_trial_result("b", {"env_steps": 500, "score": 3.0, "config": b})
-    restored.on_trial_complete("b", {"env_steps": 1000, "score": 4.0, "config": b})
+    # as Tune hands them: flattened ("config/seeds")
+    restored.on_trial_result("b", flatten_dict({"env_steps": 500, "score": 3.0, "config": b}))
+    restored.on_trial_complete("b", flatten_dict({"env_steps": 1000, "score": 4.0,
+                                                  "config": b}))
     c = restored.suggest("c")
     trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o.db'}").trials
     assert trials[1].value == 4.0 and trials[1].intermediate_values == {500: 3.0, 1000: 4.0}
@@ -304,18 +307,26 @@ def test_study_searcher_saved_by_the_earlier_version_restores_each_trial_as_it_w
 
 def test_study_searcher_starts_no_trial_once_the_trials_have_trained_its_budget(tmp_path):
     """Every seed's env steps count; the trials running go on, a restored searcher still
-    counts what was trained, and a known trial (one Tune runs again) still gets its config."""
+    counts what was trained, and a known trial (one Tune runs again) still gets its config.
+
+    The results are flattened, as Tune hands them to a searcher (``per_seed/<seed>/...``):
+    read nested, every trial counted one seed, and a 3-seed sweep ran 3 times its budget.
+    """
     from ray.tune.search import Searcher
 
     searcher = _searcher(tmp_path, budget=3000)
     a, b = searcher.suggest("a"), searcher.suggest("b")
-    three = {"s1": {}, "s2": {}, "s3": {}}
-    searcher.on_trial_result("a", {"env_steps": 500, "score": 1.0, "per_seed": three})
+    three = {"1": {"score": 1.0}, "2": {"score": 1.0}, "3": {"score": 1.0}}
+
+    def report(steps, score):
+        return flatten_dict({"env_steps": steps, "score": score, "per_seed": three})
+
+    searcher.on_trial_result("a", report(500, 1.0))
     assert searcher.trained == 1500 and searcher.suggest("c") is not None
-    searcher.on_trial_result("b", {"env_steps": 250, "score": math.nan, "per_seed": three})
-    searcher.on_trial_result("a", {"env_steps": 500, "score": 1.0, "per_seed": three})  # again
+    searcher.on_trial_result("b", report(250, math.nan))
+    searcher.on_trial_result("a", report(500, 1.0))  # again, after a resume
     assert searcher.trained == 1500 + 750
-    searcher.on_trial_complete("a", {"env_steps": 1000, "score": 2.0, "per_seed": three})
+    searcher.on_trial_complete("a", report(1000, 2.0))
     assert searcher.trained == 3000 + 750
     assert searcher.suggest("d") == Searcher.FINISHED
     searcher.save(str(tmp_path / "searcher.pkl"))

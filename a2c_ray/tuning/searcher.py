@@ -43,7 +43,7 @@ from ray.tune.search import Searcher, SearchGenerator
 
 from a2c_ray.core import train_seeds
 from a2c_ray.tuning.saved import saved_trials
-from a2c_ray.tuning.study import Phase, TrialRecord
+from a2c_ray.tuning.study import Phase, TrialRecord, seeds_reporting, training_seeds
 
 
 def _finite(value: Any) -> bool:
@@ -170,7 +170,7 @@ class StudySearcher(Searcher):
         ``FrozenTrial._trial_id`` is private; tests/test_lockstep.py's restore test fails if
         it goes.
         """
-        seeds = list((result.get("config") or {}).get("seeds") or [])
+        seeds = training_seeds(result)
         for t in self.study.get_trials(deepcopy=False,
                                        states=(optuna.trial.TrialState.RUNNING,)):
             if train_seeds(self.sweep_seed, t.number, self.seeds_per_trial) == seeds:
@@ -235,8 +235,7 @@ class StudySearcher(Searcher):
             self._adopt(trial_id, result)
         if trial_id in self._trials and _finite(step):  # what it trained, evaluated or not
             record = self._trials[trial_id]
-            seeds = len(result.get("per_seed") or {}) or 1
-            record.trained = max(record.trained, int(step) * seeds)
+            record.trained = max(record.trained, int(step) * seeds_reporting(result))
         if self._phase(trial_id) is not Phase.RUNNING or not _finite(value):
             return
         record, step = self._trials[trial_id], int(step or 0)

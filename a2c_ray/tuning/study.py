@@ -1,6 +1,7 @@
 """The study beside the searcher: what it keeps of a trial, its sampler, its checks.
 
-``TrialRecord`` is the searcher's record of one Tune trial; ``make_sampler`` the Optuna
+``TrialRecord`` is the searcher's record of one Tune trial, ``training_seeds`` and
+``seeds_reporting`` read a trial's result as Tune hands it; ``make_sampler`` the Optuna
 sampler; ``check_new_study`` and ``close_orphans`` the checks before and after a sweep.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 
@@ -45,6 +47,27 @@ class TrialRecord:
     def optuna_id(self) -> int:
         """The Optuna storage's id of its trial."""
         return self.optuna if isinstance(self.optuna, int) else self.optuna._trial_id
+
+
+def training_seeds(result: dict[str, Any]) -> list[int]:
+    """A trial's training seeds from one of its results.
+
+    Tune hands a searcher each result flattened (``config/seeds``); a nested ``config`` is
+    read too.
+    """
+    seeds = result.get("config/seeds") or (result.get("config") or {}).get("seeds") or []
+    return [int(s) for s in seeds]
+
+
+def seeds_reporting(result: dict[str, Any]) -> int:
+    """How many seeds a trial's result is over (at least one).
+
+    Its ``per_seed`` entries: flattened by Tune (``per_seed/<seed>/...``), or nested.
+    """
+    nested = result.get("per_seed")
+    if isinstance(nested, dict) and nested:
+        return len(nested)
+    return len({key.split("/")[1] for key in result if key.startswith("per_seed/")}) or 1
 
 
 def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
