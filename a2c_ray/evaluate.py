@@ -8,6 +8,7 @@ Rendering is off-screen (MUJOCO_GL=egl unless set).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from a2c_ray.cli import Parser, UsageError, run_cli
 from a2c_ray.core import ConfigError
 from a2c_ray.core import storage as st
 from a2c_ray.run import CheckpointError, checkpoint, load_checkpoint
-from a2c_ray.sampling import EnvIdError, env_spaces
+from a2c_ray.sampling import EnvIdError, env_spaces, success_rate
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering: no display needed
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's (classic control) likewise
@@ -99,7 +100,7 @@ def evaluate(
             "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
             "returns": returns.tolist(), "gif": str(gif) if gif else None,
             # where the env reports ``is_success``, else None
-            "success_rate": None if np.isnan(successes).all() else float(np.nanmean(successes))}
+            "success_rate": None if math.isnan(rate := success_rate(successes)) else rate}
 
 
 def _is_mujoco_id(env_id: str) -> bool:

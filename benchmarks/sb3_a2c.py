@@ -73,8 +73,10 @@ def evaluate(model, vec_normalize, env_id: str, episodes: int, seed: int) -> flo
 
 
 def _rate(successes: list[float]) -> float | None:
-    said = [s for s in successes if not np.isnan(s)]
-    return float(np.mean(said)) if said else None
+    from a2c_ray.sampling import success_rate
+
+    rate = success_rate(successes)
+    return None if np.isnan(rate) else rate
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,

@@ -33,7 +33,7 @@ __all__ = ["A2CConfig", "Batch", "Broadcast", "ConfigError", "DEFAULT_STORAGE", 
            "MAX_SWEEP_SEED", "MAX_TEST_SEEDS", "MAX_VALIDATION_SEEDS", "RunningMeanStd",
            "STATISTICS", "SUPPORTED_ACTIONS", "SpaceError", "aggregate", "asha_milestones",
            "check_field", "check_spaces", "choices", "compute_gae", "encode_obs", "field_error",
-           "field_names", "intervals", "obs_dim", "parse_override", "performance_profile",
+           "field_names", "intervals", "lazy", "obs_dim", "parse_override", "performance_profile",
            "rank_by", "read_config", "reward_scale", "scored_evaluations", "seed_score",
            "seed_stats", "seeds_after", "td_lambda_returns", "test_seeds", "train_seeds",
            "validation_seeds", "value_range"]

@@ -27,7 +27,7 @@ from a2c_ray.learning import Learner
 from a2c_ray.run.actors import make_sampler
 from a2c_ray.run.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
 from a2c_ray.run.logger import RunLogger
-from a2c_ray.sampling import env_spaces, run_episodes
+from a2c_ray.sampling import env_spaces, run_episodes, success_rate
 
 log = logging.getLogger("a2c_ray")
 
@@ -44,12 +44,6 @@ def _isnan(v: Any) -> bool:
 
 def _mean(values: deque) -> float:
     return float(np.mean(values)) if values else _NAN
-
-
-def success_rate(successes: Any) -> float:
-    """The share of episodes that succeeded, of those that said (NaN where none did)."""
-    said = [float(s) for s in successes if not math.isnan(s)]
-    return float(np.mean(said)) if said else _NAN
 
 
 @dataclass

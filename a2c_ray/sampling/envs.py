@@ -111,6 +111,12 @@ def episode_success(info: dict[str, Any]) -> float:
     return float(bool(info["is_success"])) if "is_success" in info else math.nan
 
 
+def success_rate(successes: Any) -> float:
+    """The share of episodes that succeeded, of those that said (NaN where none did)."""
+    said = [float(s) for s in successes if not math.isnan(s)]
+    return float(np.mean(said)) if said else math.nan
+
+
 def env_seeds(seed: int, num_envs: int) -> list[int]:
     """Distinct, reproducible reset seeds for the envs of a vector seeded with ``seed``."""
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(num_envs)]
