@@ -53,17 +53,19 @@ def find_checkpoint(path: str | Path) -> str:
 
 def load_policy(path: str | Path) -> tuple[Any, Any, Any]:
     """(config, model, observation normaliser or None) from a checkpoint-like path."""
-    from a2c_ray.core import RunningMeanStd
+    from a2c_ray.core import RunningMeanStd, vector_columns
     from a2c_ray.model import ActorCritic
 
     config, learner, _ = load_checkpoint(find_checkpoint(path))
-    model = ActorCritic(*env_spaces(config.env_id), config)
+    obs_space, action_space = env_spaces(config.env_id)
+    model = ActorCritic(obs_space, action_space, config)
     model.load_state_dict(learner["model"])
     model.requires_grad_(False)
     normalize = None
     if config.normalize_obs:
         rms = RunningMeanStd.from_state(learner["obs_rms"])
-        normalize = lambda obs: rms.normalize(obs, config.clip_obs)  # noqa: E731
+        columns = vector_columns(obs_space)
+        normalize = lambda obs: rms.normalize(obs, config.clip_obs, columns)  # noqa: E731
     return config, model, normalize
 
 

@@ -13,6 +13,16 @@ False}``, observations only. ``--norm-reward`` runs the yml as the zoo reads it 
 VecNormalize's defaults with rewards normalised too; that reading ended lower on HalfCheetah
 and higher on Hopper (benchmarks/README.md).
 
+``--settings zoo-atari`` is the zoo's A2C entry for Atari (hyperparams/a2c.yml, "atari"), as
+its train script builds it: SB3's ``make_atari_env`` (``AtariWrapper``: 30 no-ops, 4 frames
+skipped with max pooling, life loss ends an episode and rewards clipped in training, FIRE on
+reset, 84x84 grey) and ``VecFrameStack`` of 4, ``CnnPolicy``, 16 envs, ``ent_coef`` 0.01,
+``vf_coef`` 0.25, ``RMSpropTFLike(eps=1e-5)``, SB3's defaults for the rest. One change, for a
+v5 id: ``frameskip=1`` goes to ``gym.make`` so that the wrapper's skip of 4 is the only one (the
+zoo's own Atari ids, ``NoFrameskip-v4``, skip none); v5's sticky actions (0.25) stay, as in
+a2c_ray's runs. Its evaluation plays whole games under the same wrapper, without the life-loss
+end and the clipping.
+
 ``--settings course`` is the Hugging Face Deep RL course's A2C unit for goal-conditioned robot
 arms (PandaReachDense-v3 there; the zoo publishes no A2C settings for them):
 ``MultiInputPolicy``, 4 environments, ``VecNormalize(norm_obs=True, norm_reward=True,
@@ -38,7 +48,44 @@ from a2c_ray.core.config import EVAL_SEED_OFFSET  # so both sides see the same s
 ZOO_SETTINGS = {"policy": "MlpPolicy", "n_envs": 1, "normalize": True}
 COURSE_SETTINGS = {"policy": "MultiInputPolicy", "n_envs": 4, "normalize": True,
                    "norm_reward": True}
-SETTINGS = {"zoo-mujoco": ZOO_SETTINGS, "course": COURSE_SETTINGS}
+ATARI_SETTINGS = {"policy": "CnnPolicy", "n_envs": 16, "normalize": False, "frame_stack": 4,
+                  "ent_coef": 0.01, "vf_coef": 0.25,
+                  "optimizer": "RMSpropTFLike(eps=1e-5)", "env_kwargs": {"frameskip": 1}}
+SETTINGS = {"zoo-mujoco": ZOO_SETTINGS, "course": COURSE_SETTINGS, "zoo-atari": ATARI_SETTINGS}
+
+
+def _atari_eval_env(env_id: str):
+    """The zoo's Atari pipeline for evaluation: whole games, raw scores."""
+    import ale_py
+    import gymnasium as gym
+    from stable_baselines3.common.atari_wrappers import AtariWrapper
+
+    gym.register_envs(ale_py)
+    env = gym.make(env_id, **ATARI_SETTINGS["env_kwargs"])
+    return AtariWrapper(env, terminal_on_life_loss=False, clip_reward=False)
+
+
+def atari_episodes(model, env_id: str, episodes: int, seed: int) -> list[float]:
+    """Whole games' scores, deterministic, episode k reset with seed + k, 4 frames stacked
+    channels-last from zeros as ``VecFrameStack`` stacks them."""
+    returns = []
+    stack = ATARI_SETTINGS["frame_stack"]
+    for k in range(episodes):
+        env = _atari_eval_env(env_id)
+        frame, _ = env.reset(seed=seed + k)
+        frames = np.zeros((*frame.shape[:2], stack), dtype=np.uint8)
+        frames[..., -1] = frame[..., 0]
+        total, done = 0.0, False
+        while not done:
+            action, _ = model.predict(frames[None], deterministic=True)
+            frame, reward, terminated, truncated, _ = env.step(int(action[0]))
+            frames = np.roll(frames, -1, axis=-1)
+            frames[..., -1] = frame[..., 0]
+            total += float(reward)
+            done = terminated or truncated
+        env.close()
+        returns.append(total)
+    return returns
 
 
 def episodes_run(model, vec_normalize, env_id: str, episodes: int,
@@ -93,26 +140,50 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     chosen = SETTINGS[settings]
     norm_reward = norm_reward or chosen.get("norm_reward", False)
     torch.set_num_threads(1)
-    env = VecNormalize(make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"],
-                                    seed=seed), norm_reward=norm_reward)
-    model = A2C(chosen["policy"], env, seed=seed, device="cpu")
+    atari = settings == "zoo-atari"
+    if atari:
+        import ale_py
+        import gymnasium as gym
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        gym.register_envs(ale_py)
+        env = VecFrameStack(make_atari_env(env_id, n_envs=chosen["n_envs"], seed=seed,
+                                           env_kwargs=chosen["env_kwargs"]),
+                            chosen["frame_stack"])
+        model = A2C(chosen["policy"], env, seed=seed, device="cpu",
+                    ent_coef=chosen["ent_coef"], vf_coef=chosen["vf_coef"],
+                    policy_kwargs={"optimizer_class": RMSpropTFLike,
+                                   "optimizer_kwargs": {"eps": 1e-5}})
+    else:
+        env = VecNormalize(make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"],
+                                        seed=seed), norm_reward=norm_reward)
+        model = A2C(chosen["policy"], env, seed=seed, device="cpu")
     curve: list[tuple[int, float, float | None]] = []
     eval_seed = seed + EVAL_SEED_OFFSET
+    eval_time = [0.0]
 
     def evaluation() -> tuple[int, float, float | None]:
-        returns, successes = episodes_run(model, env, env_id, episodes, eval_seed)
+        begin = time.perf_counter()
+        if atari:
+            returns, successes = atari_episodes(model, env_id, episodes, eval_seed), []
+        else:
+            returns, successes = episodes_run(model, env, env_id, episodes, eval_seed)
+        eval_time[0] += time.perf_counter() - begin
         return model.num_timesteps, float(np.mean(returns)), _rate(successes)
 
     class Eval(BaseCallback):
         def _on_step(self) -> bool:
             # with n envs, num_timesteps grows by n a step: evaluate on crossing a multiple
-            if self.num_timesteps % eval_every < chosen["n_envs"]:
+            if eval_every > 0 and self.num_timesteps % eval_every < chosen["n_envs"]:
                 curve.append(evaluation())
             return True
 
     start = time.perf_counter()
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - start
+    train_s = wall - eval_time[0]
     final = evaluation()
     if curve and curve[-1][0] == model.num_timesteps:
         curve.pop()  # evaluated before the last update; the final policy replaces it
@@ -121,7 +192,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     out = {"env_id": env_id, "seed": seed, "env_steps": model.num_timesteps,
            "eval_return_last": final[1], "eval_episodes": episodes,
            "curve": {"env_steps": [c[0] for c in curve], "eval_return": [c[1] for c in curve]},
-           "wall_s": wall,
+           "wall_s": wall, "env_steps_per_s": model.num_timesteps / train_s,
            "settings": {**chosen, "norm_reward": norm_reward, "sb3_defaults": True,
                         "name": settings}}
     if final[2] is not None:  # the env reports is_success
@@ -142,8 +213,8 @@ def main() -> None:
                    "the zoo reads `normalize: true` today (default: observations only, as the "
                    "published agent's card shows)")
     p.add_argument("--settings", choices=sorted(SETTINGS), default="zoo-mujoco",
-                   help="the zoo's MuJoCo settings (default), or the Hugging Face Deep RL "
-                   "course's for goal-conditioned Dict observations")
+                   help="the zoo's MuJoCo settings (default), its Atari settings, or the Hugging "
+                   "Face Deep RL course's for goal-conditioned Dict observations")
     p.add_argument("--out", required=True, help="JSON file to write")
     a = p.parse_args()
     result = run(a.env, a.seed, a.steps, a.eval_every, a.eval_episodes,

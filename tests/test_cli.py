@@ -49,7 +49,7 @@ def test_an_observation_space_not_supported_exits_2_naming_it_before_ray(tmp_pat
                         *out], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "observation space Text(" in r.stderr and "expected one of Box, Discrete" in r.stderr
+    assert "observation space Text(" in r.stderr and "expected one of Box (a uint8" in r.stderr
     assert "Dict or Tuple" in r.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written, no Ray started in it
 

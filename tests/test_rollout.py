@@ -44,7 +44,7 @@ def test_learner_bootstraps_truncation_from_final_observation():
     cfg, w = worker("tests.toy_envs:Counter-v0", T=12)
     learner = Learner(cfg, w.vec.obs_space, w.vec.action_space)
     b = Batch.concat([w.sample(learner.broadcast())])
-    values, next_values, _ = learner._values(b)
+    values, next_values, _, _ = learner._values(b)
     with torch.no_grad():
         v = lambda x: learner.model.value(torch.tensor([[x]], dtype=torch.float32)).item()  # noqa: E731
     assert next_values[4, 0] == pytest.approx(v(0.5), abs=1e-6)  # V(final), not V(reset obs)

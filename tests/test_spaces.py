@@ -124,7 +124,8 @@ def test_every_supported_action_space_has_a_distribution():
         check_spaces(spaces.Discrete(2), space)
         make_action_dist(space)
     with pytest.raises(SpaceError, match=r"observation space Text\(.*\) is not supported: "
-                       "expected one of Box, Discrete, MultiDiscrete, MultiBinary, or a Dict"):
+                       r"expected one of Box \(a uint8 HxWxC, CxHxW or HxW Box is an image\), "
+                       "Discrete, MultiDiscrete, MultiBinary, or a Dict"):
         obs_dim(spaces.Text(5))
     with pytest.raises(SpaceError, match=r"its part 'seq', Sequence\(.*\), is not supported"):
         obs_dim(spaces.Dict({"a": spaces.Discrete(2), "seq": spaces.Sequence(spaces.Discrete(2))}))

@@ -25,7 +25,9 @@ _WHERE = {
     "MAX_SWEEP_SEED": "seeds", "MAX_TEST_SEEDS": "seeds", "MAX_VALIDATION_SEEDS": "seeds",
     "test_seeds": "seeds", "train_seeds": "seeds", "validation_seeds": "seeds",
     "SUPPORTED_ACTIONS": "spaces", "SpaceError": "spaces", "check_spaces": "spaces",
-    "encode_obs": "spaces", "obs_dim": "spaces",
+    "encode_obs": "spaces", "image_parts": "spaces", "image_shape": "spaces",
+    "obs_dim": "spaces", "obs_dtype": "spaces", "obs_layout": "spaces",
+    "vector_columns": "spaces",
     "RunningMeanStd": "stats", "reward_scale": "stats",
     "DEFAULT_STORAGE": "storage", "read_config": "storage",
 }
@@ -33,8 +35,9 @@ __all__ = ["A2CConfig", "Batch", "Broadcast", "ConfigError", "DEFAULT_STORAGE", 
            "MAX_SWEEP_SEED", "MAX_TEST_SEEDS", "MAX_VALIDATION_SEEDS", "RunningMeanStd",
            "STATISTICS", "SUPPORTED_ACTIONS", "SpaceError", "aggregate", "asha_milestones",
            "check_field", "check_spaces", "choices", "compute_gae", "encode_obs", "field_error",
-           "field_names", "intervals", "lazy", "obs_dim", "parse_override", "performance_profile",
+           "field_names", "image_parts", "image_shape", "intervals", "lazy", "obs_dim", "obs_dtype",
+           "obs_layout", "parse_override", "performance_profile",
            "rank_by", "read_config", "reward_scale", "scored_evaluations", "seed_score",
            "seed_stats", "seeds_after", "td_lambda_returns", "test_seeds", "train_seeds",
-           "validation_seeds", "value_range"]
+           "validation_seeds", "value_range", "vector_columns"]
 __getattr__, __dir__ = lazy(__name__, _WHERE)

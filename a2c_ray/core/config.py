@@ -114,14 +114,18 @@ class A2CConfig:
     then falls behind its targets with 10 (set on creation)"""
 
     # Network.
-    n_layers: int = field(default=2, metadata=value_range(1, 16))
-    """hidden layers of the built-in MLP, actor and critic alike"""
+    n_layers: int = field(default=2, metadata=value_range(0, 16))
+    """hidden layers of the built-in MLP, actor and critic alike; 0: the heads read the
+    observation, or an image's CNN features, directly (as SB3's CnnPolicy)"""
     layer_size: int = field(default=64, metadata=value_range(1, 8192))
     """units per hidden layer"""
     activation: str = field(default="tanh", metadata=choices(*ACTIVATIONS))
     """the hidden layers' activation"""
     shared_network: bool = False
     """actor and critic share their hidden layers"""
+    shared_encoder: bool = True
+    """image observations: one CNN (the Nature DQN CNN, as SB3's NatureCNN) shared by actor
+    and critic, as SB3's A2C does, or one each"""
     ortho_init: bool = True
     """orthogonal initialisation, with a small gain on the policy head (as SB3)"""
     log_std_init: float = field(default=0.0, metadata=value_range(-20.0, 2.0))
@@ -153,6 +157,13 @@ class A2CConfig:
     """normalised observations are clipped to +-clip_obs"""
     clip_reward: float = field(default=10.0, metadata=value_range(0.0, None, lo_open=True))
     """scaled rewards are clipped to +-clip_reward"""
+
+    # Atari (ALE/...-v5 ids): training only; the returns logged and evaluated are the game's.
+    atari_life_loss: bool = True
+    """losing a life ends the episode for the learner (no bootstrapping across it); the game
+    goes on"""
+    atari_clip_reward: bool = True
+    """the learner's rewards are their sign (-1, 0, 1)"""
 
     # Evaluation and saving.
     eval_interval_steps: int = field(default=25_000, metadata=value_range(0, None))

@@ -53,10 +53,18 @@ class RunningMeanStd:
         """Merge in a batch [B, ...]."""
         self.merge(*self.moments(x))
 
-    def normalize(self, x: np.ndarray, clip: float) -> np.ndarray:
-        """(x - mean) / std, clipped to [-clip, clip], as float32."""
+    def normalize(self, x: np.ndarray, clip: float,
+                  columns: np.ndarray | None = None) -> np.ndarray:
+        """(x - mean) / std, clipped to [-clip, clip], as float32.
+
+        With ``columns`` (a bool mask over the last axis) only those are normalised; the
+        others (a Dict observation's pixels) pass through unchanged.
+        """
         std = np.sqrt(self.var + 1e-8)
-        return np.clip((x - self.mean) / std, -clip, clip).astype(np.float32)
+        out = np.clip((x - self.mean) / std, -clip, clip).astype(np.float32)
+        if columns is not None:
+            out[..., ~columns] = x[..., ~columns]
+        return out
 
     def copy(self) -> RunningMeanStd:
         """An independent copy."""

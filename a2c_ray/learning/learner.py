@@ -22,6 +22,7 @@ from a2c_ray.core import (
     obs_dim,
     reward_scale,
     td_lambda_returns,
+    vector_columns,
 )
 from a2c_ray.learning.optim import make_optimizer
 from a2c_ray.model import ActorCritic
@@ -60,6 +61,7 @@ class Learner:
             config.optimizer_eps, config.rmsprop_alpha,
         )
         self.obs_rms = RunningMeanStd.zeros((obs_dim(obs_space),))
+        self.columns = vector_columns(obs_space)  # normalised: not pixels
         self.ret_rms = RunningMeanStd.zeros(())
         self.version = 0
         self.shuffle = torch.Generator().manual_seed(config.seed)  # minibatch order
@@ -79,7 +81,7 @@ class Learner:
         """Normalise observations [B, D] with the current, frozen statistics (for evaluation)."""
         if not self.config.normalize_obs:
             return obs
-        return self.obs_rms.normalize(obs, self.config.clip_obs)
+        return self.obs_rms.normalize(obs, self.config.clip_obs, self.columns)
 
     # --- update --------------------------------------------------------------------------
 
@@ -94,18 +96,24 @@ class Learner:
 
     def _values(
         self, batch: Batch, grad: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    ) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor | None]:
         """V(s_t) [T, N] and V(s_{t+1}) [T, N] of the true next states, in one forward pass.
 
         Also returns V(s_t) as a flat tensor [T * N], with grad when ``grad``, so the joint
-        loss reuses this forward pass.
+        loss reuses this forward pass, and then also the policy's parameters of the same
+        states [T * N, n_params] from that pass (None without ``grad``).
         """
         obs = batch.obs
         T, N, D = obs.shape
         final_idx = batch.final_idx
         flat = np.concatenate([obs.reshape(T * N, D), batch.last_obs, batch.final_obs])
+        params = None
         with torch.set_grad_enabled(grad):
-            v_all = self.model.value(_tensor(flat))
+            if grad:
+                params, v_all = self.model.params_and_value(_tensor(flat))
+                params = params[: T * N]
+            else:
+                v_all = self.model.value(_tensor(flat))
         v = v_all.detach().numpy()
         values = v[: T * N].reshape(T, N)
         next_values = np.empty_like(values)
@@ -113,7 +121,7 @@ class Learner:
         next_values[-1] = v[T * N : T * N + N]
         # A truncated episode bootstraps from its final observation, not the reset one.
         next_values[final_idx[:, 0], final_idx[:, 1]] = v[T * N + N :]
-        return values, next_values, v_all[: T * N]
+        return values, next_values, v_all[: T * N], params
 
     def update(self, batch: Batch, progress: float = 0.0) -> dict[str, float]:
         """One A2C update on a batch; merges the batch's statistics afterwards.
@@ -135,7 +143,7 @@ class Learner:
         joint = cfg.value_grad_steps == 1
         whole = self._whole_batch()
         # [T, N], [T, N], [B]; the joint loss of a whole-batch step reuses this forward pass
-        values, next_values, value_pred = self._values(batch, grad=joint and whole)
+        values, next_values, value_pred, params = self._values(batch, grad=joint and whole)
 
         # --- advantages (GAE) and critic targets (TD(lambda)), fixed for the whole update ---
         flags = (batch.terminated, batch.truncated)
@@ -155,7 +163,7 @@ class Learner:
         adv = torch.from_numpy(advantages.reshape(-1).astype(np.float32))
         tgt = torch.from_numpy(targets.reshape(-1).astype(np.float32))
         if whole:
-            steps = [self._step_on(obs, actions, adv, tgt, value_pred)]
+            steps = [self._step_on(obs, actions, adv, tgt, value_pred, params)]
         else:
             size = min(cfg.minibatch_size or T * N, T * N)
             steps = []
@@ -189,7 +197,7 @@ class Learner:
 
     def _step_on(
         self, obs: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor, tgt: torch.Tensor,
-        value_pred: torch.Tensor | None = None,
+        value_pred: torch.Tensor | None = None, params: torch.Tensor | None = None,
     ) -> tuple[float, float, float, float]:
         """One policy-gradient step on transitions [M] (and the critic's, jointly or after).
 
@@ -200,6 +208,8 @@ class Learner:
             tgt: their critic targets [M].
             value_pred: V(obs) where the caller already computed it (with grad for the
                 joint loss).
+            params: the policy's parameters of obs, where the caller computed them in the
+                same pass as ``value_pred``.
 
         Returns:
             policy loss, value loss, entropy and the gradient norm of the policy step.
@@ -208,7 +218,8 @@ class Learner:
         joint = cfg.value_grad_steps == 1
         if cfg.normalize_advantage and adv.numel() > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        params = self.model.policy_params(obs)
+        if params is None:
+            params = self.model.policy_params(obs)
         dist = self.model.dist
         log_prob = dist.log_prob(params, actions)  # [M]
         entropy = dist.entropy(params).mean()

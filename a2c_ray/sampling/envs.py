@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from a2c_ray.core import SpaceError, check_spaces, encode_obs, obs_dim
+from a2c_ray.core import SpaceError, check_spaces, encode_obs, obs_dim, obs_dtype
 
 
 class EnvIdError(ValueError):
@@ -78,22 +78,60 @@ def _register_from_packages(env_id: str) -> None:
             return
 
 
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` is an Atari game of ale-py (``ALE/Breakout-v5``)."""
+    spec = gym.registry.get(env_id)
+    return env_id.startswith("ALE/") or bool(spec and "ale_py" in str(spec.entry_point))
+
+
+# The usual Atari preprocessing (Machado et al. 2018; SB3's AtariWrapper does the same): up to
+# 30 no-ops at reset, the action repeated for 4 frames with the last two max-pooled, 84x84
+# grey, the last 4 frames stacked; v5's sticky actions (0.25) and 108,000-frame cap are kept.
+ATARI_NOOP_MAX, ATARI_FRAME_SKIP, ATARI_SCREEN, ATARI_STACK = 30, 4, 84, 4
+
+
+def _atari(env: gym.Env) -> gym.Env:
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    env = AtariPreprocessing(env, noop_max=ATARI_NOOP_MAX, frame_skip=ATARI_FRAME_SKIP,
+                             screen_size=ATARI_SCREEN, terminal_on_life_loss=False,
+                             grayscale_obs=True, scale_obs=False)
+    return FrameStackObservation(env, ATARI_STACK)
+
+
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """Make one environment from ``HalfCheetah-v5`` or ``package.module:EnvId-v0``.
 
     An id that gymnasium does not know is also looked for in the env packages installed
-    (``ENV_PACKAGES``).
+    (``ENV_PACKAGES``). An Atari game (``ALE/Breakout-v5``) comes preprocessed: gymnasium's
+    ``AtariPreprocessing`` and ``FrameStackObservation`` (``ATARI_*``), observations
+    [4, 84, 84] uint8. The end of an episode on a life lost and the reward's sign are the
+    learner's view only (``EnvVector``); this env plays whole games with their real scores.
     """
     _register_from_packages(env_id)
     _route_mujoco_warnings(env_id)
+    atari = is_atari(env_id)
+    if atari:
+        if importlib.util.find_spec("ale_py") is None:
+            raise EnvIdError(f"environment id {env_id!r} is an Atari game, which needs ale-py: "
+                             "expected pip install 'a2c_ray[atari]'")
+        kwargs = {**kwargs, "frameskip": 1}  # AtariPreprocessing skips frames itself
     try:
-        return gym.make(env_id, disable_env_checker=True, **kwargs)
+        env = gym.make(env_id, disable_env_checker=True, **kwargs)
     except (gym.error.Error, ModuleNotFoundError, ImportError) as err:
         raise EnvIdError(
             f"unknown environment id {env_id!r} ({type(err).__name__}: {err}): expected a "
             "registered gymnasium id such as CartPole-v1 or HalfCheetah-v5, or "
             "package.module:EnvId-v0"
         ) from None
+    if not atari:
+        return env
+    try:
+        return _atari(env)
+    except gym.error.DependencyNotInstalled as err:
+        env.close()
+        raise EnvIdError(f"environment id {env_id!r}: {err}: expected pip install "
+                         "'a2c_ray[atari]'") from None
 
 
 def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
@@ -125,19 +163,29 @@ def env_seeds(seed: int, num_envs: int) -> list[int]:
 class EnvVector:
     """N environments stepped in turn, reset in the same step that ends an episode.
 
-    Observations come out encoded as float32 [N, obs_dim]. Returns of finished episodes
-    (undiscounted, raw rewards), their lengths and whether each succeeded (where the env's last
-    info has ``is_success``, as goal-conditioned robotics envs' do) are collected and drained
-    with ``pop_episodes``.
+    Observations come out encoded [N, obs_dim] (``core.spaces.encode_obs``: uint8 for images,
+    float32 otherwise). Returns of finished episodes (undiscounted, raw rewards), their lengths
+    and whether each succeeded (where the env's last info has ``is_success``, as
+    goal-conditioned robotics envs' do) are collected and drained with ``pop_episodes``.
+
+    Two changes for the learner only, for Atari games: with ``life_loss`` a step that loses a
+    life (the info's ``lives`` falls) is reported terminated while the game goes on, and with
+    ``sign_rewards`` the rewards returned are their sign. The episodes' returns stay the
+    game's scores.
     """
 
-    def __init__(self, env_id: str, num_envs: int, seed: int, worker_index: int = 0) -> None:
+    def __init__(self, env_id: str, num_envs: int, seed: int, worker_index: int = 0,
+                 life_loss: bool = False, sign_rewards: bool = False) -> None:
         self.env_id = env_id
         self.worker_index = worker_index
+        self.life_loss = life_loss
+        self.sign_rewards = sign_rewards
         self.envs = [make_env(env_id) for _ in range(num_envs)]
         self.obs_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
         self.obs_dim = obs_dim(self.obs_space)
+        self.obs_dtype = obs_dtype(self.obs_space)
+        self.lives = np.zeros(num_envs, dtype=np.int64)  # each game's lives, for life_loss
         self._seeds = env_seeds(seed, num_envs)
         self.ep_return = np.zeros(num_envs, dtype=np.float64)
         self.ep_len = np.zeros(num_envs, dtype=np.int64)
@@ -161,7 +209,11 @@ class EnvVector:
 
     def reset(self) -> np.ndarray:
         """Reset every env with its seed; returns encoded observations [N, obs_dim]."""
-        raw = [self._call(j, "reset", seed=s)[0] for j, s in enumerate(self._seeds)]
+        raw = []
+        for j, s in enumerate(self._seeds):
+            obs, info = self._call(j, "reset", seed=s)
+            raw.append(obs)
+            self.lives[j] = info.get("lives", 0)
         self.ep_return[:] = 0.0
         self.ep_len[:] = 0
         return encode_obs(self.obs_space, raw)
@@ -173,7 +225,8 @@ class EnvVector:
 
         Returns:
             next observations [N, obs_dim] (reset observations where an episode ended),
-            rewards [N], terminated [N], truncated [N], and {env index: encoded final
+            rewards [N] (their signs with ``sign_rewards``), terminated [N] (also where a life
+            was lost, with ``life_loss``), truncated [N], and {env index: encoded final
             observation [obs_dim]} for the envs whose episode ended in this step.
         """
         n = self.num_envs
@@ -186,11 +239,16 @@ class EnvVector:
         for j in range(n):
             obs, rew, term, trunc, info = self._call(j, "step", actions[j])
             rewards[j] = rew
+            if self.life_loss:
+                lives = info.get("lives", 0)
+                terminated[j] = lives < self.lives[j]
+                self.lives[j] = lives
             if term or trunc:
                 terminated[j], truncated[j] = term, trunc
                 final_raw[j] = obs
                 success[j] = episode_success(info)
-                obs, _ = self._call(j, "reset")
+                obs, info = self._call(j, "reset")
+                self.lives[j] = info.get("lives", 0)
             raw_obs[j] = obs
         self.ep_return += rewards
         self.ep_len += 1
@@ -206,6 +264,8 @@ class EnvVector:
                 self.ep_return[j] = 0.0
                 self.ep_len[j] = 0
         next_obs = encode_obs(self.obs_space, raw_obs)
+        if self.sign_rewards:
+            rewards = np.sign(rewards)
         return next_obs, rewards.astype(np.float32), terminated, truncated, final_obs
 
     def pop_episodes(self) -> tuple[list[float], list[int], list[float]]:
@@ -223,6 +283,7 @@ class EnvVector:
             "envs": [env_state(e) for e in self.envs],
             "ep_return": self.ep_return.copy(),
             "ep_len": self.ep_len.copy(),
+            "lives": self.lives.copy(),
             "done_returns": list(self._done_returns),
             "done_lengths": list(self._done_lengths),
             "done_successes": list(self._done_successes),
@@ -233,6 +294,7 @@ class EnvVector:
         exact = all(set_env_state(e, s) for e, s in zip(self.envs, state["envs"], strict=True))
         self.ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
         self.ep_len = np.asarray(state["ep_len"], dtype=np.int64).copy()
+        self.lives = np.asarray(state.get("lives", self.lives), dtype=np.int64).copy()
         self._done_returns = list(state["done_returns"])
         self._done_lengths = list(state["done_lengths"])
         # a checkpoint saved before successes were kept: none reported
@@ -327,5 +389,5 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> bool:
 
 __all__ = [
     "EnvFailure", "EnvIdError", "EnvVector", "SpaceError", "env_seeds", "env_spaces",
-    "env_state", "make_env", "set_env_state",
+    "env_state", "is_atari", "make_env", "set_env_state",
 ]

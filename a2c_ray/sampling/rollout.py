@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2c_ray.core import A2CConfig, Batch, Broadcast, RunningMeanStd, encode_obs
+from a2c_ray.core import A2CConfig, Batch, Broadcast, RunningMeanStd, encode_obs, vector_columns
 from a2c_ray.model import ActorCritic, NumpyActor
-from a2c_ray.sampling.envs import EnvVector, episode_success, make_env
+from a2c_ray.sampling.envs import EnvVector, episode_success, is_atari, make_env
 
 
 class RolloutWorker:
@@ -33,13 +33,17 @@ class RolloutWorker:
         self.config = config if isinstance(config, A2CConfig) else A2CConfig.from_dict(config)
         self.worker_index = worker_index
         seed = self.config.seed + worker_index
-        self.vec = EnvVector(self.config.env_id, self.config.envs_per_worker, seed, worker_index)
+        atari = is_atari(self.config.env_id)
+        self.vec = EnvVector(self.config.env_id, self.config.envs_per_worker, seed, worker_index,
+                             life_loss=atari and self.config.atari_life_loss,
+                             sign_rewards=atari and self.config.atari_clip_reward)
+        self.columns = vector_columns(self.vec.obs_space)  # normalised: not pixels
         self.model = ActorCritic(self.vec.obs_space, self.vec.action_space, self.config)
         self.model.requires_grad_(False)
         self.actor = NumpyActor(self.model)
         self.rng = np.random.default_rng(seed)  # action sampling
         self.version = -1
-        self.obs = self.vec.reset()  # [N, D] raw encoded observations
+        self.obs = self.vec.reset()  # [N, D] raw encoded observations (uint8 for images)
         self.disc_return = np.zeros(self.vec.num_envs, dtype=np.float64)  # [N]
         # gSDE: each env's noise matrix [N, latent, action], and env steps since the first draw
         self.sde_noise: np.ndarray | None = None
@@ -68,9 +72,10 @@ class RolloutWorker:
             obs_rms = RunningMeanStd(broadcast.obs_mean, broadcast.obs_var)
 
         def norm(x: np.ndarray) -> np.ndarray:
-            return x if obs_rms is None else obs_rms.normalize(x, cfg.clip_obs)
+            return x if obs_rms is None else obs_rms.normalize(x, cfg.clip_obs, self.columns)
 
-        obs = np.empty((T, N, D), dtype=np.float32)  # what the policy saw
+        dtype = np.float32 if obs_rms is not None else self.vec.obs_dtype
+        obs = np.empty((T, N, D), dtype=dtype)  # what the policy saw: uint8 for images
         raw_obs = np.empty((T, N, D), dtype=np.float32) if obs_rms is not None else None
         actions = np.empty((T, N, *dist.action_shape), dtype=dist.action_dtype)
         rewards = np.empty((T, N), dtype=np.float32)
@@ -109,7 +114,7 @@ class RolloutWorker:
             truncated=truncated,
             last_obs=norm(self.obs),
             final_idx=np.asarray(final_idx, dtype=np.int64).reshape(-1, 2),
-            final_obs=norm(np.asarray(final_obs, np.float32).reshape(-1, D)),
+            final_obs=norm(np.asarray(final_obs, self.vec.obs_dtype).reshape(-1, D)),
             obs_moments=() if raw_obs is None else (
                 RunningMeanStd.moments(raw_obs.reshape(-1, D)),),
             ret_moments=(RunningMeanStd.moments(returns.reshape(-1)),)
@@ -154,7 +159,7 @@ class RolloutWorker:
         self.sde_steps = int(state.get("sde_steps", 0))
         exact = self.vec.set_state(state["vec"])
         if exact:
-            self.obs = np.asarray(state["obs"], dtype=np.float32).copy()
+            self.obs = np.asarray(state["obs"], dtype=self.vec.obs_dtype).copy()
             self.disc_return = np.asarray(state["disc_return"], dtype=np.float64).copy()
         else:
             self.obs = self.vec.reset()

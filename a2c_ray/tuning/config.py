@@ -114,7 +114,8 @@ class SweepConfig:
     """tpe: TPE that counts running trials as bad (constant liar); tpe-plain: TPE blind to
     running trials; random"""
     search_space: str | None = None
-    """JSON search space (default: a2c_ray/search_space.json; copy and edit it)"""
+    """JSON search space (default: a2c_ray/search_space.json, or for image observations
+    a2c_ray/search_space_atari.json; copy and edit it)"""
     optuna_storage: str | None = None
     """Optuna RDB storage URL (default: SQLite file optuna.db in the experiment directory)"""
     num_rollout_workers: int = field(default=0, metadata=value_range(0, 1024))

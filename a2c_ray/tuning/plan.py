@@ -8,19 +8,23 @@ sweep to the settings it started with.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from gymnasium import spaces as gym_spaces
 
-from a2c_ray.core import DEFAULT_STORAGE, A2CConfig, field_error, read_config
+from a2c_ray.core import DEFAULT_STORAGE, A2CConfig, field_error, image_parts, read_config
 from a2c_ray.core import storage as st
 from a2c_ray.sampling import env_spaces
 from a2c_ray.tuning.config import RESUME_APPLIES, SEARCH_EVAL_EPISODES, SweepConfig, SweepPlan
 from a2c_ray.tuning.space import (
     BOX_ONLY,
     GSDE_FIELDS,
+    IMAGE_CONFIG,
+    IMAGE_SPACE,
+    NOT_SEARCHABLE,
     SearchSpaceError,
     load_search_space,
     space_point,
@@ -61,8 +65,17 @@ def plan(config: SweepConfig) -> SweepPlan:
                 checkpoint_interval=config.checkpoint_every)
     A2CConfig.from_dict(base)  # validate the fixed part
     obs_space, action_space = env_spaces(config.env)
-    space, note = fit_space(load_search_space(config.search_space), config.search_space, base,
+    space_path = config.search_space
+    if space_path is None and image_parts(obs_space):
+        # images: the Atari space, and the shipped Atari configuration's values for the rest
+        space_path = str(IMAGE_SPACE)
+        fixed_image = json.loads(IMAGE_CONFIG.read_text())
+        base = {**{k: v for k, v in fixed_image.items() if k not in NOT_SEARCHABLE}, **base}
+    space, note = fit_space(load_search_space(space_path), config.search_space, base,
                             action_space)
+    if space_path != config.search_space:
+        note = "; ".join(filter(None, [f"images: searching {IMAGE_SPACE.name}, the rest as "
+                                       f"a2c_ray/{IMAGE_CONFIG.name}", note]))
     from a2c_ray.model import check_model  # torch, only now
 
     check_model(A2CConfig.from_dict(base), obs_space, action_space)  # e.g. a bad network

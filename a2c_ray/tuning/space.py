@@ -21,6 +21,10 @@ import optuna
 from a2c_ray.core import A2CConfig, ConfigError, field_names
 
 DEFAULT_SPACE = Path(__file__).parents[1] / "search_space.json"
+# Image observations (Atari): their own space, and the fields a sweep of it fixes, from the
+# A2C Atari configuration the package ships (rl-baselines3-zoo's, in a2c_ray's fields).
+IMAGE_SPACE = Path(__file__).parents[1] / "search_space_atari.json"
+IMAGE_CONFIG = Path(__file__).parents[1] / "atari.json"
 # Fields a sweep fixes for every trial; they cannot be searched.
 NOT_SEARCHABLE = ("env_id", "seed", "total_env_steps", "num_rollout_workers",
                   "checkpoint_interval", "eval_interval_steps", "eval_episodes")

@@ -1,0 +1,274 @@
+"""Atari from pixels: a2c_ray beside Stable-Baselines3's A2C with the zoo's Atari settings.
+
+    python -m benchmarks.atari --env ALE/Pong-v5 --steps 2000000 --seeds 0
+    python -m benchmarks.atari --env ALE/Pong-v5 --report
+
+Two rows, each trained on every seed for the same env steps (agent steps: 4 frames each):
+
+- a2c_ray: ``python -m a2c_ray.train --config a2c_ray/atari.json --env ENV --max-steps STEPS
+  --seed S``: the zoo's A2C Atari settings in a2c_ray's fields, gymnasium's
+  ``AtariPreprocessing`` and ``FrameStackObservation`` (a2c_ray/sampling/envs.py);
+- SB3's A2C as rl-baselines3-zoo trains it on Atari (``benchmarks/sb3_a2c.py --settings
+  zoo-atari``: SB3's ``AtariWrapper`` and ``VecFrameStack``, ``CnnPolicy``, 16 envs,
+  ``RMSpropTFLike``), with ``frameskip=1`` given to the v5 env so that its wrapper's skip of 4
+  is the only one. Its wrapper also presses FIRE at reset, which gymnasium's does not.
+
+Both keep v5's sticky actions (0.25) and are evaluated alike every ``--eval-every`` env steps
+and at the end: 10 deterministic episodes of whole games (no life-loss end, no reward
+clipping), episode k reset with seed + 1_000_003 + k, the game's score. Each run's training
+throughput (env steps/s, evaluation excluded) and the peak memory of its process tree are
+recorded; ``--report`` adds the bytes a step's batch holds, as it crosses Ray's object store
+from a rollout actor.
+
+Runs are kept in ``--work-dir``: a finished one is not trained again, and the record
+(``WORK/ENV/record.json``, ENV with ``/`` as ``-``) is written after each. ``--report`` prints
+the table of ``--record`` and draws its curves (``--figure``, by default beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = ("a2c_ray", "sb3")
+LABELS = {"a2c_ray": "a2c_ray, a2c_ray/atari.json", "sb3": "SB3 A2C, the zoo's Atari settings"}
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
+def _run(cmd: list[str], log: Path) -> int:
+    """Run ``cmd``; returns the peak resident memory of its process tree in bytes."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print("$", " ".join(cmd), f"  (log: {log})", flush=True)
+    peak = [0]
+    with log.open("a") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(2.0):
+                peak[0] = max(peak[0], _tree_rss(proc.pid))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        code = proc.wait()
+        done.set()
+        watcher.join()
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {code}: see {log}")
+    return peak[0]
+
+
+def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
+    """Train a2c_ray on one seed (unless it finished before); its result as the record keeps it."""
+    import pandas as pd
+
+    out = work / "a2c_ray" / f"seed_{seed}"
+    peak = None
+    if not (out / "summary.json").exists():
+        if out.exists():  # stopped midway: it resumes from its last checkpoint
+            cmd = [sys.executable, "-m", "a2c_ray.train", "--out", str(out), "--resume",
+                   "--progress", "log"]
+        else:
+            cmd = [sys.executable, "-m", "a2c_ray.train", "--config", "a2c_ray/atari.json",
+                   "--env", a.env, "--max-steps", str(a.steps), "--seed", str(seed), "--set",
+                   f"eval_interval_steps={a.eval_every}", "--set", "eval_episodes=10",
+                   "--out", str(out), "--progress", "log"]
+        peak = _run(cmd, work / "logs" / f"a2c_ray_{seed}.log")
+    summary = json.loads((out / "summary.json").read_text())
+    df = pd.read_csv(out / "progress.csv").dropna(subset=["eval_return_mean"])
+    return {"seed": seed, "env_steps": summary["env_steps"],
+            "eval_return_last": summary["eval_return_mean"],
+            "curve": {"env_steps": df["env_steps"].astype(int).tolist(),
+                      "eval_return": df["eval_return_mean"].tolist()},
+            "wall_s": summary["wall_s"], "env_steps_per_s": summary["env_steps_per_s"],
+            "peak_rss_bytes": peak}
+
+
+def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
+    """Train SB3's A2C on one seed (unless it finished before); its result."""
+    out = work / "sb3" / f"seed_{seed}.json"
+    peak = None
+    if not out.exists():
+        peak = _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings",
+                     "zoo-atari", "--seed", str(seed), "--steps", str(a.steps), "--eval-every",
+                     str(a.eval_every), "--eval-episodes", "10", "--out", str(out)],
+                    work / "logs" / f"sb3_{seed}.log")
+    run = json.loads(out.read_text())
+    return {"seed": seed, "env_steps": run["env_steps"],
+            "eval_return_last": run["eval_return_last"], "curve": run["curve"],
+            "wall_s": run["wall_s"], "env_steps_per_s": run["env_steps_per_s"],
+            "peak_rss_bytes": peak}
+
+
+def _machine() -> dict[str, Any]:
+    import platform
+
+    import ale_py
+    import stable_baselines3
+    import torch
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "ale_py": ale_py.__version__,
+            "stable_baselines3": stable_baselines3.__version__,
+            "load_1min_at_start": os.getloadavg()[0]}
+
+
+def batch_bytes(env_id: str) -> dict[str, float]:
+    """Bytes per env step of a rollout batch at the Atari settings: as sampled, and as float32."""
+    from a2c_ray.core import A2CConfig
+    from a2c_ray.learning.learner import Learner
+    from a2c_ray.sampling import RolloutWorker
+
+    config = A2CConfig.from_json(ROOT / "a2c_ray" / "atari.json").replace(env_id=env_id)
+    worker = RolloutWorker(config)
+    learner = Learner(config, worker.vec.obs_space, worker.vec.action_space)
+    batch = worker.sample(learner.broadcast())
+    worker.close()
+    arrays = [v for v in vars(batch).values() if isinstance(v, np.ndarray)]
+    total = sum(v.nbytes for v in arrays)
+    as_float = total + sum(v.size * 3 for v in (batch.obs, batch.last_obs, batch.final_obs))
+    return {"bytes_per_step": total / batch.num_steps,
+            "bytes_per_step_float32": as_float / batch.num_steps}
+
+
+def measure(a: argparse.Namespace) -> Path:
+    """Every row on every seed, ``--jobs`` runs at a time; the record after each."""
+    work = Path(a.work_dir).expanduser() / a.env.replace("/", "-")
+    path = work / "record.json"
+    record = json.loads(path.read_text()) if path.exists() else {
+        "env_id": a.env, "env_steps": a.steps, "eval_every": a.eval_every, "eval_episodes": 10,
+        "machine": _machine(), "rows": {r: {} for r in ROWS},
+        "commands": {"a2c_ray": f"python -m a2c_ray.train --config a2c_ray/atari.json --env "
+                                f"{a.env} --max-steps {a.steps} --seed SEED",
+                     "sb3": f"python benchmarks/sb3_a2c.py --env {a.env} --settings zoo-atari "
+                            f"--seed SEED --steps {a.steps}"}}
+    if record["env_steps"] != a.steps:
+        raise SystemExit(f"--steps {a.steps}: the record in {path} was made with "
+                         f"{record['env_steps']}; give that, or another --work-dir")
+    record.setdefault("batch", batch_bytes(a.env))
+    jobs = [(row, seed) for seed in a.seeds for row in ROWS
+            if str(seed) not in record["rows"][row]]
+    train = {"a2c_ray": _a2c_ray, "sb3": _sb3}
+    lock = threading.Lock()
+
+    def one(job: tuple[str, int]) -> None:
+        row, seed = job
+        result = train[row](a, seed, work)
+        with lock:
+            record["rows"][row][str(seed)] = result
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, indent=1))
+            tmp.replace(path)
+        print(f"{row} seed {seed}: return {result['eval_return_last']:.1f}, "
+              f"{result['env_steps_per_s']:.0f} env steps/s, {result['wall_s']:.0f} s",
+              flush=True)
+
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with ThreadPoolExecutor(a.jobs) as pool:
+        list(pool.map(one, jobs))
+    print(f"{len(jobs)} runs in {time.monotonic() - start:.0f} s; record: {path}")
+    return path
+
+
+def table(record: dict[str, Any]) -> str:
+    """The record as a markdown table: final score over seeds, worst seed, speed, memory."""
+    lines = ["| row | seeds | final score: mean (per seed) | worst seed | best evaluation on "
+             "the way | env steps/s (training) | peak memory (GB) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in ROWS:
+        runs = list(record["rows"].get(row, {}).values())
+        if not runs:
+            continue
+        finals = [r["eval_return_last"] for r in runs]
+        best = [max(r["curve"]["eval_return"]) for r in runs]
+        peaks = [r["peak_rss_bytes"] for r in runs if r.get("peak_rss_bytes")]
+        memory = f"{max(peaks) / 1e9:.2f}" if peaks else "-"
+        lines.append(
+            f"| {LABELS[row]} | {len(runs)} | {np.mean(finals):.1f} "
+            f"({', '.join(f'{v:.1f}' for v in finals)}) | {min(finals):.1f} | "
+            f"{np.mean(best):.1f} | {np.mean([r['env_steps_per_s'] for r in runs]):,.0f} | "
+            f"{memory} |")
+    return "\n".join(lines)
+
+
+def figure(record: dict[str, Any], path: Path) -> None:
+    """Score against env steps: each row's mean over seeds, min to max shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for row in ROWS:
+        runs = list(record["rows"].get(row, {}).values())
+        if not runs:
+            continue
+        steps = sorted(set.intersection(*(set(r["curve"]["env_steps"]) for r in runs)))
+        values = np.array([[dict(zip(r["curve"]["env_steps"], r["curve"]["eval_return"],
+                                     strict=True))[s] for s in steps] for r in runs])
+        line, = ax.plot(steps, values.mean(0), marker="o", ms=3,
+                        label=f"{LABELS[row]} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+        ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=line.get_color())
+    ax.set_xlabel("env steps (4 frames each)")
+    ax.set_ylabel("score (10 deterministic games)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"{record['env_id']}: mean over seeds, min to max shaded", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    """Entry point."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--env", default="ALE/Pong-v5")
+    p.add_argument("--steps", type=int, default=2_000_000, help="env steps per run")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--eval-every", type=int, default=250_000)
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    p.add_argument("--work-dir", default="~/atari")
+    p.add_argument("--report", action="store_true", help="print the table of --record, draw "
+                   "its curves (--figure), and train nothing")
+    p.add_argument("--record", help="with --report: the record (default: the work dir's)")
+    p.add_argument("--figure", help="with --report: where the curves go (default: beside the "
+                   "record, .png)")
+    a = p.parse_args()
+    path = (Path(a.record) if a.record else
+            Path(a.work_dir).expanduser() / a.env.replace("/", "-") / "record.json")
+    if not a.report:
+        path = measure(a)
+    record = json.loads(path.read_text())
+    print(table(record))
+    batch = record.get("batch")
+    if batch:
+        print(f"a rollout batch: {batch['bytes_per_step']:,.0f} bytes per env step as uint8 "
+              f"frames ({batch['bytes_per_step_float32']:,.0f} as float32)")
+    if a.report:
+        out = Path(a.figure) if a.figure else path.with_suffix(".png")
+        figure(record, out)
+        print(f"figure: {out}")
+
+
+if __name__ == "__main__":
+    main()
