@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import math
 import sys
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -321,23 +322,45 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, _PLAIN)
 
 
+def _is_frames(value: Any) -> bool:
+    """A list or deque of arrays: a wrapper's frame buffers (Atari's max-pool, a frame stack)."""
+    return (isinstance(value, list | deque) and len(value) > 0
+            and all(isinstance(v, np.ndarray) for v in value))
+
+
 def _plain_attrs(obj: Any) -> dict[str, Any]:
     out = {}
     for key, value in vars(obj).items():
-        if key in ("render_mode", "metadata", "spec") or not _is_plain(value):
+        if key in ("render_mode", "metadata", "spec"):
             continue
-        out[key] = value.copy() if isinstance(value, np.ndarray) else value
+        if _is_frames(value):
+            out[key] = [v.copy() for v in value]
+        elif _is_plain(value):
+            out[key] = value.copy() if isinstance(value, np.ndarray) else value
     return out
+
+
+def _restore_attr(obj: Any, key: str, value: Any) -> None:
+    held = getattr(obj, key, None)
+    if isinstance(held, deque):
+        value = deque((np.array(v) for v in value), maxlen=held.maxlen)
+    elif _is_frames(held):
+        value = [np.array(v) for v in value]  # written in place by the wrapper: own copies
+    setattr(obj, key, value)
 
 
 def _is_mujoco(env: gym.Env) -> bool:
     return hasattr(env, "model") and hasattr(env, "data") and hasattr(env, "set_state")
 
 
+def _is_ale(env: gym.Env) -> bool:
+    return hasattr(env, "ale") and hasattr(env.ale, "cloneState")
+
+
 def is_exactly_restorable(env: gym.Env) -> bool:
-    """Whether env_state captures this env exactly: MuJoCo, classic control, toy text."""
+    """Whether env_state captures this env exactly: MuJoCo, Atari, classic control, toy text."""
     u = env.unwrapped
-    return _is_mujoco(u) or type(u).__module__.startswith(_RESTORABLE_MODULES)
+    return _is_mujoco(u) or _is_ale(u) or type(u).__module__.startswith(_RESTORABLE_MODULES)
 
 
 def env_state(env: gym.Env) -> dict[str, Any]:
@@ -358,6 +381,9 @@ def env_state(env: gym.Env) -> dict[str, Any]:
         physics = np.empty(mujoco.mj_stateSize(u.model, spec), dtype=np.float64)
         mujoco.mj_getState(u.model, u.data, physics, spec)
         state["physics"] = physics
+    if _is_ale(u):  # the emulator, with its RNG (sticky actions draw from it)
+        ale = u.ale.cloneState(include_rng=True).serialize()
+        state["ale"] = np.frombuffer(ale, dtype=np.uint8).copy()
     return state
 
 
@@ -366,11 +392,11 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> bool:
     e = env
     for layer in state["wrappers"]:
         for key, value in layer.items():
-            setattr(e, key, value)
+            _restore_attr(e, key, value)
         e = e.env
     u = env.unwrapped
     for key, value in state["env"].items():
-        setattr(u, key, value)
+        _restore_attr(u, key, value)
     if state["rng"] is not None:
         name = state["rng"]["bit_generator"]
         if name not in _BIT_GENERATORS:
@@ -384,6 +410,10 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> bool:
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
         mujoco.mj_setState(u.model, u.data, np.asarray(state["physics"]), spec)
         mujoco.mj_forward(u.model, u.data)
+    if "ale" in state and _is_ale(u):
+        import ale_py
+
+        u.ale.restoreState(ale_py.ALEState(np.asarray(state["ale"], np.uint8).tobytes()))
     return is_exactly_restorable(env)
 
 
