@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from a2c_ray.cli import Parser, UsageError, prepare_ray, run_cli
-from a2c_ray.core import A2CConfig, ConfigError, SpaceError, parse_override, read_config
+from a2c_ray.core import (
+    A2CConfig,
+    ConfigError,
+    SpaceError,
+    image_parts,
+    parse_override,
+    read_config,
+)
 from a2c_ray.run import CheckpointError, is_checkpoint, load_config
 from a2c_ray.sampling import EnvIdError, env_spaces
 
@@ -107,7 +114,12 @@ def main() -> int:
     # unknown ids, unsupported spaces and a bad network or use_sde fail before any file
     from a2c_ray.model import check_model
 
-    check_model(config, *env_spaces(config.env_id))
+    obs_space, action_space = env_spaces(config.env_id)
+    check_model(config, obs_space, action_space)
+    if image_parts(obs_space) and args.config is None:
+        print(f"{config.env_id} observes images: a2c_ray/atari.json holds rl-baselines3-zoo's "
+              "A2C Atari settings (--config a2c_ray/atari.json); training with a2c_ray's "
+              "defaults", file=sys.stderr)
     track = None
     if args.track:  # a tracker that is not installed or not reachable: before any file
         from a2c_ray.run import check_tracker as check

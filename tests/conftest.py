@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST_FIRST = (
     "test_tune.py", "test_selection.py", "test_faults.py", "test_tracking.py", "test_s3.py",
     "test_fault_soak.py", "test_driver.py", "test_results.py", "test_peer_sweep.py",
-    "test_cli.py",
+    "test_cli.py", "test_images.py",
     "test_mujoco_returns.py", "test_cluster.py", "test_learning.py", "test_lockstep.py",
     "test_sweep_config.py", "test_actors.py",
 )

@@ -236,3 +236,30 @@ def test_an_atari_run_resumes_exactly(tmp_path):
     for key in full[k]:
         if key not in VOLATILE:
             assert full[k][key] == split[k][key], key
+
+
+def test_a_sweep_on_atari_searches_the_atari_space_and_its_best_config_retrains(tmp_path):
+    """Images take search_space_atari.json and atari.json's fixed values by default."""
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.tune", "--env", "ALE/Pong-v5",
+                        "--num-samples", "2", "--max-steps", "640", "--grace-steps", "320",
+                        "--reduction-factor", "2", "--set", "eval_episodes=1",
+                        "--seeds-per-trial", "1", "--confirm-top", "0", "--storage-path",
+                        str(tmp_path), "--name", "pong"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "searching search_space_atari.json" in r.stdout + r.stderr
+    exp = tmp_path / "pong"
+    best = json.loads((exp / "best_config.json").read_text())
+    atari = json.loads(open("a2c_ray/atari.json").read())
+    space = json.loads(open("a2c_ray/search_space_atari.json").read())
+    assert best["env_id"] == "ALE/Pong-v5" and best["n_layers"] == 0
+    for key in ("value_grad_steps", "optimizer_eps", "normalize_obs", "atari_life_loss"):
+        assert best[key] == atari[key], key  # not searched: the Atari configuration's
+    params = [json.loads((d / "params.json").read_text()) for d in exp.glob("run_trial_*")]
+    assert len(params) == 2 and all(set(space) <= set(p) for p in params)
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.train", "--config",
+                        str(exp / "best_config.json"), "--total-steps", "320", "--out",
+                        str(tmp_path / "again"), "--progress", "log"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["env_steps"] >= 320
