@@ -53,7 +53,12 @@ def _restore_attr(obj: Any, key: str, value: Any) -> None:
 
 
 def _is_mujoco(env: gym.Env) -> bool:
-    return hasattr(env, "model") and hasattr(env, "data") and hasattr(env, "set_state")
+    """A MuJoCo env: gymnasium's, or gymnasium-robotics'.
+
+    The Fetch envs have no ``set_state``: the physics is restored with ``mj_setState`` and the
+    goal as a plain attribute.
+    """
+    return type(getattr(env, "model", None)).__name__ == "MjModel" and hasattr(env, "data")
 
 
 def _is_ale(env: gym.Env) -> bool:
