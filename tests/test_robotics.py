@@ -96,3 +96,14 @@ def test_a_fetch_run_resumes_exactly(tmp_path):
     for key in full[k]:
         if key not in {"env_steps_per_s", "time_total_s", "eval_time_s"}:
             assert full[k][key] == split[k][key], key
+
+
+def test_panda_reach_the_courses_own_task_trains_and_reports_its_success(tmp_path):
+    """PandaReachDense-v3 (panda-gym, PyBullet): the Hugging Face Deep RL course's A2C task."""
+    r = subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "PandaReachDense-v3",
+                        "--max-steps", "2048", "--set", "normalize_obs=true", "--set",
+                        "eval_episodes=2", "--out", str(tmp_path / "run"), "--progress", "log"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["env_steps"] >= 2048 and summary["eval_success_rate"] in (0.0, 0.5, 1.0)

@@ -65,7 +65,7 @@ def _route_mujoco_warnings(env_id: str) -> None:
 # Packages whose envs register when they are imported (gymnasium 1 no longer loads plugins):
 # an id none of gymnasium's own envs has is looked for in those installed, so that
 # ``FetchReachDense-v4`` works as ``gymnasium_robotics:FetchReachDense-v4`` does.
-ENV_PACKAGES = ("gymnasium_robotics", "ale_py")
+ENV_PACKAGES = ("gymnasium_robotics", "ale_py", "panda_gym")
 
 
 def _register_from_packages(env_id: str) -> None:
