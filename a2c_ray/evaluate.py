@@ -73,7 +73,7 @@ def evaluate(
     path: str | Path, episodes: int | None = None, seed: int | None = None,
     gif: str | Path | None = None, size: int = 320, max_frames: int = 500, fps: int = 30,
 ) -> dict[str, Any]:
-    """Deterministic episodes of a checkpoint's policy; optionally a GIF of the first one.
+    """Episodes of a checkpoint's policy as its evaluations ran; optionally a GIF of the first.
 
     By default the run's own evaluation protocol: its ``eval_episodes`` episodes, episode k
     reset with its ``eval_seed`` + k. On a run's final checkpoint that reproduces the last
@@ -81,8 +81,9 @@ def evaluate(
     """
     checkpoint = find_checkpoint(path)  # before loading torch: a wrong path fails at once
     config, model, normalize = load_policy(checkpoint)
-    from a2c_ray.sampling import run_episodes
+    from a2c_ray.sampling import eval_deterministic, run_episodes
 
+    deterministic = eval_deterministic(config.env_id, config.eval_policy)
     own = episodes in (None, config.eval_episodes) and seed in (None, config.eval_seed)
     episodes = config.eval_episodes if episodes is None else episodes
     seed = config.eval_seed if seed is None else seed
@@ -90,12 +91,13 @@ def evaluate(
     if gif is not None and _is_mujoco_id(config.env_id):
         render_kwargs = {"width": size, "height": size}
     returns, lengths, successes, frames = run_episodes(
-        model, config.env_id, episodes, seed, normalize, render_first=gif is not None,
-        render_kwargs=render_kwargs, max_frames=max_frames,
+        model, config.env_id, episodes, seed, normalize, deterministic=deterministic,
+        render_first=gif is not None, render_kwargs=render_kwargs, max_frames=max_frames,
     )
     if gif is not None:
         write_gif(frames, gif, fps)
-    protocol = (f"{episodes} deterministic episodes, reset seeds {seed} to {seed + episodes - 1}"
+    acting = "deterministic" if deterministic else "stochastic (seeded)"
+    protocol = (f"{episodes} {acting} episodes, reset seeds {seed} to {seed + episodes - 1}"
                 + (", the run's own evaluation" if own else ""))
     return {"env_id": config.env_id, "checkpoint": checkpoint, "episodes": episodes,
             "seed": seed, "protocol": protocol, "return_mean": float(returns.mean()),
@@ -140,8 +142,8 @@ def main() -> int:
     p = Parser(prog="python -m a2c_ray.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True,
                    help="checkpoint, train run, Tune trial or sweep directory")
-    p.add_argument("--episodes", type=int, help="deterministic episodes (default: the run's "
-                   "eval_episodes, as its own evaluations)")
+    p.add_argument("--episodes", type=int, help="episodes, acting as the run's eval_policy "
+                   "says (default: the run's eval_episodes, as its own evaluations)")
     p.add_argument("--gif", help="write a GIF of the first episode here")
     p.add_argument("--seed", type=int, help="episode k resets with seed + k (default: the "
                    "run's evaluation seed)")

@@ -14,8 +14,11 @@ Two rows, each trained on every seed for the same env steps (agent steps: 4 fram
   is the only one. Its wrapper also presses FIRE at reset, which gymnasium's does not.
 
 Both keep v5's sticky actions (0.25) and are evaluated alike every ``--eval-every`` env steps
-and at the end: 10 deterministic episodes of whole games (no life-loss end, no reward
-clipping), episode k reset with seed + 1_000_003 + k, the game's score. Each run's training
+and at the end: 10 episodes of whole games (no life-loss end, no reward clipping), episode k
+reset with seed + 1_000_003 + k, the game's score, acting by drawing from the policy
+(``--eval-policy stochastic``, the default: a2c_ray's ``eval_policy=auto`` on Atari, and how
+rl-baselines3-zoo evaluates Atari; a deterministic Breakout policy can wait for FIRE until the
+108,000-frame cap) or by its mode (``deterministic``). Each run's training
 throughput (env steps/s, evaluation excluded) and the peak memory of its process tree are
 recorded; ``--report`` adds the bytes a step's batch holds, as it crosses Ray's object store
 from a rollout actor.
@@ -92,7 +95,8 @@ def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
             cmd = [sys.executable, "-m", "a2c_ray.train", "--config", "a2c_ray/atari.json",
                    "--env", a.env, "--max-steps", str(a.steps), "--seed", str(seed), "--set",
                    f"eval_interval_steps={a.eval_every}", "--set", "eval_episodes=10",
-                   "--out", str(out), "--progress", "log"]
+                   "--set", f"eval_policy={a.eval_policy}", "--out", str(out), "--progress",
+                   "log"]
         peak = _run(cmd, work / "logs" / f"a2c_ray_{seed}.log")
     summary = json.loads((out / "summary.json").read_text())
     df = pd.read_csv(out / "progress.csv").dropna(subset=["eval_return_mean"])
@@ -111,7 +115,8 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
     if not out.exists():
         peak = _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings",
                      "zoo-atari", "--seed", str(seed), "--steps", str(a.steps), "--eval-every",
-                     str(a.eval_every), "--eval-episodes", "10", "--out", str(out)],
+                     str(a.eval_every), "--eval-episodes", "10", "--eval-policy",
+                     a.eval_policy, "--out", str(out)],
                     work / "logs" / f"sb3_{seed}.log")
     run = json.loads(out.read_text())
     return {"seed": seed, "env_steps": run["env_steps"],
@@ -157,14 +162,17 @@ def measure(a: argparse.Namespace) -> Path:
     path = work / "record.json"
     record = json.loads(path.read_text()) if path.exists() else {
         "env_id": a.env, "env_steps": a.steps, "eval_every": a.eval_every, "eval_episodes": 10,
+        "eval_policy": a.eval_policy,
         "machine": _machine(), "rows": {r: {} for r in ROWS},
         "commands": {"a2c_ray": f"python -m a2c_ray.train --config a2c_ray/atari.json --env "
                                 f"{a.env} --max-steps {a.steps} --seed SEED",
                      "sb3": f"python benchmarks/sb3_a2c.py --env {a.env} --settings zoo-atari "
                             f"--seed SEED --steps {a.steps}"}}
-    if record["env_steps"] != a.steps:
-        raise SystemExit(f"--steps {a.steps}: the record in {path} was made with "
-                         f"{record['env_steps']}; give that, or another --work-dir")
+    made = (record["env_steps"], record.get("eval_policy", "deterministic"))
+    if made != (a.steps, a.eval_policy):
+        raise SystemExit(f"--steps {a.steps} --eval-policy {a.eval_policy}: the record in {path} "
+                         f"was made with {made[0]} and {made[1]}; give those, or another "
+                         "--work-dir")
     record.setdefault("batch", batch_bytes(a.env))
     jobs = [(row, seed) for seed in a.seeds for row in ROWS
             if str(seed) not in record["rows"][row]]
@@ -231,7 +239,7 @@ def figure(record: dict[str, Any], path: Path) -> None:
                         label=f"{LABELS[row]} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=line.get_color())
     ax.set_xlabel("env steps (4 frames each)")
-    ax.set_ylabel("score (10 deterministic games)")
+    ax.set_ylabel(f"score (10 games, {record.get('eval_policy', 'deterministic')} policy)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(f"{record['env_id']}: mean over seeds, min to max shaded", fontsize=10)
@@ -246,6 +254,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2_000_000, help="env steps per run")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--eval-every", type=int, default=250_000)
+    p.add_argument("--eval-policy", choices=("deterministic", "stochastic"),
+                   default="stochastic", help="evaluation acts by the policy's mode or draws "
+                   "from it (a2c_ray's eval_policy=auto for Atari, as the zoo evaluates it)")
     p.add_argument("--jobs", type=int, default=2, help="runs at a time")
     p.add_argument("--work-dir", default="~/atari")
     p.add_argument("--report", action="store_true", help="print the table of --record, draw "

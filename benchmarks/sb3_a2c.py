@@ -29,8 +29,9 @@ arms (PandaReachDense-v3 there; the zoo publishes no A2C settings for them):
 clip_obs=10)``, SB3's A2C defaults for the rest.
 
 The evaluation is a2c_ray's: every ``--eval-every`` steps and at the end, 10 deterministic
-episodes on fresh environments, episode k reset with seed + 1_000_003 + k, observations
-normalised with the training statistics frozen, raw rewards. The run writes one JSON: the final
+episodes (``--eval-policy stochastic``: actions drawn, Atari only) on fresh environments,
+episode k reset with seed + 1_000_003 + k, observations normalised with the training
+statistics frozen, raw rewards. The run writes one JSON: the final
 return, the learning curve and the wall time.
 """
 
@@ -65,9 +66,12 @@ def _atari_eval_env(env_id: str):
     return AtariWrapper(env, terminal_on_life_loss=False, clip_reward=False)
 
 
-def atari_episodes(model, env_id: str, episodes: int, seed: int) -> list[float]:
-    """Whole games' scores, deterministic, episode k reset with seed + k, 4 frames stacked
-    channels-last from zeros as ``VecFrameStack`` stacks them."""
+def atari_episodes(model, env_id: str, episodes: int, seed: int,
+                   deterministic: bool = True) -> list[float]:
+    """Whole games' scores, episode k reset with seed + k.
+
+    4 frames stacked channels-last from zeros, as ``VecFrameStack`` stacks them.
+    """
     returns = []
     stack = ATARI_SETTINGS["frame_stack"]
     for k in range(episodes):
@@ -77,7 +81,7 @@ def atari_episodes(model, env_id: str, episodes: int, seed: int) -> list[float]:
         frames[..., -1] = frame[..., 0]
         total, done = 0.0, False
         while not done:
-            action, _ = model.predict(frames[None], deterministic=True)
+            action, _ = model.predict(frames[None], deterministic=deterministic)
             frame, reward, terminated, truncated, _ = env.step(int(action[0]))
             frames = np.roll(frames, -1, axis=-1)
             frames[..., -1] = frame[..., 0]
@@ -127,7 +131,8 @@ def _rate(successes: list[float]) -> float | None:
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
-        norm_reward: bool = False, settings: str = "zoo-mujoco") -> dict:
+        norm_reward: bool = False, settings: str = "zoo-mujoco",
+        eval_policy: str = "deterministic") -> dict:
     """Train SB3 A2C with ``settings`` for ``steps`` steps; evaluate along the way."""
     import torch
     from stable_baselines3 import A2C
@@ -167,7 +172,9 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     def evaluation() -> tuple[int, float, float | None]:
         begin = time.perf_counter()
         if atari:
-            returns, successes = atari_episodes(model, env_id, episodes, eval_seed), []
+            returns = atari_episodes(model, env_id, episodes, eval_seed,
+                                     deterministic=eval_policy == "deterministic")
+            successes = []
         else:
             returns, successes = episodes_run(model, env, env_id, episodes, eval_seed)
         eval_time[0] += time.perf_counter() - begin
@@ -190,7 +197,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     curve.append(final)
     env.close()
     out = {"env_id": env_id, "seed": seed, "env_steps": model.num_timesteps,
-           "eval_return_last": final[1], "eval_episodes": episodes,
+           "eval_return_last": final[1], "eval_episodes": episodes, "eval_policy": eval_policy,
            "curve": {"env_steps": [c[0] for c in curve], "eval_return": [c[1] for c in curve]},
            "wall_s": wall, "env_steps_per_s": model.num_timesteps / train_s,
            "settings": {**chosen, "norm_reward": norm_reward, "sb3_defaults": True,
@@ -215,10 +222,13 @@ def main() -> None:
     p.add_argument("--settings", choices=sorted(SETTINGS), default="zoo-mujoco",
                    help="the zoo's MuJoCo settings (default), its Atari settings, or the Hugging "
                    "Face Deep RL course's for goal-conditioned Dict observations")
+    p.add_argument("--eval-policy", choices=("deterministic", "stochastic"),
+                   default="deterministic", help="evaluation acts by the policy's mode, or "
+                   "draws from it (Atari only; rl-baselines3-zoo evaluates Atari stochastic)")
     p.add_argument("--out", required=True, help="JSON file to write")
     a = p.parse_args()
     result = run(a.env, a.seed, a.steps, a.eval_every, a.eval_episodes,
-                 norm_reward=a.norm_reward, settings=a.settings)
+                 norm_reward=a.norm_reward, settings=a.settings, eval_policy=a.eval_policy)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

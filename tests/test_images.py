@@ -115,6 +115,15 @@ def test_normalize_obs_on_images_is_refused_in_one_line():
 
 # --- Atari -------------------------------------------------------------------------------------
 
+def test_atari_evaluates_stochastic_unless_asked_and_everything_else_deterministic():
+    from a2c_ray.sampling import eval_deterministic
+
+    assert not eval_deterministic("ALE/Breakout-v5", "auto")
+    assert eval_deterministic("CartPole-v1", "auto")
+    assert eval_deterministic("ALE/Breakout-v5", "deterministic")
+    assert not eval_deterministic("CartPole-v1", "stochastic")
+
+
 def test_atari_env_is_preprocessed_and_stacked():
     assert is_atari("ALE/Pong-v5") and not is_atari("CartPole-v1")
     env = make_env("ALE/Pong-v5")
@@ -195,7 +204,9 @@ def test_a_short_atari_run_trains_evaluates_and_retrains_from_the_command_line(t
                         "--max-frames", "20", "--json"], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert json.loads(r.stdout)["episodes"] == 1
+    result = json.loads(r.stdout)
+    # Atari evaluates drawing from the policy (eval_policy auto), reproducibly: the run's own
+    assert result["episodes"] == 1 and "stochastic (seeded)" in result["protocol"]
     import imageio.v3 as iio
 
     assert iio.imread(tmp_path / "pong.gif").shape[1:3] == (210, 160)  # the game's own screen

@@ -12,6 +12,7 @@ from typing import Any
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
 OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")
 LR_SCHEDULES = ("constant", "linear")
+EVAL_POLICIES = ("auto", "deterministic", "stochastic")
 
 
 EVAL_HISTORY = 10  # evaluations a run remembers; a sweep's score averages at most this many
@@ -170,6 +171,11 @@ class A2CConfig:
     """env steps between deterministic evaluations; 0 evaluates only at the end"""
     eval_episodes: int = field(default=10, metadata=value_range(1, 10_000))
     """episodes per evaluation, from fixed start seeds"""
+    eval_policy: str = field(default="auto", metadata=choices(*EVAL_POLICIES))
+    """how evaluation acts: the policy's mode (deterministic) or a draw from it (stochastic,
+    seeded); auto: stochastic for Atari games, as rl-baselines3-zoo evaluates them (a
+    deterministic policy can stall: Breakout waits for FIRE after a life lost), deterministic
+    elsewhere"""
     checkpoint_interval: int = field(default=100, metadata=value_range(1, None))
     """iterations between checkpoints; one is always written at the end"""
 

@@ -27,7 +27,7 @@ from a2c_ray.learning import Learner
 from a2c_ray.run.actors import make_sampler
 from a2c_ray.run.checkpoint import CheckpointStore, load_checkpoint, save_checkpoint
 from a2c_ray.run.logger import RunLogger
-from a2c_ray.sampling import env_spaces, run_episodes, success_rate
+from a2c_ray.sampling import env_spaces, eval_deterministic, run_episodes, success_rate
 
 log = logging.getLogger("a2c_ray")
 
@@ -266,13 +266,15 @@ class Trainer:
         return self.state.time_total_s + time.monotonic() - self._start
 
     def evaluate(self) -> tuple[float, float, float]:
-        """The return's mean and std over the config's deterministic evaluation episodes.
+        """The return's mean and std over the config's evaluation episodes.
 
         Third, their success rate (NaN where the env does not report ``is_success``).
         """
+        cfg = self.config
         returns, _, successes, _ = run_episodes(
-            self.learner.model, self.config.env_id, self.config.eval_episodes,
-            seed=self.config.eval_seed, normalize=self.learner.normalize_obs,
+            self.learner.model, cfg.env_id, cfg.eval_episodes, seed=cfg.eval_seed,
+            normalize=self.learner.normalize_obs,
+            deterministic=eval_deterministic(cfg.env_id, cfg.eval_policy),
         )
         return float(returns.mean()), float(returns.std()), success_rate(successes)
 

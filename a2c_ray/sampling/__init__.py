@@ -11,8 +11,9 @@ from a2c_ray.core import lazy
 # what the later layers use, by the module it lives in
 _WHERE = {
     "EnvFailure": "envs", "EnvIdError": "envs", "env_spaces": "envs", "success_rate": "envs",
+    "eval_deterministic": "envs",
     "RolloutWorker": "rollout", "run_episodes": "rollout",
 }
-__all__ = ["EnvFailure", "EnvIdError", "RolloutWorker", "env_spaces", "run_episodes",
-           "success_rate"]
+__all__ = ["EnvFailure", "EnvIdError", "RolloutWorker", "env_spaces", "eval_deterministic",
+           "run_episodes", "success_rate"]
 __getattr__, __dir__ = lazy(__name__, _WHERE)

@@ -91,6 +91,11 @@ def is_atari(env_id: str) -> bool:
 ATARI_NOOP_MAX, ATARI_FRAME_SKIP, ATARI_SCREEN, ATARI_STACK = 30, 4, 84, 4
 
 
+def eval_deterministic(env_id: str, eval_policy: str) -> bool:
+    """Whether evaluation takes the policy's mode: ``A2CConfig.eval_policy`` resolved."""
+    return not is_atari(env_id) if eval_policy == "auto" else eval_policy == "deterministic"
+
+
 def _atari(env: gym.Env) -> gym.Env:
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
@@ -311,5 +316,5 @@ class EnvVector:
 
 __all__ = [
     "EnvFailure", "EnvIdError", "EnvVector", "SpaceError", "env_seeds", "env_spaces",
-    "is_atari", "make_env",
+    "eval_deterministic", "is_atari", "make_env",
 ]
