@@ -274,3 +274,32 @@ def test_a_sweep_on_atari_searches_the_atari_space_and_its_best_config_retrains(
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / "again" / "summary.json").read_text())["env_steps"] >= 320
+
+
+def test_the_cnn_policy_computes_what_sb3s_cnnpolicy_computes_with_the_same_weights():
+    """a2c_ray's actor-critic at the Atari settings against SB3's A2C ``CnnPolicy`` (NatureCNN
+    shared by the heads, no hidden layers), its weights copied in: the same logits, values,
+    log-probabilities and entropies for the same frames."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    theirs = ActorCriticCnnPolicy(FRAMES, spaces.Discrete(6), lambda _: 7e-4)
+    ours = ActorCritic(FRAMES, spaces.Discrete(6), ATARI)
+    extractor = theirs.features_extractor
+    cnn = ours.actor_encoder.cnns["0"]
+    pairs = [(cnn.convs[i], extractor.cnn[i]) for i in (0, 2, 4)]
+    pairs += [(cnn.linear[0], extractor.linear[0]), (ours.actor_head, theirs.action_net),
+              (ours.critic_head, theirs.value_net)]
+    with torch.no_grad():
+        for mine, sb3_module in pairs:
+            mine.weight.copy_(sb3_module.weight)
+            mine.bias.copy_(sb3_module.bias)
+    frames = pixels((4, 84, 84), n=5, seed=3)
+    actions = torch.tensor([0, 1, 2, 3, 5])
+    with torch.no_grad():
+        values, log_prob, entropy = theirs.evaluate_actions(torch.from_numpy(frames), actions)
+        params, value = ours.params_and_value(torch.from_numpy(frames.reshape(5, -1)))
+    torch.testing.assert_close(value, values.squeeze(-1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.dist.log_prob(params, actions), log_prob, rtol=1e-5,
+                               atol=1e-5)
+    torch.testing.assert_close(ours.dist.entropy(params), entropy, rtol=1e-5, atol=1e-5)
