@@ -59,12 +59,10 @@ def image_shape(space: spaces.Space) -> tuple[int, int, int] | None:
             and len(space.shape) in (2, 3)
             and np.all(space.low == 0) and np.all(space.high == 255)):
         return None
-    if len(space.shape) == 2:
-        return (1, *space.shape)
-    h_or_c, w_or_h, c_or_w = space.shape
-    if int(np.argmin(space.shape)) == 0:
-        return (h_or_c, w_or_h, c_or_w)
-    return (c_or_w, h_or_c, w_or_h)
+    shape = tuple(int(n) for n in space.shape)
+    if len(shape) == 2:
+        return (1, *shape)
+    return shape if not _channels_last(space) else (shape[2], shape[0], shape[1])
 
 
 def _channels_last(space: spaces.Box) -> bool:
@@ -107,7 +105,7 @@ def vector_columns(space: spaces.Space) -> np.ndarray | None:
 
 
 def obs_dim(space: spaces.Space) -> int:
-    """Length of the flat float vector an observation is encoded into."""
+    """Length of the flat vector an observation is encoded into."""
     if isinstance(space, spaces.Box | spaces.MultiBinary):
         return int(np.prod(space.shape))
     if isinstance(space, spaces.Discrete):
