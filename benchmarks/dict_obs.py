@@ -194,8 +194,11 @@ def figure(record: dict[str, Any], path: Path) -> None:
                             color=line.get_color())
     axes[0].set_ylabel("success rate (10 deterministic episodes)")
     axes[1].set_ylabel("return (10 deterministic episodes)")
+    from matplotlib.ticker import FuncFormatter
+
     for ax in axes:
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
         ax.grid(alpha=0.3)
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"{record['env_id']}: mean over seeds, min to max shaded")
