@@ -33,52 +33,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.side_by_side import ROOT, curve_band, run_logged, run_rows
+
 ROWS = ("a2c_ray", "sb3")
 LABELS = {"a2c_ray": "a2c_ray, a2c_ray/atari.json", "sb3": "SB3 A2C, the zoo's Atari settings"}
-
-
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-    except psutil.Error:
-        return 0
-
-
-def _run(cmd: list[str], log: Path) -> int:
-    """Run ``cmd``; returns the peak resident memory of its process tree in bytes."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print("$", " ".join(cmd), f"  (log: {log})", flush=True)
-    peak = [0]
-    with log.open("a") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.wait(2.0):
-                peak[0] = max(peak[0], _tree_rss(proc.pid))
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        code = proc.wait()
-        done.set()
-        watcher.join()
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}: see {log}")
-    return peak[0]
 
 
 def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
@@ -97,7 +61,7 @@ def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
                    f"eval_interval_steps={a.eval_every}", "--set", "eval_episodes=10",
                    "--set", f"eval_policy={a.eval_policy}", "--out", str(out), "--progress",
                    "log"]
-        peak = _run(cmd, work / "logs" / f"a2c_ray_{seed}.log")
+        peak = run_logged(cmd, work / "logs" / f"a2c_ray_{seed}.log")
     summary = json.loads((out / "summary.json").read_text())
     df = pd.read_csv(out / "progress.csv").dropna(subset=["eval_return_mean"])
     return {"seed": seed, "env_steps": summary["env_steps"],
@@ -113,7 +77,7 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
     out = work / "sb3" / f"seed_{seed}.json"
     peak = None
     if not out.exists():
-        peak = _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings",
+        peak = run_logged([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings",
                      "zoo-atari", "--seed", str(seed), "--steps", str(a.steps), "--eval-every",
                      str(a.eval_every), "--eval-episodes", "10", "--eval-policy",
                      a.eval_policy, "--out", str(out)],
@@ -176,26 +140,11 @@ def measure(a: argparse.Namespace) -> Path:
     record.setdefault("batch", batch_bytes(a.env))
     jobs = [(row, seed) for seed in a.seeds for row in ROWS
             if str(seed) not in record["rows"][row]]
-    train = {"a2c_ray": _a2c_ray, "sb3": _sb3}
-    lock = threading.Lock()
-
-    def one(job: tuple[str, int]) -> None:
-        row, seed = job
-        result = train[row](a, seed, work)
-        with lock:
-            record["rows"][row][str(seed)] = result
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=1))
-            tmp.replace(path)
-        print(f"{row} seed {seed}: return {result['eval_return_last']:.1f}, "
-              f"{result['env_steps_per_s']:.0f} env steps/s, {result['wall_s']:.0f} s",
-              flush=True)
-
-    work.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with ThreadPoolExecutor(a.jobs) as pool:
-        list(pool.map(one, jobs))
-    print(f"{len(jobs)} runs in {time.monotonic() - start:.0f} s; record: {path}")
+    train = {"a2c_ray": lambda seed: _a2c_ray(a, seed, work),
+             "sb3": lambda seed: _sb3(a, seed, work)}
+    run_rows(record, path, jobs, train, a.jobs, lambda r: (
+        f"return {r['eval_return_last']:.1f}, {r['env_steps_per_s']:.0f} env steps/s, "
+        f"{r['wall_s']:.0f} s"))
     return path
 
 
@@ -232,9 +181,7 @@ def figure(record: dict[str, Any], path: Path) -> None:
         runs = list(record["rows"].get(row, {}).values())
         if not runs:
             continue
-        steps = sorted(set.intersection(*(set(r["curve"]["env_steps"]) for r in runs)))
-        values = np.array([[dict(zip(r["curve"]["env_steps"], r["curve"]["eval_return"],
-                                     strict=True))[s] for s in steps] for r in runs])
+        steps, values = curve_band(runs, "eval_return")
         line, = ax.plot(steps, values.mean(0), marker="o", ms=3,
                         label=f"{LABELS[row]} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=line.get_color())

@@ -30,29 +30,18 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.side_by_side import curve_band, run_logged, run_rows
+
+MUJOCO_EGL = {"MUJOCO_GL": "egl"}
 ROWS = ("a2c_ray", "sb3")
 LABELS = {"a2c_ray": "a2c_ray, its defaults + normalize_obs",
           "sb3": "SB3 A2C, the Deep RL course's settings"}
-
-
-def _run(cmd: list[str], log: Path) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print("$", " ".join(cmd), f"  (log: {log})", flush=True)
-    with log.open("a") as f:
-        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
-                           env={**os.environ, "MUJOCO_GL": "egl"}, check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {r.returncode}: see {log}")
 
 
 def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
@@ -65,10 +54,10 @@ def _a2c_ray(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
             import shutil
 
             shutil.rmtree(out)
-        _run([sys.executable, "-m", "a2c_ray.train", "--env", a.env, "--max-steps",
+        run_logged([sys.executable, "-m", "a2c_ray.train", "--env", a.env, "--max-steps",
               str(a.steps), "--seed", str(seed), "--set", "normalize_obs=true", "--set",
               f"eval_interval_steps={a.eval_every}", "--set", "eval_episodes=10", "--out",
-              str(out), "--progress", "log"], work / "logs" / f"a2c_ray_{seed}.log")
+              str(out), "--progress", "log"], work / "logs" / f"a2c_ray_{seed}.log", MUJOCO_EGL)
     summary = json.loads((out / "summary.json").read_text())
     df = pd.read_csv(out / "progress.csv").dropna(subset=["eval_return_mean"])
     return {"seed": seed, "env_steps": summary["env_steps"],
@@ -84,9 +73,10 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
     """Train SB3's A2C on one seed (unless it finished before); its result."""
     out = work / "sb3" / f"seed_{seed}.json"
     if not out.exists():
-        _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings", "course",
+        run_logged([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings", "course",
               "--seed", str(seed), "--steps", str(a.steps), "--eval-every", str(a.eval_every),
-              "--eval-episodes", "10", "--out", str(out)], work / "logs" / f"sb3_{seed}.log")
+              "--eval-episodes", "10", "--out", str(out)], work / "logs" / f"sb3_{seed}.log",
+                   MUJOCO_EGL)
     run = json.loads(out.read_text())
     return {"seed": seed, "env_steps": run["env_steps"],
             "eval_return_last": run["eval_return_last"],
@@ -121,22 +111,11 @@ def measure(a: argparse.Namespace) -> Path:
                          f"{record['env_steps']}; give that, or another --work-dir")
     jobs = [(row, seed) for seed in a.seeds for row in ROWS
             if str(seed) not in record["rows"][row]]
-    train = {"a2c_ray": _a2c_ray, "sb3": _sb3}
-
-    def one(job: tuple[str, int]) -> None:
-        row, seed = job
-        result = train[row](a, seed, work)
-        record["rows"][row][str(seed)] = result
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)
-        print(f"{row} seed {seed}: return {result['eval_return_last']:.2f}, success "
-              f"{result['eval_success_last']}, {result['wall_s']:.0f} s", flush=True)
-
-    start = time.monotonic()
-    with ThreadPoolExecutor(a.jobs) as pool:
-        list(pool.map(one, jobs))
-    print(f"{len(jobs)} runs in {time.monotonic() - start:.0f} s; record: {path}")
+    train = {"a2c_ray": lambda seed: _a2c_ray(a, seed, work),
+             "sb3": lambda seed: _sb3(a, seed, work)}
+    run_rows(record, path, jobs, train, a.jobs, lambda r: (
+        f"return {r['eval_return_last']:.2f}, success {r['eval_success_last']}, "
+        f"{r['wall_s']:.0f} s"))
     return path
 
 
@@ -185,10 +164,7 @@ def figure(record: dict[str, Any], path: Path) -> None:
         if not runs:
             continue
         for ax, key in zip(axes, ("eval_success", "eval_return"), strict=True):
-            # the evaluation points every run has, in order
-            steps = sorted(set.intersection(*(set(r["curve"]["env_steps"]) for r in runs)))
-            values = np.array([[dict(zip(r["curve"]["env_steps"], r["curve"][key],
-                                         strict=True))[s] for s in steps] for r in runs])
+            steps, values = curve_band(runs, key)
             line, = ax.plot(steps, values.mean(0), label=f"{LABELS[row]} ({len(runs)} seeds)")
             ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2,
                             color=line.get_color())
