@@ -1,4 +1,3 @@
-import csv
 import os
 import pickle  # noqa: F401 - the malicious payload below is built for pickle
 from pathlib import Path
@@ -8,13 +7,7 @@ import torch
 
 from a2c_ray import A2CConfig, train
 from a2c_ray.run.checkpoint import FILES, CheckpointError, CheckpointStore, load_checkpoint, resolve
-
-VOLATILE = {"env_steps_per_s", "time_total_s", "eval_time_s"}
-
-
-def rows(path):
-    with open(path / "progress.csv", newline="") as f:
-        return list(csv.DictReader(f))
+from tests.resume import assert_resumes_exactly
 
 
 @pytest.mark.parametrize("env_id,extra", [
@@ -29,15 +22,8 @@ def test_resume_continues_exactly(tmp_path, env_id, extra):
     cfg = A2CConfig(env_id=env_id, envs_per_worker=4, rollout_length=16, eval_episodes=2,
                     eval_interval_steps=0, lr_schedule="constant", normalize_obs=True,
                     normalize_reward=True, total_env_steps=(k + 1) * batch, **extra)
-    train(cfg, tmp_path / "full", show_progress=False)
-    train(cfg.replace(total_env_steps=k * batch), tmp_path / "split", show_progress=False)
-    train(cfg, tmp_path / "split", resume_from=tmp_path / "split" / "checkpoint",
-          show_progress=False)
-    full, split = rows(tmp_path / "full"), rows(tmp_path / "split")
+    split = assert_resumes_exactly(cfg, tmp_path, k)
     assert [r["iteration"] for r in split] == [str(i) for i in range(1, k + 2)]
-    for key in full[k]:
-        if key not in VOLATILE:
-            assert full[k][key] == split[k][key], key
 
 
 def test_checkpoint_holds_everything(tmp_path):

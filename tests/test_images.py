@@ -222,31 +222,15 @@ def test_normalize_obs_on_atari_exits_2_before_ray(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-VOLATILE = {"env_steps_per_s", "time_total_s", "eval_time_s"}
-
-
 def test_an_atari_run_resumes_exactly(tmp_path):
     """The emulator (with the RNG of its sticky actions), the max-pool buffers and the stacked
     frames come back from a checkpoint: the resumed run's last row is the unbroken run's."""
-    import csv
-
-    from a2c_ray import train
-
-    def rows(path):
-        with open(path / "progress.csv", newline="") as f:
-            return list(csv.DictReader(f))
+    from tests.resume import assert_resumes_exactly
 
     k, batch = 4, 4 * 16
     cfg = ATARI.replace(env_id="ALE/Pong-v5", envs_per_worker=4, rollout_length=16,
                         eval_episodes=1, eval_interval_steps=0, total_env_steps=(k + 1) * batch)
-    train(cfg, tmp_path / "full", show_progress=False)
-    train(cfg.replace(total_env_steps=k * batch), tmp_path / "split", show_progress=False)
-    train(cfg, tmp_path / "split", resume_from=tmp_path / "split" / "checkpoint",
-          show_progress=False)
-    full, split = rows(tmp_path / "full"), rows(tmp_path / "split")
-    for key in full[k]:
-        if key not in VOLATILE:
-            assert full[k][key] == split[k][key], key
+    assert_resumes_exactly(cfg, tmp_path, k)
 
 
 def test_a_sweep_on_atari_searches_the_atari_space_and_its_best_config_retrains(tmp_path):

@@ -76,26 +76,14 @@ def test_fetch_reach_learns_with_ray_rollout_actors_and_reports_its_success(tmp_
 def test_a_fetch_run_resumes_exactly(tmp_path):
     """The physics (mocap included), the goal and the RNG come back from a checkpoint: the
     resumed run's last row is the unbroken run's."""
-    import csv
-
-    from a2c_ray import A2CConfig, train
-
-    def rows(path):
-        with open(path / "progress.csv", newline="") as f:
-            return list(csv.DictReader(f))
+    from a2c_ray import A2CConfig
+    from tests.resume import assert_resumes_exactly
 
     k, batch = 4, 4 * 16
     cfg = A2CConfig(env_id="FetchReachDense-v4", envs_per_worker=4, rollout_length=16,
                     eval_episodes=1, eval_interval_steps=0, normalize_obs=True,
                     lr_schedule="constant", total_env_steps=(k + 1) * batch)
-    train(cfg, tmp_path / "full", show_progress=False)
-    train(cfg.replace(total_env_steps=k * batch), tmp_path / "split", show_progress=False)
-    train(cfg, tmp_path / "split", resume_from=tmp_path / "split" / "checkpoint",
-          show_progress=False)
-    full, split = rows(tmp_path / "full"), rows(tmp_path / "split")
-    for key in full[k]:
-        if key not in {"env_steps_per_s", "time_total_s", "eval_time_s"}:
-            assert full[k][key] == split[k][key], key
+    assert_resumes_exactly(cfg, tmp_path, k)
 
 
 def test_panda_reach_the_courses_own_task_trains_and_reports_its_success(tmp_path):
