@@ -37,6 +37,7 @@ from a2c_ray.core import (
     DEFAULT_STORAGE,
     ConfigError,
     SpaceError,
+    has_tune_state,
 )
 from a2c_ray.core import storage as st
 from a2c_ray.results import describe_statuses, load_curves, load_trials, ranked, table
@@ -48,7 +49,6 @@ from a2c_ray.tuning import (
     SweepConfig,
     SweepPlan,
     check_resume_asked,
-    has_tune_state,
     open_new,
     open_saved,
     resume_command,

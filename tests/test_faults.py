@@ -14,7 +14,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from a2c_ray.core.seeds import train_seeds
+from a2c_ray.core import SavedTrial, saved_trials, train_seeds
 from tests.test_tune import SMALL, SNAPSHOT_EVERY_S, TUNE, run, space_file, study_trials
 
 
@@ -23,16 +23,12 @@ def _newest(exp: Path, pattern: str) -> Path | None:
     return Path(paths[-1]) if paths else None
 
 
-def _saved_trials(exp: Path) -> list[dict]:
-    """The trials of the newest experiment state, as Tune saved them (its JSON)."""
-    path = _newest(exp, "experiment_state-*.json")
-    if path is None:
-        return []
+def _saved_trials(exp: Path) -> list[SavedTrial]:
+    """The trials of the newest experiment state; none while Tune rewrites it."""
     try:
-        data = json.loads(path.read_text())
+        return saved_trials(str(exp)) or []
     except json.JSONDecodeError:  # being replaced
         return []
-    return [json.loads(t) for t, _ in data["trial_data"]]
 
 
 def _rows(trial: Path) -> int:
@@ -65,8 +61,8 @@ def _kill_with_trials_saved(tmp_path: Path, name: str, checkpointed: bool = Fals
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             trials = _saved_trials(exp)
-            last = exp / f"run_trial_{trials[-1]['trial_id']}" if trials else exp
-            if len(trials) >= 3 and trials[-1]["status"] == "RUNNING" and (
+            last = exp / trials[-1].dirname if trials else exp
+            if len(trials) >= 3 and trials[-1].status == "RUNNING" and (
                     not checkpointed or ((last / "checkpoint" / "latest").is_file() and _rows(
                         last) >= 8)):
                 break
@@ -111,7 +107,7 @@ def _rows_before_checkpoint(exp: Path) -> None:
     """
     from a2c_ray.run.checkpoint import CheckpointStore
 
-    running = {t["trial_id"] for t in _saved_trials(exp) if t["status"] == "RUNNING"}
+    running = {t.trial_id for t in _saved_trials(exp) if t.status == "RUNNING"}
     for trial in sorted(exp.glob("run_trial_*")):
         if trial.name.removeprefix("run_trial_") not in running:
             continue  # kept as it is: a resumed sweep runs it no further

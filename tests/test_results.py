@@ -83,7 +83,7 @@ def test_load_trials_one_typed_row_per_trial(sweep):
 
 @pytest.mark.slow
 def test_tunes_private_experiment_state_is_still_read(sweep):
-    # results.tune_trial_states is the one reader of Tune's experiment_state-*.json, a private
+    # core.tune_state is the one reader of Tune's experiment_state-*.json, a private
     # format: if a Ray upgrade changes it, this fails instead of every status going missing.
     states = tune_trial_states(str(sweep))
     trial_dirs = {Path(d).name for d in load_trials(sweep)["trial_dir"]}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from a2c_ray.core import saved_trials
 from a2c_ray.core import storage as st
 from a2c_ray.tuning import upgrade_sweep_json
 
@@ -53,31 +54,18 @@ def tune_trial_states(path: str) -> dict[str, dict[str, Any]] | None:
     """Each trial Tune knows, from its newest ``experiment_state-*.json``; None if there is none.
 
     Keyed by trial directory name: ``{"trial_id", "status", "params", "started_at",
-    "last_result_at"}``. The status is Tune's own (TERMINATED, ERROR, RUNNING, PENDING, PAUSED),
-    as saved with the experiment state, so a sweep stopped by Ctrl-C shows its unfinished
-    trials as RUNNING or PENDING. The two times are Tune's wall-clock times (``time.time()``)
-    of the trial first set running and of its last result, None before either. The file's
-    format is Tune's private one and is read here only; tests/test_results.py fails loudly if
-    it changes.
+    "last_result_at"}``, as ``core.tune_state.SavedTrial`` (the one reader of Tune's files)
+    describes them: a sweep stopped by Ctrl-C shows its unfinished trials RUNNING or PENDING.
     """
-    states = [e.uri for e in st.list_dir(path)
-              if e.name.startswith("experiment_state-") and e.name.endswith(".json")]
-    if not states:
-        return None
     try:
-        data = json.loads(st.read_text(states[-1]))
+        trials = saved_trials(path)
     except json.JSONDecodeError:  # being rewritten: Tune writes it in place
         return None
-    out = {}
-    for trial_json, runtime_json in data["trial_data"]:
-        trial, runtime = json.loads(trial_json), json.loads(runtime_json)
-        dirname = Path(trial.get("relative_logdir") or trial["trial_id"]).name
-        params = trial.get("config")
-        out[dirname] = {"trial_id": str(trial["trial_id"]), "status": trial["status"],
-                        "params": params if isinstance(params, dict) else {},
-                        "started_at": runtime.get("start_time"),
-                        "last_result_at": runtime.get("last_result_time")}
-    return out
+    if trials is None:
+        return None
+    return {t.dirname: {"trial_id": t.trial_id, "status": t.status, "params": t.config,
+                        "started_at": t.started_at, "last_result_at": t.last_result_at}
+            for t in trials}
 
 
 def _runs(path: str) -> list[tuple[dict[str, Any], str | None, set[str]]]:

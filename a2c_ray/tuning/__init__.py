@@ -15,7 +15,7 @@ _WHERE = {
     "METRIC": "config", "RESUME_APPLIES": "config", "SweepConfig": "config", "SweepPlan": "config",
     "upgrade_sweep_json": "config",
     "quiet_tune": "console",
-    "StopSignals": "control", "check_resume_asked": "control", "has_tune_state": "control",
+    "StopSignals": "control", "check_resume_asked": "control",
     "open_new": "control", "open_saved": "control", "resume_command": "control",
     "DriverLock": "driver",
     "SearchOutcome": "finish", "finish_sweep": "finish",
@@ -28,7 +28,7 @@ _WHERE = {
 }
 __all__ = ["DriverLock", "METRIC", "RESUME_APPLIES", "SearchOutcome", "SearchSpaceError",
            "StopSignals", "SweepConfig", "SweepPlan", "check_fits", "check_resume_asked",
-           "check_storage", "concurrency", "finish_sweep", "has_tune_state", "local_cpus",
+           "check_storage", "concurrency", "finish_sweep", "local_cpus",
            "log_sweep_end", "new_tuner", "open_new", "open_saved", "quiet_tune", "restored_tuner",
            "resume_command", "set_aside_lost_trials", "to_distributions", "upgrade_sweep_json"]
 __getattr__, __dir__ = lazy(__name__, _WHERE)

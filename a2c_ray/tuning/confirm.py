@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from a2c_ray.core import intervals, rank_by, seed_stats
+from a2c_ray.core import has_tune_state, intervals, rank_by, seed_stats
 from a2c_ray.core import storage as st
 from a2c_ray.tuning.config import METRIC, SweepPlan
-from a2c_ray.tuning.control import StopSignals, has_tune_state
+from a2c_ray.tuning.control import StopSignals
 from a2c_ray.tuning.resources import bundles, concurrency
 from a2c_ray.tuning.trial import TrialSpec, run_confirmation, trainable
 from a2c_ray.tuning.tuner import run_config, trial_dirname

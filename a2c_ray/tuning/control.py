@@ -18,7 +18,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from a2c_ray.core import field_error
+from a2c_ray.core import field_error, has_tune_state
 from a2c_ray.core import storage as st
 from a2c_ray.tuning.config import RESUME_APPLIES, SweepConfig, SweepPlan
 from a2c_ray.tuning.plan import check_resume, plan
@@ -179,11 +179,6 @@ def check_resume_asked(name: str, storage_path: str, asked: dict[str, Any]) -> N
     except (OSError, ValueError, KeyError):
         return
     check_resume(saved, asked)
-
-
-def has_tune_state(exp: str) -> bool:
-    """Whether Tune saved the experiment's state there (it started)."""
-    return any(e.name.startswith("experiment_state-") for e in st.list_dir(exp))
 
 
 def resume_command(plan: SweepPlan) -> str:

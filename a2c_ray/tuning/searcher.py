@@ -41,8 +41,7 @@ from typing import Any
 import optuna
 from ray.tune.search import Searcher, SearchGenerator
 
-from a2c_ray.core import train_seeds
-from a2c_ray.tuning.saved import saved_trials
+from a2c_ray.core import saved_trials, train_seeds
 from a2c_ray.tuning.study import Phase, TrialRecord, seeds_reporting, training_seeds
 
 
@@ -381,4 +380,4 @@ class SweepSearch(SearchGenerator):
         base = self.searcher
         while hasattr(base, "searcher"):  # Tune's ConcurrencyLimiter around the study's
             base = base.searcher
-        base.reconcile([t["config"].get("seeds") or [] for t in trials])
+        base.reconcile([t.config.get("seeds") or [] for t in trials])
