@@ -53,14 +53,15 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.s3_endpoint import S3Endpoint, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
@@ -80,12 +81,6 @@ SPACE = {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": Tr
          "gae_lambda": {"type": "float", "low": 0.9, "high": 1.0}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Driver:
     """One ``python -m a2c_ray.tune`` process of the soak, and the fault that ended it."""
@@ -100,46 +95,14 @@ class Driver:
         return self.proc.pid
 
 
-@dataclass
-class S3Endpoint:
-    """moto's S3 server on a fixed port, which can be stopped and started again.
-
-    Its buckets live in this process (moto's backends), so they outlive a stop.
-    """
-
-    port: int = field(default_factory=_free_port)
-    server: Any = None
-
-    def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server._server.server_close()  # free the port for the next start
-            self.server = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}",
-                "AWS_ACCESS_KEY_ID": "fake", "AWS_SECRET_ACCESS_KEY": "fake",
-                "AWS_DEFAULT_REGION": "us-east-1"}
-
-
 class Soak:
     """The sweep, its cluster, its drivers and the faults, in ``workdir``."""
 
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        import logging
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per S3 request
         self.args = args
         self.rng = random.Random(args.seed)
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         # a user's shell: HOME here (the Optuna study of an S3 sweep lives under it) and none
         # of the Ray settings of the process that started the soak
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "TUNE_"))}

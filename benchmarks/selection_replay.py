@@ -200,8 +200,9 @@ class Table:
         return median > 0 and value < STALL * median
 
 
-def _sweep(table: Table, proc: Procedure, configs: list[str], order: dict[str, list[int]],
-           concurrency: int) -> tuple[pd.DataFrame, dict[str, list[int]], float]:
+def replay_sweep(table: Table, proc: Procedure, configs: list[str],
+                 order: dict[str, list[int]],
+                 concurrency: int) -> tuple[pd.DataFrame, dict[str, list[int]], float]:
     """One sweep of ``configs`` under ``proc``: its trials, the seeds each trained, its steps.
 
     The trials start in order, ``concurrency`` at a time, and advance one report at a time
@@ -256,7 +257,7 @@ def _sweep(table: Table, proc: Procedure, configs: list[str], order: dict[str, l
 def replay(table: Table, proc: Procedure, configs: list[str], order: dict[str, list[int]],
            concurrency: int) -> dict[str, float]:
     """The pick of one replayed sweep and what it cost."""
-    trials, used, steps = _sweep(table, proc, configs, order, concurrency)
+    trials, used, steps = replay_sweep(table, proc, configs, order, concurrency)
     best = ranked(trials, "score", "max")
     if proc.by_budget:  # the furthest first, by score among equals
         best = best.sort_values("env_steps", ascending=False, kind="stable")

@@ -203,7 +203,7 @@ def test_a_stored_file_copied_back_while_s3_is_away_waits_for_it(tmp_path, monke
 
     from a2c_ray.core import storage as st
     from a2c_ray.tuning.console import copy_back
-    from benchmarks.fault_soak import S3Endpoint
+    from tests.s3_endpoint import S3Endpoint
 
     endpoint = S3Endpoint()
     endpoint.start()

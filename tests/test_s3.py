@@ -5,7 +5,6 @@ driver and its Ray workers inherit, as they would inherit a cluster node's setti
 """
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -17,11 +16,11 @@ import boto3
 import imageio.v3 as iio
 import optuna
 import pytest
-from moto.server import ThreadedMotoServer
 
 from a2c_ray.core import storage as st
 from a2c_ray.results import load_curves, load_trials, tune_trial_states
 from tests.notebooks import NOTEBOOKS, run_notebook
+from tests.s3_endpoint import S3Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
@@ -31,18 +30,14 @@ SWEEP = "s3://sweeps/a2c/s3t"
 
 @pytest.fixture(scope="module")
 def s3():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "fake",
-           "AWS_SECRET_ACCESS_KEY": "fake", "AWS_DEFAULT_REGION": "us-east-1"}
+    endpoint = S3Endpoint()
+    endpoint.start()
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
+        for key, value in endpoint.env.items():
             mp.setenv(key, value)
         boto3.client("s3").create_bucket(Bucket="sweeps")
-        yield env
-    server.stop()
+        yield endpoint.env
+    endpoint.stop()
 
 
 def _keys(prefix: str) -> list[str]:

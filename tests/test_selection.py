@@ -189,7 +189,7 @@ def test_the_replay_makes_the_real_sweeps_decisions(race):
     """The replay, given the real sweep's per-seed evaluations as its table, stops the same
     trials at the same env steps and ranks the same trial first."""
     from a2c_ray.results import load_trials, ranked
-    from benchmarks.selection_replay import Procedure, Table, _sweep
+    from benchmarks.selection_replay import Procedure, Table, replay_sweep
 
     trials = load_trials(race).sort_values("trial_id")
     order = [str(t) for t in trials.sort_values("trial_dir")["trial_id"]]
@@ -212,7 +212,8 @@ def test_the_replay_makes_the_real_sweeps_decisions(race):
                    "configurations": {t: {} for t in order}, "runs": runs})
     # a seed earned at 2048 starts with the evaluations it made catching up
     procedure = Procedure("race", seeds=(1, 2), grace=2048 / 8192, top=0, validation=0)
-    replayed, _, _ = _sweep(table, procedure, order, {t: [0, 1] for t in order}, concurrency=1)
+    replayed, _, _ = replay_sweep(table, procedure, order, {t: [0, 1] for t in order},
+                                  concurrency=1)
     real = {str(r["trial_id"]): int(r["env_steps"]) for _, r in trials.iterrows()}
     assert {r["trial_id"]: int(r["env_steps"]) for _, r in replayed.iterrows()} == real
     assert ranked(replayed, "score").iloc[0]["trial_id"] == ranked(trials, "score").iloc[0][
