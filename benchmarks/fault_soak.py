@@ -437,7 +437,6 @@ def check_rows(plan: Any, trials: Any) -> dict[str, Any]:
     import pandas as pd
 
     from a2c_ray.core import storage as st
-    from a2c_ray.core.config import A2CConfig
     from a2c_ray.tuning.schedule import report_every
 
     problems, rows = [], 0
@@ -456,8 +455,8 @@ def check_rows(plan: Any, trials: Any) -> dict[str, Any]:
             problems.append(f"{name}: result.json has a broken row ({err})")
             continue
         rows += len(steps)
-        batch = A2CConfig.from_dict({**plan.base_config, **{
-            k: v for k, v in _params(row).items() if k != "seeds"}}).batch_size
+        batch = plan.trial_config({k: v for k, v in _params(row).items()
+                                   if k != "seeds"}).batch_size
         widest = every + batch  # a report lands on the first batch at or past its step
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             problems.append(f"{name}: result.json env steps not strictly increasing")

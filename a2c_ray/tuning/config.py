@@ -14,6 +14,7 @@ the one place that reads a sweep.json of an older format as the current one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from a2c_ray.core import (
     MAX_TEST_SEEDS,
     MAX_VALIDATION_SEEDS,
     STATISTICS,
+    A2CConfig,
     ConfigError,
     asha_milestones,
     check_field,
@@ -171,7 +173,7 @@ class SweepConfig:
         if self.grace_steps > self.max_steps:
             raise field_error("SweepConfig", "grace_steps", self.grace_steps,
                               f"exceeds max_steps {self.max_steps}: expected at most it")
-        rungs = len(asha_milestones(self.grace_steps, self.max_steps, self.reduction_factor))
+        rungs = len(self.milestones)
         if len(self.seeds_per_trial) > rungs:
             raise field_error("SweepConfig", "seeds_per_trial", self.seeds_per_trial,
                               f"has more values than the sweep has rungs ({rungs}: before the "
@@ -198,6 +200,11 @@ class SweepConfig:
             raise field_error("SweepConfig", "seeds_per_trial", value,
                               "is not allowed: a trial's seeds never shrink at a rung")
         object.__setattr__(self, "seeds_per_trial", value)
+
+    @functools.cached_property
+    def milestones(self) -> tuple[float, ...]:
+        """ASHA's rungs in env steps per seed: grace_steps, times reduction_factor, to max_steps."""
+        return tuple(asha_milestones(self.grace_steps, self.max_steps, self.reduction_factor))
 
     @property
     def validation_steps(self) -> int:
@@ -269,6 +276,16 @@ def sweep_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(SweepConfig))
 
 
+def trial_config(base: dict[str, Any], params: dict[str, Any]) -> A2CConfig:
+    """A trial's configuration: the fields every trial has, then its searched ``params``.
+
+    Built from the fields rather than ``A2CConfig.replace`` on the base, so that a value the
+    base left to be derived (``value_grad_steps`` from ``network``) is derived with the
+    trial's own fields.
+    """
+    return A2CConfig.from_dict({**base, **params})
+
+
 @dataclass(frozen=True)
 class SweepPlan:
     """A sweep as it runs: its configuration and what was derived from it (``sweep.json``).
@@ -295,6 +312,15 @@ class SweepPlan:
     space_note: str = ""
     metric: str = METRIC
     mode: str = MODE
+
+    @functools.cached_property
+    def base(self) -> A2CConfig:
+        """``base_config`` as the A2CConfig every trial starts from, validated once."""
+        return A2CConfig.from_dict(self.base_config)
+
+    def trial_config(self, params: dict[str, Any]) -> A2CConfig:
+        """A trial's configuration: the base with the trial's searched ``params``."""
+        return trial_config(self.base_config, params)
 
     @property
     def name(self) -> str:
@@ -344,4 +370,4 @@ class SweepPlan:
 
 
 __all__ = ["METRIC", "MODE", "SWEEP_FORMAT", "ConfigError", "SweepConfig", "SweepPlan",
-           "upgrade_sweep_json"]
+           "trial_config", "upgrade_sweep_json"]

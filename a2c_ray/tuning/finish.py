@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from a2c_ray.core import A2CConfig, test_seeds, validation_seeds
 from a2c_ray.core import storage as st
+from a2c_ray.core import test_seeds, validation_seeds
 from a2c_ray.tuning.config import METRIC, SweepPlan
 from a2c_ray.tuning.confirm import Candidate, confirm, describe
 from a2c_ray.tuning.control import StopSignals
@@ -141,7 +141,7 @@ def final_config(row: pd.Series, plan: SweepPlan) -> dict[str, Any]:
     """
     params = {k[len("config/"):]: v for k, v in row.items()
               if k.startswith("config/") and k != "config/seeds"}
-    config = A2CConfig.from_dict({**plan.base_config, **params}).to_dict()
+    config = plan.trial_config(params).to_dict()
     return {**config, "eval_episodes": plan.final_eval_episodes}
 
 

@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any
 
-from a2c_ray.core import A2CConfig, field_error
+from a2c_ray.core import field_error
 from a2c_ray.tuning.config import SweepPlan
 
 log = logging.getLogger("a2c_ray")
@@ -26,7 +26,7 @@ def bundles(plan: SweepPlan, seeds: int | None = None) -> list[dict[str, float]]
     from a2c_ray.run import trial_bundles
 
     seeds = plan.config.seeds_first if seeds is None else seeds
-    return trial_bundles(A2CConfig.from_dict(plan.base_config), seeds)
+    return trial_bundles(plan.base, seeds)
 
 
 def local_cpus(plan: SweepPlan) -> int | None:

@@ -18,7 +18,7 @@ def eval_milestones(config: SweepConfig) -> tuple[float, ...]:
     """The milestones a sweep's trials evaluate for; none (every evaluation) for 'every'."""
     if config.eval_schedule != "rungs":
         return ()
-    return tuple(asha_milestones(config.grace_steps, config.max_steps, config.reduction_factor))
+    return config.milestones
 
 
 def report_every(config: SweepConfig) -> int:

@@ -26,11 +26,10 @@ import numpy as np
 from a2c_ray.core import A2CConfig, aggregate
 from a2c_ray.core import storage as st
 from a2c_ray.run import CheckpointStore, seed_checkpoints
-from a2c_ray.tuning.config import SweepPlan
+from a2c_ray.tuning.config import SweepPlan, trial_config
 from a2c_ray.tuning.console import last_env_steps
 from a2c_ray.tuning.resources import bundles
 from a2c_ray.tuning.schedule import (
-    asha_milestones,
     eval_milestones,
     report_every,
     scored_evaluations,
@@ -67,8 +66,7 @@ class TrialSpec:
     def of(cls, plan: SweepPlan, exp: str, evaluate_all: bool = False) -> TrialSpec:
         """The trials of ``plan`` in experiment ``exp``; ``evaluate_all`` for confirmation."""
         config = plan.config
-        rungs = tuple(asha_milestones(config.grace_steps, config.max_steps,
-                                      config.reduction_factor))
+        rungs = config.milestones
         racing = len(config.seeds_per_trial) > 1 and not evaluate_all
         return cls(base=plan.base_config, exp=exp, keep=config.keep_checkpoints,
                    report_every=report_every(config), score_evals=config.score_evals,
@@ -81,7 +79,7 @@ def trial_configs(params: dict[str, Any], spec: TrialSpec) -> list[A2CConfig]:
     """A trial's configuration on each of its seeds (``params["seeds"]``, else the base's)."""
     params = dict(params)
     seeds = params.pop("seeds", None) or [spec.base["seed"]]
-    config = A2CConfig.from_dict({**spec.base, **params})
+    config = trial_config(spec.base, params)
     return [config.replace(seed=int(s)) for s in seeds]
 
 

@@ -75,11 +75,9 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
         from ray.tune.schedulers import ResourceChangingScheduler
 
         from a2c_ray.tuning.resources import SeedsPerRung, bundles
-        from a2c_ray.tuning.schedule import asha_milestones
 
-        rungs = asha_milestones(config.grace_steps, config.max_steps, config.reduction_factor)
         scheduler = ResourceChangingScheduler(scheduler, SeedsPerRung(
-            rungs, config.seeds_per_trial, bundles(plan, seeds=1)))
+            list(config.milestones), config.seeds_per_trial, bundles(plan, seeds=1)))
     # Tune's own wrapping of a searcher given max_concurrent_trials, which also sets how many
     # trials may wait for resources (an autoscaler grows the cluster for those); the limit
     # itself is the searcher's (set_max_concurrency)
