@@ -12,7 +12,7 @@ from tests.browser import dump_dom
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_FACING = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-               ROOT / "benchmarks" / "README.md"]
+               *sorted((ROOT / "benchmarks").rglob("README.md"))]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""benchmarks/mujoco_returns.py stopped with Ctrl-C, packed, and resumed elsewhere (--unpack)."""
+"""benchmarks/returns/mujoco_returns.py stopped with Ctrl-C, packed, and resumed elsewhere
+(--unpack)."""
 
 import argparse
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from a2c_ray.results import seed_stats
-from benchmarks import mujoco_returns
+from benchmarks.returns import mujoco_returns
 from tests.test_tune import (
     SMALL,
     SNAPSHOT_EVERY_S,
@@ -61,7 +62,7 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
     peer.write_text(json.dumps({"seed": 10000, "eval_return_last": 1.0}))
 
     packed = tmp_path / "carry" / f"{NAME}.tar.gz"
-    r = subprocess.run([sys.executable, "benchmarks/mujoco_returns.py", "--env", ENV,
+    r = subprocess.run([sys.executable, "benchmarks/returns/mujoco_returns.py", "--env", ENV,
                         "--work-dir", str(work), "--pack", str(packed)],
                        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -104,7 +105,7 @@ def test_ctrl_c_lets_the_sweep_stop_cleanly_and_counts_its_wall_time(tmp_path):
     # Ctrl-C in a terminal signals the script and its sweep alike; the script must wait for
     # the sweep to save its state (subprocess.run killed it after a quarter of a second).
     work = tmp_path / "work"
-    cmd = [sys.executable, "benchmarks/mujoco_returns.py", "--env", "Walker2d-v5",
+    cmd = [sys.executable, "benchmarks/returns/mujoco_returns.py", "--env", "Walker2d-v5",
            "--work-dir", str(work), "--num-samples", "2", "--max-steps", "50000",
            "--grace-steps", "25000", "--seeds-per-trial", "1", "--confirm-top", "1",
            "--seeds", "1", "--max-concurrent", "1"]

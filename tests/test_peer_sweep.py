@@ -1,4 +1,4 @@
-"""The side-by-side benchmark's plumbing on tiny budgets (benchmarks/peer_sweep.py).
+"""The side-by-side benchmark's plumbing on tiny budgets (benchmarks/returns/peer_sweep.py).
 
 Real parts throughout: rl-baselines3-zoo's own ``-optimize`` and ``train`` in subprocesses, its
 Optuna study in SQLite, a real ``python -m a2c_ray.tune`` sweep and ``a2c_ray.train`` runs on
@@ -21,7 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 pytest.importorskip("rl_zoo3", reason="the benchmark extra: pip install -e '.[bench]'")
 
-from benchmarks import peer_sweep as ps  # noqa: E402
+from benchmarks.returns import peer_sweep as ps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,9 +50,9 @@ def test_zoo_entry_for_v5_is_its_v4_entry_and_unknown_envs_exit_2():
     assert source == "HalfCheetah-v4" and entry["normalize"] is True
     entry, source = ps.zoo_entry("Acrobot-v1")
     assert source == "Acrobot-v1" and entry["n_envs"] == 16
-    out = subprocess.run([sys.executable, "-m", "benchmarks.peer_sweep", "--env", "NoSuch-v0",
-                          "--work-dir", "/nonexistent/never"], cwd=ROOT, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.returns.peer_sweep", "--env",
+                          "NoSuch-v0", "--work-dir", "/nonexistent/never"], cwd=ROOT,
+                         capture_output=True, text=True)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().count("\n") == 0 and "NoSuch-v0" in out.stderr
 
@@ -109,7 +109,7 @@ def test_zoo_tuning_counts_its_steps_and_its_pick_trains_the_same_rollouts(tmp_p
 
 @pytest.mark.slow
 def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
-    cmd = [sys.executable, "-m", "benchmarks.peer_sweep", "--env", "CartPole-v1",
+    cmd = [sys.executable, "-m", "benchmarks.returns.peer_sweep", "--env", "CartPole-v1",
            "--trial-steps", "1000", "--trials-worth", "16", "--tuner-seeds", "0",
            "--test-seeds", "1", "--eval-episodes", "2", "--work-dir", str(tmp_path),
            "--rows", "a2c_ray", "a2c_ray-defaults", "sb3-defaults"]

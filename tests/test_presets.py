@@ -50,7 +50,7 @@ def test_preset_trains_from_the_command_line(tmp_path):
 
 
 def test_readme_results_table_is_the_benchmark_report():
-    r = subprocess.run([sys.executable, "benchmarks/mujoco_returns.py", "--report",
+    r = subprocess.run([sys.executable, "benchmarks/returns/mujoco_returns.py", "--report",
                         "--figure", "-"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [ln for ln in r.stdout.splitlines() if ln.startswith("|")]

@@ -91,7 +91,7 @@ def test_tunes_private_experiment_state_is_still_read(sweep):
     for state in states.values():
         assert state["status"] == "TERMINATED" and state["trial_id"]
         assert set(state["params"]) == set(SPACE) | {"seeds"}  # and the training seeds
-        # wall-clock times, the trial's start before its last result (benchmarks/sweep_cost.py)
+        # wall-clock times, the trial's start before its last result (benchmarks/cost/sweep_cost.py)
         assert 1.7e9 < state["started_at"] < state["last_result_at"] < time.time()
 
 

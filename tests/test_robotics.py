@@ -56,8 +56,8 @@ def test_fetch_observation_is_the_goals_and_the_state_in_sorted_key_order():
 def test_fetch_reach_learns_with_ray_rollout_actors_and_reports_its_success(tmp_path):
     """40k env steps on a Ray rollout actor, a2c_ray's defaults with observations normalised.
 
-    benchmarks/dict_obs.py's runs (in-process samplers, the same batches) evaluated a success
-    rate of 0.9 or more from 20k to 40k env steps on, 1.0 on 5 of 5 seeds from 40k.
+    benchmarks/returns/dict_obs.py's runs (in-process samplers, the same batches) evaluated a
+    success rate of 0.9 or more from 20k to 40k env steps on, 1.0 on 5 of 5 seeds from 40k.
     """
     out = tmp_path / "fetch"
     r = subprocess.run([sys.executable, "-m", "a2c_ray.train", "--env", "FetchReachDense-v4",

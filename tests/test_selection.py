@@ -189,7 +189,7 @@ def test_the_replay_makes_the_real_sweeps_decisions(race):
     """The replay, given the real sweep's per-seed evaluations as its table, stops the same
     trials at the same env steps and ranks the same trial first."""
     from a2c_ray.results import load_trials, ranked
-    from benchmarks.selection_replay import Procedure, Table, replay_sweep
+    from benchmarks.selection.selection_replay import Procedure, Table, replay_sweep
 
     trials = load_trials(race).sort_values("trial_id")
     order = [str(t) for t in trials.sort_values("trial_dir")["trial_id"]]

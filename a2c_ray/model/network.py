@@ -282,8 +282,9 @@ class NumpyActor:
     At env batch sizes (8 to 64 rows) a small MLP costs several times less in numpy than in
     torch per call, and the sampler calls it once per env step. ``refresh`` copies the
     model's current weights; the learner still computes every log-probability in torch. A
-    user's ``network`` cannot be mirrored, and a CNN is faster in torch (benchmarks/README.md,
-    "Images"): their forward pass runs in torch (``numpy=False``).
+    user's ``network`` cannot be mirrored, and a CNN is faster in torch
+    (benchmarks/returns/README.md, "Atari from pixels beside SB3"): their forward pass runs in
+    torch (``numpy=False``).
     """
 
     def __init__(self, model: ActorCritic) -> None:

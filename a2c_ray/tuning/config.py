@@ -41,7 +41,7 @@ log = logging.getLogger("a2c_ray")
 
 METRIC, MODE = "score", "max"
 # Episodes per evaluation while searching: the score averages several evaluations of several
-# seeds, so 5 rank trials as 10 do at half the cost (benchmarks/README.md, "Sweep cost").
+# seeds, so 5 rank trials as 10 do at half the cost (benchmarks/cost/README.md, "Sweep cost").
 # Confirmation and best_config.json evaluate with the config's own default, 10.
 SEARCH_EVAL_EPISODES = 5
 # ASHA's first rung as a share of max_steps, where grace_steps is not given

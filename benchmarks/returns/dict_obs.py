@@ -1,7 +1,7 @@
 """Goal-conditioned Dict observations: a2c_ray beside Stable-Baselines3's A2C, same seeds and steps.
 
-    python -m benchmarks.dict_obs --env FetchReachDense-v4 --steps 200000 --seeds 0 1 2 3 4
-    python -m benchmarks.dict_obs --env FetchReachDense-v4 --report
+    python -m benchmarks.returns.dict_obs --env FetchReachDense-v4 --steps 200000 --seeds 0 1 2 3 4
+    python -m benchmarks.returns.dict_obs --env FetchReachDense-v4 --report
 
 Two rows, each trained on every seed for the same env steps:
 
@@ -9,9 +9,9 @@ Two rows, each trained on every seed for the same env steps:
   normalize_obs=true``, its defaults otherwise (observations normalised as the course's
   ``VecNormalize`` does; rewards not);
 - SB3's A2C as the Hugging Face Deep RL course trains it on a robot arm's Dict observation
-  (``benchmarks/sb3_a2c.py --settings course``: ``MultiInputPolicy``, 4 envs, observations and
-  rewards normalised, SB3's defaults otherwise). The zoo publishes no A2C settings for these
-  tasks.
+  (``benchmarks/returns/sb3_a2c.py --settings course``: ``MultiInputPolicy``, 4 envs,
+  observations and rewards normalised, SB3's defaults otherwise). The zoo publishes no A2C
+  settings for these tasks.
 
 Both are evaluated alike, every ``--eval-every`` env steps and at the end: 10 deterministic
 episodes, episode k reset with seed + 1_000_003 + k, observation statistics frozen, raw
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.side_by_side import curve_band, run_logged, run_rows
+from benchmarks.returns.side_by_side import curve_band, run_logged, run_rows
 
 MUJOCO_EGL = {"MUJOCO_GL": "egl"}
 ROWS = ("a2c_ray", "sb3")
@@ -73,10 +73,10 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
     """Train SB3's A2C on one seed (unless it finished before); its result."""
     out = work / "sb3" / f"seed_{seed}.json"
     if not out.exists():
-        run_logged([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings", "course",
-              "--seed", str(seed), "--steps", str(a.steps), "--eval-every", str(a.eval_every),
-              "--eval-episodes", "10", "--out", str(out)], work / "logs" / f"sb3_{seed}.log",
-                   MUJOCO_EGL)
+        run_logged([sys.executable, "-m", "benchmarks.returns.sb3_a2c", "--env", a.env,
+                    "--settings", "course", "--seed", str(seed), "--steps", str(a.steps),
+                    "--eval-every", str(a.eval_every), "--eval-episodes", "10", "--out",
+                    str(out)], work / "logs" / f"sb3_{seed}.log", MUJOCO_EGL)
     run = json.loads(out.read_text())
     return {"seed": seed, "env_steps": run["env_steps"],
             "eval_return_last": run["eval_return_last"],
@@ -104,7 +104,7 @@ def measure(a: argparse.Namespace) -> Path:
         "machine": _machine(), "rows": {r: {} for r in ROWS},
         "commands": {"a2c_ray": f"python -m a2c_ray.train --env {a.env} --max-steps "
                                 f"{a.steps} --seed SEED --set normalize_obs=true",
-                     "sb3": f"python benchmarks/sb3_a2c.py --env {a.env} --settings course "
+                     "sb3": f"python -m benchmarks.returns.sb3_a2c --env {a.env} --settings course "
                             f"--seed SEED --steps {a.steps}"}}
     if record["env_steps"] != a.steps:
         raise SystemExit(f"--steps {a.steps}: the record in {path} was made with "

@@ -1,8 +1,8 @@
 """Tuner against tuner: a2c_ray's sweep and rl-baselines3-zoo's optimizer at equal env steps.
 
-    python -m benchmarks.peer_sweep --env Acrobot-v1 --trial-steps 100000
-    python -m benchmarks.peer_sweep --env HalfCheetah-v5 --trial-steps 300000
-    python -m benchmarks.peer_sweep --env Acrobot-v1 --report
+    python -m benchmarks.returns.peer_sweep --env Acrobot-v1 --trial-steps 100000
+    python -m benchmarks.returns.peer_sweep --env HalfCheetah-v5 --trial-steps 300000
+    python -m benchmarks.returns.peer_sweep --env Acrobot-v1 --report
 
 For one env, a trial budget T and a tuning budget B = ``--trials-worth`` x T training env steps
 (33 by default), each tuning procedure runs as a whole, ``--tuner-seeds`` times with different
@@ -33,7 +33,7 @@ on), which no procedure used, at T steps:
 
 Every test run is evaluated alike: ``--eval-episodes`` deterministic episodes on fresh envs,
 episode k reset with seed + 1,000,003 + k, observation statistics frozen, raw rewards (a2c_ray's
-own final evaluation; for SB3, ``benchmarks.sb3_a2c.evaluate`` on the saved model and
+own final evaluation; for SB3, ``benchmarks.returns.sb3_a2c.evaluate`` on the saved model and
 VecNormalize statistics). Each unit records its env steps (training, evaluation apart), its
 wall time and the machine's mean 1-minute load while it ran.
 
@@ -71,7 +71,7 @@ from a2c_ray.core.config import EVAL_SEED_OFFSET
 from a2c_ray.core.rungs import asha_milestones, seeds_after
 from a2c_ray.core.scores import interval, seed_stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 TEST_SEED_START = 10_020  # test seeds no other benchmark or procedure uses
 TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random")
@@ -511,7 +511,7 @@ def evaluate_zoo_run(out: Path, env: str, episodes: int, eval_seed: int) -> tupl
     from stable_baselines3 import A2C
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from benchmarks.sb3_a2c import evaluate
+    from benchmarks.returns.sb3_a2c import evaluate
 
     torch.set_num_threads(1)
     run_dir = next((out / "a2c").glob(f"{env.split('/')[-1]}_*"))
@@ -650,7 +650,7 @@ def check_env(env: str, rows: list[str]) -> None:
 
 
 def main() -> None:
-    p = Parser(prog="python -m benchmarks.peer_sweep", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m benchmarks.returns.peer_sweep", description=__doc__.splitlines()[0])
     p.add_argument("--env", required=True)
     p.add_argument("--trial-steps", type=int, default=300_000, help="T: env steps of a trial")
     p.add_argument("--trials-worth", type=int, default=33, help="B = this x T: env steps a "

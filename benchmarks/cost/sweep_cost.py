@@ -1,10 +1,10 @@
 """A sweep's cost per core against the env-only ceiling, at the sweep's own defaults.
 
-    python benchmarks/sweep_cost.py --env HalfCheetah-v5 --steps 500000 --trials 4
+    python -m benchmarks.cost.sweep_cost --env HalfCheetah-v5 --steps 500000 --trials 4
 
 Measured one after another in one run, on every core of this machine (C of them):
   1. the env-only ceiling: EnvVector stepping 8 envs with random actions, one process per
-     core (benchmarks/throughput.py), in env steps/s per core;
+     core (benchmarks/speed/throughput.py), in env steps/s per core;
   2. standalone: C runs of the env's preset at once, one per core, ``train`` in-process, each
      evaluated as a sweep's trial that runs the whole budget is (every 25k steps on the grid,
      or only where the score is read under --eval-schedule rungs; the search's episodes per
@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 
 from a2c_ray.results import tune_trial_states
-from benchmarks.throughput import cores, env_ceiling
+from benchmarks.speed.throughput import cores, env_ceiling
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def standalone(config: dict[str, Any], eval_at: frozenset[int] | None = None

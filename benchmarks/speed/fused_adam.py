@@ -1,6 +1,6 @@
 """A standalone preset run with PyTorch's fused Adam against its foreach Adam, side by side.
 
-    python -m benchmarks.fused_adam --env HalfCheetah-v5 --steps 100000 --repeats 3
+    python -m benchmarks.speed.fused_adam --env HalfCheetah-v5 --steps 100000 --repeats 3
 
 ``a2c_ray.learning.optim.make_optimizer`` gives Adam fused where this torch has it (CPU from
 2.4); it was foreach Adam before. Two measurements, each alternating the two implementations
@@ -30,9 +30,9 @@ from a2c_ray import A2CConfig, train
 from a2c_ray.learning import learner as learner_module
 from a2c_ray.learning.optim import make_optimizer
 from a2c_ray.sampling.envs import env_spaces
-from benchmarks.preset_profile import batch_like, preset_as_swept
+from benchmarks.speed.preset_profile import batch_like, preset_as_swept
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _foreach(name: str, params: Any, lr: float, eps: float, alpha: float) -> Any:

@@ -1,7 +1,7 @@
 """Training throughput on HalfCheetah-v5: a2c_ray (K = 0, 1, 2, ... Ray actors) against
 Stable-Baselines3 A2C and the env-only ceiling, measured one after another in one run.
 
-    python benchmarks/throughput.py --steps 200000 --workers 0 1 2
+    python -m benchmarks.speed.throughput --steps 200000 --workers 0 1 2
 
 Every measurement runs in a fresh process, alone on the machine, and excludes start-up
 (Ray start, actor creation, env construction): steps/s of the training loop itself.
@@ -90,12 +90,12 @@ def env_ceiling(steps: int) -> float:
 
 def measure_in_subprocess(name: str, steps: int) -> float:
     """Run one measurement in a fresh interpreter and return its steps/s."""
-    code = f"import benchmarks.throughput as b; print('RATE', {name})"
-    root = str(Path(__file__).resolve().parents[1])
+    code = f"import benchmarks.speed.throughput as b; print('RATE', {name})"
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     for line in res.stdout.splitlines():
         if line.startswith("RATE "):
             return float(line.split()[1])

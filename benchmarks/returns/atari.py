@@ -1,14 +1,14 @@
 """Atari from pixels: a2c_ray beside Stable-Baselines3's A2C with the zoo's Atari settings.
 
-    python -m benchmarks.atari --env ALE/Pong-v5 --steps 2000000 --seeds 0
-    python -m benchmarks.atari --env ALE/Pong-v5 --report
+    python -m benchmarks.returns.atari --env ALE/Pong-v5 --steps 2000000 --seeds 0
+    python -m benchmarks.returns.atari --env ALE/Pong-v5 --report
 
 Two rows, each trained on every seed for the same env steps (agent steps: 4 frames each):
 
 - a2c_ray: ``python -m a2c_ray.train --config a2c_ray/atari.json --env ENV --max-steps STEPS
   --seed S``: the zoo's A2C Atari settings in a2c_ray's fields, gymnasium's
   ``AtariPreprocessing`` and ``FrameStackObservation`` (a2c_ray/sampling/envs.py);
-- SB3's A2C as rl-baselines3-zoo trains it on Atari (``benchmarks/sb3_a2c.py --settings
+- SB3's A2C as rl-baselines3-zoo trains it on Atari (``benchmarks/returns/sb3_a2c.py --settings
   zoo-atari``: SB3's ``AtariWrapper`` and ``VecFrameStack``, ``CnnPolicy``, 16 envs,
   ``RMSpropTFLike``), with ``frameskip=1`` given to the v5 env so that its wrapper's skip of 4
   is the only one. Its wrapper also presses FIRE at reset, which gymnasium's does not.
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.side_by_side import ROOT, curve_band, run_logged, run_rows
+from benchmarks.returns.side_by_side import ROOT, curve_band, run_logged, run_rows
 
 ROWS = ("a2c_ray", "sb3")
 LABELS = {"a2c_ray": "a2c_ray, a2c_ray/atari.json", "sb3": "SB3 A2C, the zoo's Atari settings"}
@@ -77,11 +77,11 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
     out = work / "sb3" / f"seed_{seed}.json"
     peak = None
     if not out.exists():
-        peak = run_logged([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--settings",
-                     "zoo-atari", "--seed", str(seed), "--steps", str(a.steps), "--eval-every",
-                     str(a.eval_every), "--eval-episodes", "10", "--eval-policy",
-                     a.eval_policy, "--out", str(out)],
-                    work / "logs" / f"sb3_{seed}.log")
+        peak = run_logged([sys.executable, "-m", "benchmarks.returns.sb3_a2c", "--env", a.env,
+                           "--settings", "zoo-atari", "--seed", str(seed), "--steps",
+                           str(a.steps), "--eval-every", str(a.eval_every), "--eval-episodes",
+                           "10", "--eval-policy", a.eval_policy, "--out", str(out)],
+                          work / "logs" / f"sb3_{seed}.log")
     run = json.loads(out.read_text())
     return {"seed": seed, "env_steps": run["env_steps"],
             "eval_return_last": run["eval_return_last"], "curve": run["curve"],
@@ -130,8 +130,8 @@ def measure(a: argparse.Namespace) -> Path:
         "machine": _machine(), "rows": {r: {} for r in ROWS},
         "commands": {"a2c_ray": f"python -m a2c_ray.train --config a2c_ray/atari.json --env "
                                 f"{a.env} --max-steps {a.steps} --seed SEED",
-                     "sb3": f"python benchmarks/sb3_a2c.py --env {a.env} --settings zoo-atari "
-                            f"--seed SEED --steps {a.steps}"}}
+                     "sb3": f"python -m benchmarks.returns.sb3_a2c --env {a.env} --settings "
+                            f"zoo-atari --seed SEED --steps {a.steps}"}}
     made = (record["env_steps"], record.get("eval_policy", "deterministic"))
     if made != (a.steps, a.eval_policy):
         raise SystemExit(f"--steps {a.steps} --eval-policy {a.eval_policy}: the record in {path} "

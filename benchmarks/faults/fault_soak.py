@@ -1,7 +1,7 @@
 """A seeded fault soak: one sweep on the fake autoscaling cluster, faults at random moments.
 
-    python -m benchmarks.fault_soak --faults 30 --seed 0 --storage local
-    python -m benchmarks.fault_soak --faults 30 --seed 0 --storage s3
+    python -m benchmarks.faults.fault_soak --faults 30 --seed 0 --storage local
+    python -m benchmarks.faults.fault_soak --faults 30 --seed 0 --storage s3
 
 Starts the cluster guide's fake autoscaling cluster (``cluster/local.yaml``: a head without
 CPUs, up to two one-CPU worker nodes the autoscaler adds as trials queue) on a port of its
@@ -40,7 +40,7 @@ Prints a table of the faults and the invariants, writes the JSON record (``--jso
 exits 1 if an invariant fails. ``--cpu-hog`` runs a busy loop on every core beside it all
 (``--cpu-hog N``: N of them), as a shared machine is. tests/test_fault_soak.py runs a short
 version beside a busy loop.
-``python -m benchmarks.fault_soak --summarize RECORD...`` prints records as one table.
+``python -m benchmarks.faults.fault_soak --summarize RECORD...`` prints records as one table.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from typing import Any
 
 from tests.s3_endpoint import S3Endpoint, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 DRIVER_FAULTS = ("driver SIGKILL", "driver SIGINT", "driver SIGTERM", "second signal",
@@ -593,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the soak, print the faults and the invariants, write the record."""
     if argv is None:
         argv = sys.argv[1:]
-    if argv[:1] == ["--summarize"]:  # python -m benchmarks.fault_soak --summarize RECORD...
+    if argv[:1] == ["--summarize"]:  # python -m benchmarks.faults.fault_soak --summarize RECORD...
         print(summarize([Path(a) for a in argv[1:]]))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

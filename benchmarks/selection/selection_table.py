@@ -1,8 +1,8 @@
 """The selection benchmark's table: many configurations x many seeds, every evaluation kept.
 
-    python benchmarks/selection_table.py --env HalfCheetah-v5 --seeds 10 --jobs 2
-    python benchmarks/selection_table.py --env CartPole-v1 --seeds 16 --jobs 2
-    python benchmarks/selection_table.py --env HalfCheetah-v5 --status
+    python -m benchmarks.selection.selection_table --env HalfCheetah-v5 --seeds 10 --jobs 2
+    python -m benchmarks.selection.selection_table --env CartPole-v1 --seeds 16 --jobs 2
+    python -m benchmarks.selection.selection_table --env HalfCheetah-v5 --status
 
 A sweep's pick is only as good as the decisions it makes on noisy seeds: which trials ASHA
 promotes, how many seeds a trial gets, which statistic of the seeds it ranks by, and which of
@@ -45,7 +45,7 @@ import numpy as np
 
 from a2c_ray.cli import Parser, fail
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 PRESETS = ROOT / "a2c_ray" / "presets"
 SEED_START = 50_000  # the table's seeds: no sweep trains on them, no protocol tests on them
@@ -189,7 +189,8 @@ def status(table: dict[str, Any]) -> str:
 
 def main() -> int:
     """Run the missing runs of the first ``--seeds`` seeds, ``--jobs`` at a time."""
-    p = Parser(prog="python benchmarks/selection_table.py", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m benchmarks.selection.selection_table",
+               description=__doc__.split("\n")[0])
     p.add_argument("--env", required=True, choices=sorted(TASKS), help="the task")
     p.add_argument("--seeds", type=int, default=10, help="seeds per configuration")
     p.add_argument("--jobs", type=int, default=2, help="runs at once, one core each")

@@ -1,6 +1,6 @@
 """Seeds at once: the wall time of ``train --seed 0 1`` against ``--seed 0``, side by side.
 
-    python -m benchmarks.train_seeds_wall --seeds 2 --steps 200000 --repeats 3
+    python -m benchmarks.speed.train_seeds_wall --seeds 2 --steps 200000 --repeats 3
 
 Runs the train command as a user does (``python -m a2c_ray.train --config PRESET``, a fresh
 process each time, Ray's start-up included where several seeds start it), alternating one
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def timed(config: str, steps: int, seeds: list[int]) -> float:

@@ -1,10 +1,10 @@
 """The selection benchmark's replay: the sweep's own selection logic over the table, many times.
 
-    python benchmarks/selection_replay.py --env HalfCheetah-v5 --replays 2000
-    python benchmarks/selection_replay.py --env CartPole-v1 --replays 2000 --json out.json
+    python -m benchmarks.selection.selection_replay --env HalfCheetah-v5 --replays 2000
+    python -m benchmarks.selection.selection_replay --env CartPole-v1 --replays 2000 --json out.json
 
 Each replay is a sweep that did not need training: ``--trials`` configurations drawn at random
-from the table (``benchmarks/selection_table.py``), each given a random order of its table
+from the table (``benchmarks/selection/selection_table.py``), each given a random order of its table
 seeds, run through a selection procedure, and judged on seeds it did not use. A procedure is
 what a sweep decides with: how many seeds a trial has at each rung, the statistic its score
 takes over them, ASHA's grace period, which trials become candidates, and how many validation
@@ -46,7 +46,7 @@ from a2c_ray.core.rungs import asha_milestones, seeds_after
 from a2c_ray.core.scores import aggregate, rank_by, seed_score
 from a2c_ray.results import ranked
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 SCORE_EVALS = 3  # a seed's score: its latest 3 evaluations, as the sweep's default
 SEARCH_EPISODES = 5  # episodes of a sweep's evaluations; the final ones have 10
@@ -329,7 +329,8 @@ def markdown(table: Table, df: pd.DataFrame, args: Any) -> str:
 
 def main() -> int:
     """Replay every procedure; print the table (and write it as JSON with ``--json``)."""
-    p = Parser(prog="python benchmarks/selection_replay.py", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m benchmarks.selection.selection_replay",
+               description=__doc__.split("\n")[0])
     p.add_argument("--env", required=True, help="the table's task")
     p.add_argument("--replays", type=int, default=2000, help="sweeps replayed per procedure")
     p.add_argument("--trials", type=int, default=16, help="configurations a sweep draws")
@@ -341,7 +342,8 @@ def main() -> int:
     a = p.parse_args()
     path = RESULTS / f"selection_{a.env}.json"
     if not path.exists():
-        fail(f"--env {a.env}: no table at {path}; run benchmarks/selection_table.py first")
+        fail(f"--env {a.env}: no table at {path}; run benchmarks.selection.selection_table "
+             "first")
     table = Table(json.loads(path.read_text()))
     if not 1 <= a.trials <= len(table.names):
         fail(f"--trials {a.trials}: expected 1 to {len(table.names)} (the table's configurations)")

@@ -1,7 +1,7 @@
 """The sweep's pick on fresh seeds: a real sweep at 1M steps, its top 3 then on 10 test seeds.
 
-    python benchmarks/selection_check.py --env HalfCheetah-v5
-    python benchmarks/selection_check.py --env HalfCheetah-v5 --report
+    python -m benchmarks.selection.selection_check --env HalfCheetah-v5
+    python -m benchmarks.selection.selection_check --env HalfCheetah-v5 --report
 
 The selection replay (``selection_replay.py``) decides the sweep's defaults on a table of runs
 at a reduced budget; this is the check at the full one. It runs the sweep as a user does,
@@ -34,7 +34,7 @@ from typing import Any
 
 from a2c_ray.cli import Parser, fail
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
 PRESETS = ROOT / "a2c_ray" / "presets"
@@ -154,7 +154,8 @@ def report(rec: dict[str, Any]) -> str:
 
 def main() -> int:
     """Run (or resume) the check, write its record and print its table."""
-    p = Parser(prog="python benchmarks/selection_check.py", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m benchmarks.selection.selection_check",
+               description=__doc__.split("\n")[0])
     p.add_argument("--env", default="HalfCheetah-v5", help="the MuJoCo task")
     p.add_argument("--num-samples", type=int, default=30, help="the sweep's trials")
     p.add_argument("--seed", type=int, default=0, help="the sweep's seed")

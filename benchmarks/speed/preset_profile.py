@@ -1,6 +1,6 @@
 """Where a standalone run of an env's preset spends its time, part by part (cProfile).
 
-    python benchmarks/preset_profile.py --env HalfCheetah-v5 --steps 100000
+    python -m benchmarks.speed.preset_profile --env HalfCheetah-v5 --steps 100000
 
 Trains the preset in this process (K = 0, evaluated every 25k steps with a sweep's episodes)
 under cProfile and prints the cumulative time of each part as a share of the run: the envs'
@@ -30,7 +30,7 @@ import torch
 from a2c_ray import A2CConfig, train
 from a2c_ray.core.batch import Batch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def batch_like(config: A2CConfig, obs_space: Any, action_space: Any) -> Batch:

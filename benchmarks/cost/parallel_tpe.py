@@ -1,6 +1,6 @@
 """TPE with many trials in flight: constant liar (``--sampler tpe``) against plain TPE.
 
-    python benchmarks/parallel_tpe.py --trials 32 --in-flight 8 --seeds 0 1 2
+    python -m benchmarks.cost.parallel_tpe --trials 32 --in-flight 8 --seeds 0 1 2
 
 Starts a one-node Ray with ``--in-flight`` logical CPUs (so that many one-CPU trials run at
 once, whatever the machine has), then runs the same CartPole-v1 sweep, default search space
@@ -27,7 +27,7 @@ import optuna
 
 from a2c_ray.tuning.space import known_points, load_search_space
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 SAMPLERS = ("tpe-plain", "tpe")
 

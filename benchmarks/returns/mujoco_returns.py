@@ -4,7 +4,8 @@ One command per environment runs the whole protocol (after Eimer et al. 2023: tu
 training seeds, report on test seeds nothing else used) and writes
 ``benchmarks/results/returns_<EnvId>.json``:
 
-    python benchmarks/mujoco_returns.py --env HalfCheetah-v5 --rllib-python ~/rllib-venv/bin/python
+    python -m benchmarks.returns.mujoco_returns --env HalfCheetah-v5 \
+        --rllib-python ~/rllib-venv/bin/python
 
 1. a sweep (``python -m a2c_ray.tune``) over ``benchmarks/search_space_mujoco.json`` with
    observation normalisation fixed on, started from ``--start-from`` configs (by default the
@@ -15,9 +16,9 @@ training seeds, report on test seeds nothing else used) and writes
    ``a2c_ray/presets/<EnvId>.json``. Its mean on those seeds is therefore the best of K, an
    optimistic figure; the record keeps all K, and step 5 checks the winner on a fresh seed;
 3. SB3 A2C with rl-baselines3-zoo's MuJoCo settings, as the published agent ran them, on the
-   first ``--sb3-seeds`` test seeds (``benchmarks/sb3_a2c.py``); a seed the committed record
+   first ``--sb3-seeds`` test seeds (``benchmarks/returns/sb3_a2c.py``); a seed the committed record
    already holds is taken from it;
-4. RLlib configured as A2C (``benchmarks/rllib_a2c.py``) from the new preset, on the first
+4. RLlib configured as A2C (``benchmarks/returns/rllib_a2c.py``) from the new preset, on the first
    ``--rllib-seeds`` test seeds, under ``--rllib-python``: RLlib pins an older gymnasium, so
    it lives in a virtual environment of its own (``pip install -e ".[rllib]"``);
 5. the preset trained with ``python -m a2c_ray.train --config`` on a seed no other step used
@@ -66,7 +67,7 @@ from a2c_ray.results import seed_stats
 from a2c_ray.results.analysis import param_importances
 from a2c_ray.run.checkpoint import is_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 SPACE = ROOT / "benchmarks" / "search_space_mujoco.json"
 START = ROOT / "benchmarks" / "mujoco_start.json"
@@ -288,7 +289,8 @@ def sb3(a: argparse.Namespace, work: Path) -> list[Path]:
 
     def one(path: Path) -> int:
         seed = path.stem.split("_")[1]
-        return _run([sys.executable, "benchmarks/sb3_a2c.py", "--env", a.env, "--seed", seed,
+        return _run([sys.executable, "benchmarks/returns/sb3_a2c.py", "--env", a.env,
+                     "--seed", seed,
                      "--steps", str(a.max_steps), "--eval-every", str(CURVE_EVERY),
                      "--out", str(path)], work / "logs" / f"sb3_{a.env}_{seed}.log")
 
@@ -316,7 +318,7 @@ def rllib(a: argparse.Namespace, work: Path) -> list[Path]:
     if todo and a.rllib_python:
         def one(path: Path) -> int:
             seed = path.stem.split("_")[1]
-            return _run([a.rllib_python, "benchmarks/rllib_a2c.py", "--config",
+            return _run([a.rllib_python, "benchmarks/returns/rllib_a2c.py", "--config",
                          str(PRESETS / f"{a.env}.json"), "--seed", seed, "--steps",
                          str(a.max_steps), "--eval-every", str(CURVE_EVERY), "--out",
                          str(path)], work / "logs" / f"rllib_{a.env}_{seed}.log")
@@ -419,7 +421,7 @@ def _machine() -> dict[str, Any]:
     """What ran the runs: a seed fixes a run only on the same kind of CPU and libraries.
 
     PyTorch and NumPy pick their kernels by instruction set (AVX-512, AVX2, ...), and the
-    rounding differs with them from the first update on (benchmarks/README.md).
+    rounding differs with them from the first update on (benchmarks/returns/README.md).
     """
     import torch
 

@@ -1,6 +1,6 @@
 """Wall time of a sweep trial on S seeds in lockstep against one seed, same configuration.
 
-    python benchmarks/lockstep_wall.py --env HalfCheetah-v5 --steps 100000 --seeds 1 2 3
+    python -m benchmarks.speed.lockstep_wall --env HalfCheetah-v5 --steps 100000 --seeds 1 2 3
 
 Each S runs a one-trial sweep (``python -m a2c_ray.tune --num-samples 1 --seeds-per-trial
 S``) of the env's preset (every searched field fixed to the preset's value), one after
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from a2c_ray.tuning.space import load_search_space
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def trial_wall(env: str, steps: int, seeds: int, space: Path, tmp: str) -> float:

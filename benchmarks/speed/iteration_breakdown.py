@@ -1,6 +1,6 @@
 """Where one synchronous iteration's time goes with K Ray rollout actors on HalfCheetah-v5.
 
-    python benchmarks/iteration_breakdown.py --workers 2 --iterations 200
+    python -m benchmarks.speed.iteration_breakdown --workers 2 --iterations 200
 
 collect: waiting for every actor's rollout (started at the previous submit);
 update: the learner's A2C update, during which the actors have nothing to do;

@@ -1,6 +1,6 @@
 """One seed per trial against three, at the same env-step budget, judged on test seeds.
 
-    python benchmarks/seed_robust.py --env HalfCheetah-v5
+    python -m benchmarks.selection.seed_robust --env HalfCheetah-v5
 
 Two sweeps with the same sweep seed, ASHA settings and total env-step budget: 24 one-seed
 trials against 8 three-seed trials (``--seeds-per-trial 1`` and ``3``), both up to 500k env
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from a2c_ray.results import load_curves, load_trials
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sweep(seeds_per_trial: int, trials: int, a: argparse.Namespace) -> dict:

@@ -1,6 +1,6 @@
 """Telling Optuna the truth about trials ASHA stopped: does the sweep find better configs?
 
-    python benchmarks/optuna_bookkeeping.py --env CartPole-v1 --trials 20 --seeds 0 1 2
+    python -m benchmarks.cost.optuna_bookkeeping --env CartPole-v1 --trials 20 --seeds 0 1 2
 
 For each sweep seed, two sweeps that differ only in ``--stopped-trials``: ``pruned`` (a2c_ray:
 a trial ASHA stopped is PRUNED at the env step it reached) and ``complete`` (what Ray's
@@ -24,7 +24,7 @@ import numpy as np
 
 from a2c_ray.results import load_trials
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODES = ("pruned", "complete")
 
 

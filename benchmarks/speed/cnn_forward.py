@@ -1,6 +1,6 @@
 """The NatureCNN's forward pass on CPU, as a rollout actor runs it: torch against numpy.
 
-    python -m benchmarks.cnn_forward
+    python -m benchmarks.speed.cnn_forward
 
 A rollout actor computes the policy once per env step for its envs' batch. For the MLPs a
 numpy mirror of the actor beats torch several times at these batch sizes

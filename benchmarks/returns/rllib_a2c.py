@@ -1,8 +1,8 @@
 """RLlib configured as A2C, from one of our presets, under our evaluation protocol.
 
-    python benchmarks/rllib_a2c.py --config a2c_ray/presets/HalfCheetah-v5.json --seed 10000 \
-        --out run.json
-    python benchmarks/rllib_a2c.py --config a2c_ray/presets/HalfCheetah-v5.json \
+    python -m benchmarks.returns.rllib_a2c --config a2c_ray/presets/HalfCheetah-v5.json \
+        --seed 10000 --out run.json
+    python -m benchmarks.returns.rllib_a2c --config a2c_ray/presets/HalfCheetah-v5.json \
         --throughput 2 --steps 200000 --out throughput.json
 
 Run it in a virtual environment of its own with ``pip install -e ".[rllib]"``: RLlib pins an
@@ -20,9 +20,10 @@ return std and clipped (gymnasium's NormalizeReward, one per env). RLlib has no 
 the preset's ``value_grad_steps``, ``td_lambda``, ``log_std_init`` or Adam epsilon; those stay
 at RLlib's behaviour (one value step on GAE targets, log std starting at 0, eps 1e-8).
 
-The evaluation is a2c_ray's (and benchmarks/sb3_a2c.py's): every ``--eval-every`` steps and at
-the end, 10 deterministic episodes (the mean action) on fresh environments, episode k reset with
-seed + 1_000_003 + k, observations normalised with the training statistics frozen, raw rewards.
+The evaluation is a2c_ray's (and benchmarks/returns/sb3_a2c.py's): every ``--eval-every`` steps
+and at the end, 10 deterministic episodes (the mean action) on fresh environments, episode k
+reset with seed + 1_000_003 + k, observations normalised with the training statistics frozen,
+raw rewards.
 
 ``--throughput K`` measures training speed instead: our trainer with K rollout actors and RLlib
 with K env runners, the same preset and batch, one after the other in this one process and

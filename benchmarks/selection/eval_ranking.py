@@ -1,6 +1,6 @@
 """Does a cheaper evaluation rank configurations differently? Rank correlations, and the cost.
 
-    python benchmarks/eval_ranking.py --env HalfCheetah-v5 --configs 12 --steps 100000 \
+    python -m benchmarks.selection.eval_ranking --env HalfCheetah-v5 --configs 12 --steps 100000 \
         --search-space benchmarks/search_space_mujoco.json --set normalize_obs=true
 
 Draws ``--configs`` configurations at random from a search space (Optuna's
@@ -36,7 +36,7 @@ from a2c_ray.core.config import parse_override
 from a2c_ray.core.seeds import train_seeds
 from a2c_ray.tuning.space import load_search_space, to_distributions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPISODES, SCORE_EVALS = 10, 3
 # A score within this of 0 is a policy that has not moved yet (on HalfCheetah, standing
 # still); among those the order is noise at any number of episodes.

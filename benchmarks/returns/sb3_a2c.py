@@ -1,7 +1,8 @@
 """Stable-Baselines3 A2C with rl-baselines3-zoo's MuJoCo settings, under our evaluation protocol.
 
-    python benchmarks/sb3_a2c.py --env HalfCheetah-v5 --seed 10000 --out run.json
-    python benchmarks/sb3_a2c.py --env FetchReachDense-v4 --settings course --seed 0 --out r.json
+    python -m benchmarks.returns.sb3_a2c --env HalfCheetah-v5 --seed 10000 --out run.json
+    python -m benchmarks.returns.sb3_a2c --env FetchReachDense-v4 --settings course --seed 0 \
+        --out r.json
 
 rl-baselines3-zoo (hyperparams/a2c.yml, "mujoco-defaults", shared by HalfCheetah, Hopper,
 Walker2d and Ant): ``normalize: true``, ``n_timesteps: 1e6``, ``policy: MlpPolicy``, one
@@ -11,7 +12,7 @@ MLPs). ``normalize`` is applied as the published HalfCheetah-v3 agent's saved
 hyperparameters (its model card) show it: ``normalize_kwargs: {norm_obs: True, norm_reward:
 False}``, observations only. ``--norm-reward`` runs the yml as the zoo reads it today,
 VecNormalize's defaults with rewards normalised too; that reading ended lower on HalfCheetah
-and higher on Hopper (benchmarks/README.md).
+and higher on Hopper (benchmarks/returns/README.md).
 
 ``--settings zoo-atari`` is the zoo's A2C entry for Atari (hyperparams/a2c.yml, "atari"), as
 its train script builds it: SB3's ``make_atari_env`` (``AtariWrapper``: 30 no-ops, 4 frames

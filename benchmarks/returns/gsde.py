@@ -1,6 +1,6 @@
 """gSDE on against off: an env's preset trained on test seeds, returns and steps/s side by side.
 
-    python benchmarks/gsde.py --env HalfCheetah-v5 --steps 500000 --seeds 3
+    python -m benchmarks.returns.gsde --env HalfCheetah-v5 --steps 500000 --seeds 3
 
 For each seed the preset trains twice at once, one process per core: as it is, and with
 ``use_sde=true`` (every other field, ``sde_sample_freq`` -1 and ``sde_log_std_init`` -2
@@ -22,7 +22,7 @@ import numpy as np
 from a2c_ray.core.config import A2CConfig
 from a2c_ray.core.seeds import test_seeds
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
