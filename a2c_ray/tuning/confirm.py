@@ -55,7 +55,8 @@ def confirm(plan: SweepPlan, candidates: list[Candidate], seeds: list[int],
     exp = st.join(plan.exp, name)
     configs = [c.config for c in candidates]
     run = trainable(run_confirmation, TrialSpec.of(plan, exp, evaluate_all=True),
-                    bundles(plan, seeds=1), configs=configs)
+                    bundles(plan, seeds=1), configs=configs,
+                    names=tuple(c.trial_id for c in candidates))
     if has_tune_state(exp):  # interrupted earlier: Tune keeps its settings
         tuner = tune.Tuner.restore(exp, run, resume_unfinished=True, resume_errored=True)
     else:

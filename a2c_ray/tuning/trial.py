@@ -162,9 +162,12 @@ class TrialRun:
         params: the searcher's configuration; ``params["seeds"]`` the training seeds (without
             it, the base config's seed).
         spec: what every trial of the experiment shares.
+        label: the trial as its lines name it; Tune's trial id where None (a validation run
+            is named by the search's trial it re-trains and its seed).
     """
 
-    def __init__(self, params: dict[str, Any], spec: TrialSpec) -> None:
+    def __init__(self, params: dict[str, Any], spec: TrialSpec,
+                 label: str | None = None) -> None:
         import ray
         from ray import tune
 
@@ -184,8 +187,8 @@ class TrialRun:
         in_checkpoint = len(seed_checkpoints(resume)) if resume is not None else 0
         configs = configs[:max(1, held, in_checkpoint)]
         if resume is not None:
-            print(f"trial {context.get_trial_id()} resumes from {resume} on {len(configs)} "
-                  "seed(s)", flush=True)
+            print(f"trial {label or context.get_trial_id()} resumes from {resume} on "
+                  f"{len(configs)} seed(s)", flush=True)
         self.config = configs[0]
         # every report up to the newest checkpoint, and the reports since
         self.reports = _saved_reports(resume) if resume is not None else []
@@ -273,18 +276,24 @@ class TrialRun:
         self.close()
 
 
-def run_trial(params: dict[str, Any], spec: TrialSpec) -> None:
+def run_trial(params: dict[str, Any], spec: TrialSpec, label: str | None = None) -> None:
     """Ray Tune function trainable: one configuration on its training seeds, in lockstep."""
-    with TrialRun(params, spec) as trial:
+    with TrialRun(params, spec, label) as trial:
         trial.replay()
         while trial.state is TrialState.RUNNING:
             trial.step()
 
 
-def run_confirmation(params: dict[str, Any], spec: TrialSpec,
-                     configs: list[dict[str, Any]]) -> None:
-    """Trainable for the confirmation: configuration ``config_index`` on seed ``seed``."""
-    run_trial({**configs[params["config_index"]], "seeds": [params["seed"]]}, spec)
+def run_confirmation(params: dict[str, Any], spec: TrialSpec, configs: list[dict[str, Any]],
+                     names: tuple[str, ...] = ()) -> None:
+    """Trainable for the confirmation: configuration ``config_index`` on seed ``seed``.
+
+    ``names`` are the search's trial ids of the configurations, which name the run in its
+    lines (``546740e8 seed 30001``, as the console's table does).
+    """
+    index, seed = params["config_index"], params["seed"]
+    label = f"{names[index]} seed {seed}" if names else None
+    run_trial({**configs[index], "seeds": [seed]}, spec, label)
 
 
 def trainable(fn: Any, spec: TrialSpec, resources: list[dict[str, float]],
