@@ -26,11 +26,12 @@ from a2c_ray.results import (
     performance_profile_figure,
     score_spread_figure,
     seed_bands_figure,
-    sweep_settings,
+    sweep_plan,
     sweep_summary,
     table,
     top_curves_figure,
 )
+from a2c_ray.tuning import SweepPlan
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;
@@ -50,19 +51,18 @@ def _html_table(df: Any) -> str:
     return df.to_html(index=False, float_format="{:.4g}".format, na_rep="-", border=0)
 
 
-def _metric_words(settings: dict[str, Any]) -> str:
+def _metric_words(plan: SweepPlan) -> str:
     """What the sweep's ranking metric is, in words."""
-    episodes = settings["base_config"]["eval_episodes"]
-    if settings["metric"] != "score":  # a sweep from before seeds per trial
+    episodes = plan.base.eval_episodes
+    if plan.metric != "score":  # a sweep from before seeds per trial
         return (f"the mean return of the latest deterministic evaluation ({episodes} "
                 "episodes)")
-    seeds, evals = settings["seeds_per_trial"], settings["score_evals"]
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    seeds, evals = list(plan.config.seeds_per_trial), plan.config.score_evals
     count = (f"{seeds[0]} training seed{'s' * (seeds[0] > 1)}" if len(seeds) == 1 else
              f"training seeds ({', '.join(map(str, seeds))} as it passed ASHA's rungs)")
     statistic = {"mean": "the mean", "mean-se": "the mean less its standard error",
                  "iqm": "the interquartile mean", "median": "the median",
-                 "min": "the worst"}[settings["score"]]
+                 "min": "the worst"}[plan.config.score]
     return (f"{statistic} over each trial's {count} of each seed's average of its latest "
             f"{evals} deterministic evaluations ({episodes} episodes each)")
 
@@ -74,21 +74,21 @@ def build_report(sweep: str, top: int = 5, gif: bool = True) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    settings = sweep_settings(sweep)
-    metric = settings["metric"]
+    plan = sweep_plan(sweep)
+    metric = plan.metric
     trials = load_trials(sweep)
     shown = table(sweep, trials)
     best = best_trials(sweep, trials)
     done = sweep_summary(sweep) or {}
-    env_id = settings["base_config"]["env_id"]
+    env_id = plan.base.env_id
     parts = [f"<h1>Sweep {html.escape(st.name(sweep))}</h1>",
              f"<p>{html.escape(describe_statuses(trials))}, {html.escape(env_id)}, up to "
-             f"{settings['max_steps']:,} env steps each. Ranked by <code>{metric}</code>, "
-             + _metric_words(settings) + "."
+             f"{plan.config.max_steps:,} env steps each. Ranked by <code>{metric}</code>, "
+             + _metric_words(plan) + "."
              + ("" if done else " The sweep has not finished.") + "</p>"]
 
     importances = param_importances(sweep)
-    searched = list(settings["search_space"])
+    searched = list(plan.search_space)
     key = [k for k in importances.index if k in searched][:KEY_FIELDS] or searched[:KEY_FIELDS]
     front = ["trial_id", "status", "env_steps", metric,
              *[c for c in ("score_std", "score_min") if c in shown]]

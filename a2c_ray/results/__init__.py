@@ -23,6 +23,7 @@ from a2c_ray.results.readers import (
     load_curves,
     load_trials,
     ranked,
+    sweep_plan,
     sweep_settings,
     sweep_summary,
     table,
@@ -31,5 +32,5 @@ from a2c_ray.results.readers import (
 
 __all__ = ["STATUSES", "best_trials", "describe_statuses", "export_parquet", "load_confirmation",
            "load_curves", "load_trials", "param_importances", "performance_profile_figure",
-           "ranked", "score_spread_figure", "seed_bands_figure", "seed_stats", "sweep_settings",
-           "sweep_summary", "table", "top_curves_figure", "tune_trial_states"]
+           "ranked", "score_spread_figure", "seed_bands_figure", "seed_stats", "sweep_plan",
+           "sweep_settings", "sweep_summary", "table", "top_curves_figure", "tune_trial_states"]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from a2c_ray.core import saved_trials
 from a2c_ray.core import storage as st
-from a2c_ray.tuning import upgrade_sweep_json
+from a2c_ray.tuning import SweepPlan, upgrade_sweep_json
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 
@@ -167,6 +167,11 @@ def sweep_settings(path: str | Path) -> dict[str, Any]:
     if settings is None:
         raise FileNotFoundError(f"{str(path)!r} is not a sweep directory (no sweep.json)")
     return upgrade_sweep_json(settings)
+
+
+def sweep_plan(path: str | Path) -> SweepPlan:
+    """A sweep's sweep.json as the typed ``SweepPlan`` it was saved from, any format."""
+    return SweepPlan.from_json(sweep_settings(path))
 
 
 def sweep_summary(path: str | Path) -> dict[str, Any] | None:
