@@ -170,7 +170,7 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
                for t in ran)
     assert sorted(tuple(train_seeds(0, t.number, 1)) for t in ran) == sorted(
-        tuple(t["config"]["seeds"]) for t in tune_trials)
+        tuple(t.config["seeds"]) for t in tune_trials)
     for trial in exp.glob("run_trial_*"):  # each trial's files hold each env step once
         if not (trial / "result.json").is_file():
             continue  # killed before its first report
@@ -189,7 +189,7 @@ def test_a_resumed_sweep_runs_num_samples_trials_whichever_file_is_older(tmp_pat
         # and its files, which no trial of the sweep owns, set aside where a reader that
         # lists run_trial_* does not count them
         assert sorted(p.name for p in exp.glob("run_trial_*")) == sorted(
-            f"run_trial_{t['trial_id']}" for t in tune_trials)
+            f"run_trial_{t.trial_id}" for t in tune_trials)
         assert len(list((exp / "lost_trials").glob("run_trial_*"))) == 1
         assert "set aside" in r.stderr
 
