@@ -65,6 +65,8 @@ def test_readme_results_table_is_the_benchmark_report():
     short = [ln for ln in lines if re.match(r"\| \w+-v5 \|", ln)]
     assert len(short) == 4
     for line in short:
-        env, mean, worst = (c.strip() for c in line.strip("|").split("|"))
+        env, mean, worst, iqm = (c.strip() for c in line.strip("|").split("|"))
         row = next(r for r in rows if r.startswith(f"| {env} |"))
         assert f"seeds {seeds}: {mean}, worst {worst}" in row, (line, row)
+        record = json.loads((ROOT / "benchmarks" / "results" / f"returns_{env}.json").read_text())
+        assert iqm == f"{record['preset_check']['over_seeds']['iqm']:.0f}", line
