@@ -136,3 +136,13 @@ def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
     # the same flags are required to go on with a record
     other = subprocess.run(cmd[:6] + ["2000"] + cmd[7:], cwd=ROOT, capture_output=True, text=True)
     assert other.returncode == 2 and "trial_steps 1000, not 2000" in other.stderr
+
+
+@pytest.mark.parametrize("record", sorted((ROOT / "benchmarks" / "results").glob(
+    "peer_sweep_*.json")), ids=lambda p: p.stem)
+def test_the_published_tables_are_the_committed_records(record):
+    # each committed record's tables, as --report prints them, stand in the returns page
+    page = (ROOT / "benchmarks" / "returns" / "README.md").read_text()
+    rows = [ln for ln in ps.table(json.loads(record.read_text())).splitlines()
+            if ln.startswith("| ") and not ln.startswith("| row")]
+    assert len(rows) >= 5 and all(row in page for row in rows)
