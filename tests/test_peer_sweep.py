@@ -45,6 +45,47 @@ def test_a2c_ray_expected_steps_by_hand():
     assert ps.a2c_ray_samples(300_000, 33 * 300_000) == 25
 
 
+def test_the_budget_fitted_space_drops_the_rollouts_a_trial_cannot_use(tmp_path):
+    from a2c_ray.tuning.config import SweepConfig
+    from a2c_ray.tuning.plan import plan
+    from a2c_ray.tuning.space import BOX_ONLY, load_search_space
+
+    default = load_search_space()
+    assert default["rollout_length"]["values"][-1] == 1000 and min(
+        default["envs_per_worker"]["values"]) == 4
+    # first rung 30k over 10 updates on 4 envs: rollouts of at most 750 steps
+    cheetah = ps.budget_fitted_space("HalfCheetah-v5", 300_000)
+    assert cheetah["rollout_length"]["values"] == [5, 8, 16, 32, 64, 128]
+    assert {k: v for k, v in cheetah.items() if k != "rollout_length"} == {
+        k: v for k, v in default.items() if k != "rollout_length"}
+    assert ps.budget_fitted_space("HalfCheetah-v5", 1_000_000) == default  # 2,500: all stay
+    # 250 at 100k, and the space the sweep searches for discrete actions
+    acrobot = ps.budget_fitted_space("Acrobot-v1", 100_000)
+    assert acrobot["rollout_length"]["values"] == [5, 8, 16, 32, 64, 128]
+    assert not set(BOX_ONLY) & set(acrobot)
+    with pytest.raises(ValueError, match="no rollout_length of .* fits 600 env steps"):
+        ps.budget_fitted_space("CartPole-v1", 600)
+    # the row's command hands the file to a new sweep, which takes it; a resume keeps its own
+    b = bench(tmp_path, env="Acrobot-v1", steps=100_000)
+    cmd = b.a2c_ray_command("a2c_ray-space", 1)
+    path = cmd[cmd.index("--search-space") + 1]
+    assert json.loads(Path(path).read_text()) == acrobot and "--resume" not in cmd
+    swept = plan(SweepConfig(env="Acrobot-v1", num_samples=4, max_steps=100_000,
+                             search_space=path, storage_path=str(tmp_path), name="fitted"))
+    assert swept.search_space == acrobot
+    again = b.a2c_ray_command("a2c_ray-space", 1, resume=True)
+    assert "--resume" in again and "--search-space" not in again
+    plain = b.a2c_ray_command("a2c_ray", 1)  # the default row's, but for the space and name
+    assert plain[:-2] == cmd[:-4] and plain[-2:] == ["--name", "a2c_ray_s1"]
+    # a budget no rollout fits: one line, exit 2, nothing written
+    r = subprocess.run([sys.executable, "-m", "benchmarks.returns.peer_sweep", "--env",
+                        "CartPole-v1", "--trial-steps", "600", "--rows", "a2c_ray-space",
+                        "--work-dir", str(tmp_path / "tiny")], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and not (tmp_path / "tiny").exists()
+    assert "--rows a2c_ray-space --trial-steps 600: no rollout_length" in r.stderr
+
+
 def test_zoo_entry_for_v5_is_its_v4_entry_and_unknown_envs_exit_2():
     entry, source = ps.zoo_entry("HalfCheetah-v5")
     assert source == "HalfCheetah-v4" and entry["normalize"] is True

@@ -19,6 +19,12 @@ on), which no procedure used, at T steps:
   ``--num-samples`` three times the above as an upper bound only: ``a2c_ray`` overspent B by
   15 to 64% on Acrobot-v1, since asynchronous ASHA passes more trials than the arithmetic;
 - ``a2c_ray-random``: ``a2c_ray`` with ``--sampler random`` (is TPE worth it here?);
+- ``a2c_ray-space``: ``a2c_ray`` with ``--search-space`` the default space fitted to the trial
+  budget (``budget_fitted_space``): no ``rollout_length`` so long that a trial on the fewest
+  envs makes fewer than ``MIN_UPDATES_AT_GRACE`` updates before ASHA's first rung. On
+  HalfCheetah-v5 at 300k, ``rollout_length`` 1000 (12 to 19 updates a trial on 16 or 25 envs)
+  took 24% and 47% of two searches' env steps and never learned: is that what holds the
+  default back at small trial budgets?
 - ``zoo``: rl-baselines3-zoo's ``python -m rl_zoo3.train --algo a2c -optimize`` with its TPE
   sampler, median pruner, A2C sampler and evaluation, the zoo's hyperparameters for the env
   (for a ``-v5`` MuJoCo env its ``-v4`` entry, which the zoo has not renamed), ``--n-jobs 2``
@@ -74,13 +80,14 @@ from a2c_ray.core.scores import interval, seed_stats
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 TEST_SEED_START = 10_020  # test seeds no other benchmark or procedure uses
-TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random")
+TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random", "a2c_ray-space")
 UNTUNED = ("a2c_ray-defaults", "sb3-defaults", "zoo-published")
 ROWS = TUNERS + UNTUNED
 ZOO_JOBS = 2
 # a2c_ray's sweep defaults the sample count is derived from (SweepConfig): 3 seeds a trial,
 # grace a tenth of the budget, factor 3, the top 3 re-trained on 5 validation seeds
 A2C_SEEDS, A2C_GRACE_SHARE, A2C_FACTOR, A2C_CONFIRM = (3,), 0.1, 3.0, 3 * 5
+MIN_UPDATES_AT_GRACE = 10  # a2c_ray-space: updates a trial makes at least before the first rung
 
 
 def a2c_ray_expected_steps(trial_steps: int, seeds: tuple[int, ...] = A2C_SEEDS,
@@ -106,6 +113,41 @@ def a2c_ray_samples(trial_steps: int, budget: int) -> int:
     """``--num-samples`` whose expected search steps and the validation fill ``budget``."""
     search = budget - A2C_CONFIRM * trial_steps
     return max(1, round(search / a2c_ray_expected_steps(trial_steps)))
+
+
+def budget_fitted_space(env: str, trial_steps: int,
+                        grace_share: float = A2C_GRACE_SHARE) -> dict[str, Any]:
+    """a2c_ray's default search space for ``env`` with the rollouts a trial budget cannot use.
+
+    The space the sweep itself searches for the env (``tuning.plan.fit_space``: no Box-only
+    fields for other actions), less every ``rollout_length`` of which one rollout on the
+    fewest envs the space offers is more than the first rung's steps over
+    ``MIN_UPDATES_AT_GRACE``: at 300k env steps a trial (first rung 30k, 4 envs at fewest),
+    1000 goes and 128 stays; at 1M, 1000 stays.
+    """
+    import gymnasium as gym
+
+    from a2c_ray.core.config import A2CConfig
+    from a2c_ray.tuning.plan import fit_space
+    from a2c_ray.tuning.space import load_search_space
+
+    base = A2CConfig(env_id=env).to_dict()
+    made = gym.make(env)
+    try:
+        space, _ = fit_space(load_search_space(), None, base, made.action_space)
+    finally:
+        made.close()
+    workers = max(1, int(base["num_rollout_workers"]))
+    envs = space.get("envs_per_worker", {"values": [base["envs_per_worker"]]})["values"]
+    longest = grace_share * trial_steps / MIN_UPDATES_AT_GRACE / (min(envs) * workers)
+    rollouts = space.get("rollout_length")
+    if rollouts is None or rollouts["type"] != "categorical":
+        return space
+    kept = [v for v in rollouts["values"] if v <= longest]
+    if not kept:
+        raise ValueError(f"no rollout_length of {rollouts['values']} fits {trial_steps:,} env "
+                         f"steps a trial (at most {longest:.3g} on {min(envs)} envs)")
+    return {**space, "rollout_length": {**rollouts, "values": kept}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,10 +366,14 @@ class Bench:
 
     # -- tuning runs -----------------------------------------------------------------------
 
-    def tune_a2c_ray(self, procedure: str, seed: int) -> dict[str, Any]:
-        name = f"{procedure}_s{seed}"
+    def a2c_ray_command(self, procedure: str, seed: int, resume: bool = False) -> list[str]:
+        """The ``a2c_ray.tune`` command of one a2c_ray tuning run, or of its resume.
+
+        A resumed sweep keeps the search space it started with (``--search-space`` is for a
+        new sweep only).
+        """
         store = self.dir / "tuning"
-        exp = store / name
+        name = f"{procedure}_s{seed}"
         samples = a2c_ray_samples(self.T, self.B)
         cmd = [sys.executable, "-m", "a2c_ray.tune", "--env", self.env, "--max-steps",
                str(self.T), "--num-samples", str(samples), "--seed", str(seed),
@@ -337,9 +383,24 @@ class Bench:
         if procedure == "a2c_ray-budget":
             cmd[cmd.index("--num-samples") + 1] = str(3 * samples)
             cmd += ["--budget-steps", str(self.B)]
+        if resume:
+            cmd.append("--resume")
+        elif procedure == "a2c_ray-space":
+            space = store / f"{name}_space.json"
+            space.parent.mkdir(parents=True, exist_ok=True)
+            space.write_text(json.dumps(budget_fitted_space(self.env, self.T), indent=1))
+            cmd += ["--search-space", str(space)]
+        return cmd
+
+    def tune_a2c_ray(self, procedure: str, seed: int) -> dict[str, Any]:
+        name = f"{procedure}_s{seed}"
+        store = self.dir / "tuning"
+        exp = store / name
         resume = (exp / "sweep.json").exists()
+        cmd = self.a2c_ray_command(procedure, seed)  # the record's: the new sweep's command
         attempts = self._attempts(store / f"{name}_attempts")
-        self._attempt(store / f"{name}_attempts", attempts, cmd + ["--resume"] * resume,
+        self._attempt(store / f"{name}_attempts", attempts,
+                      self.a2c_ray_command(procedure, seed, resume=True) if resume else cmd,
                       self.dir / "logs" / f"{name}.log", resumed=resume)
         if not (exp / "best_config.json").exists():
             raise RuntimeError(f"{exp}: the sweep ended without best_config.json")
@@ -637,7 +698,7 @@ def unpack(bench: Bench, src: Path) -> None:
     print(f"unpacked into {bench.dir}; run the same command to resume")
 
 
-def check_env(env: str, rows: list[str]) -> None:
+def check_env(env: str, rows: list[str], trial_steps: int) -> None:
     """Exit 2 with one line, before anything is written, for an env a row cannot run."""
     import gymnasium as gym
 
@@ -647,6 +708,11 @@ def check_env(env: str, rows: list[str]) -> None:
         fail(f"--env {env}: not a registered gymnasium id ({err})")
     if {"zoo", "zoo-published"} & set(rows):
         zoo_entry(env)
+    if "a2c_ray-space" in rows:
+        try:
+            budget_fitted_space(env, trial_steps)
+        except ValueError as err:
+            fail(f"--rows a2c_ray-space --trial-steps {trial_steps}: {err}")
 
 
 def main() -> None:
@@ -682,7 +748,7 @@ def main() -> None:
         unpack(bench, Path(a.unpack))
         return
     if not a.pack:
-        check_env(a.env, a.rows)
+        check_env(a.env, a.rows, a.trial_steps)
     bench = Bench(a)
     if a.pack:
         pack(bench, Path(a.pack))
