@@ -387,8 +387,9 @@ class Bench:
             cmd.append("--resume")
         elif procedure == "a2c_ray-space":
             space = store / f"{name}_space.json"
-            space.parent.mkdir(parents=True, exist_ok=True)
-            space.write_text(json.dumps(budget_fitted_space(self.env, self.T), indent=1))
+            if not space.exists():  # a resumed run's file stays the one its sweep searched
+                space.parent.mkdir(parents=True, exist_ok=True)
+                space.write_text(json.dumps(budget_fitted_space(self.env, self.T), indent=1))
             cmd += ["--search-space", str(space)]
         return cmd
 
