@@ -112,11 +112,17 @@ def test_cartpole_sweep(tmp_path):
 
 
 def _finished(exp: Path) -> dict[Path, str]:
+    """The result.json files, with their text, whose last complete line says ``done``.
+
+    The sweep is running while the test polls: Tune may be midway through writing a line, so a
+    last line without its newline is not read yet.
+    """
     out = {}
     for result in exp.glob("run_trial_*/result.json"):
-        lines = result.read_text().splitlines()
+        text = result.read_text()
+        lines = text[:text.rfind("\n") + 1].splitlines()
         if lines and json.loads(lines[-1]).get("done"):
-            out[result] = result.read_text()
+            out[result] = text
     return out
 
 
