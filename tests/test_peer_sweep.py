@@ -178,6 +178,43 @@ def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
     other = subprocess.run(cmd[:6] + ["2000"] + cmd[7:], cwd=ROOT, capture_output=True, text=True)
     assert other.returncode == 2 and "trial_steps 1000, not 2000" in other.stderr
 
+    # --repick: with one candidate on validation, any rule picks it, and nothing trains
+    repick = subprocess.run(cmd + ["--repick", "mean-se"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert repick.returncode == 0, repick.stderr[-3000:]
+    again = json.loads((tmp_path / "CartPole-v1" / "record.json").read_text())
+    (entry,) = again["repicks"]
+    assert entry["same"] and entry["pick_trial"] == unit["pick_trial"]
+    assert again["tests"] == record["tests"]
+    assert f"| a2c_ray@mean-se | tuner seed 0, its own pick | {record_mean(record)}" in (
+        repick.stdout)
+    # a second candidate with a lower mean and no spread: the mean keeps the sweep's pick,
+    # the worst seed takes the other, which then trains on the test seeds
+    path = tmp_path / "CartPole-v1" / "tuning" / "a2c_ray_s0" / "confirmation.json"
+    validation = json.loads(path.read_text())
+    validation[0]["returns"] = [100.0, 300.0, 200.0, 250.0, 150.0]
+    other_config = {**validation[0]["config"], "learning_rate": 1e-3}
+    validation.append({**validation[0], "sweep_trial_id": "other", "returns": [190.0] * 5,
+                       "config": other_config})
+    path.write_text(json.dumps(validation))
+    assert ps.rank_by([c["returns"] for c in validation]) == [0, 1]
+    b = bench(tmp_path, steps=1000, worth=16)
+    b.repick(["a2c_ray"], "min")
+    (entry,) = [r for r in b.record["repicks"] if r["statistic"] == "min"]
+    assert not entry["same"] and entry["pick"] == other_config
+    assert [r["returns"] for r in entry["validation"]] == [c["returns"] for c in validation]
+    (test,) = [t for t in b.record["tests"] if t["row"] == "a2c_ray@min"]
+    assert test["seed"] == ps.TEST_SEED_START and 8 <= test["return"] <= 500
+    assert "| a2c_ray@min | tuner seed 0 |" in ps.table(b.record)
+    b.repick(["a2c_ray"], "min")  # in the record: nothing trains again
+    assert len([t for t in b.record["tests"] if t["row"] == "a2c_ray@min"]) == 1
+
+
+def record_mean(record: dict) -> str:
+    """The a2c_ray row's test mean as the table prints it."""
+    (value,) = [t["return"] for t in record["tests"] if t["row"] == "a2c_ray"]
+    return f"{value:.1f}"
+
 
 @pytest.mark.parametrize("record", sorted((ROOT / "benchmarks" / "results").glob(
     "peer_sweep_*.json")), ids=lambda p: p.stem)

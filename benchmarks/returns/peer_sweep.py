@@ -49,6 +49,13 @@ and continues with the trials it lacks; an unfinished test run starts again. The
 written after every unit, so the results land in parts. ``--pack FILE`` puts an unfinished
 run in one file and ``--unpack FILE`` back in a work directory on another machine.
 ``--report`` prints the README table from the record alone.
+
+``--repick STAT`` asks what another validation rule would have picked, at no tuning cost: for
+each a2c_ray tuning run of ``--rows`` in the record, the candidate its validation ranks first by
+STAT over the validation seeds (``core.scores.rank_by``; the sweep ranks by the mean) instead
+of the mean. A pick that differs is trained on the test seeds as the row ``PROCEDURE@STAT``; one
+that does not keeps the run's own test figures. The validation's returns go into the record
+beside it, so the table holds its evidence.
 """
 
 from __future__ import annotations
@@ -75,13 +82,14 @@ import numpy as np
 from a2c_ray.cli import Parser, fail
 from a2c_ray.core.config import EVAL_SEED_OFFSET
 from a2c_ray.core.rungs import asha_milestones, seeds_after
-from a2c_ray.core.scores import interval, seed_stats
+from a2c_ray.core.scores import STATISTICS, interval, rank_by, seed_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 TEST_SEED_START = 10_020  # test seeds no other benchmark or procedure uses
 TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random", "a2c_ray-space")
 UNTUNED = ("a2c_ray-defaults", "sb3-defaults", "zoo-published")
+REPICKS = tuple(s for s in STATISTICS if s != "mean")  # --repick: validation rules besides the mean
 ROWS = TUNERS + UNTUNED
 ZOO_JOBS = 2
 # a2c_ray's sweep defaults the sample count is derived from (SweepConfig): 3 seeds a trial,
@@ -566,6 +574,38 @@ class Bench:
         config.write_text(json.dumps(unit["pick"], indent=1))
         return lambda out, s: self.train_a2c_ray(out, s, config)
 
+    def repick(self, rows: list[str], statistic: str) -> None:
+        """Every a2c_ray run's pick had its validation ranked by ``statistic``; see the module."""
+        self.record.setdefault("repicks", [])
+        for unit in self.record["tuning"]:
+            procedure, seed = unit["procedure"], unit["tuner_seed"]
+            if procedure == "zoo" or procedure not in rows or seed not in self.a.tuner_seeds:
+                continue
+            entry = next((r for r in self.record["repicks"] if r["procedure"] == procedure
+                          and r["tuner_seed"] == seed and r["statistic"] == statistic), None)
+            if entry is None:
+                path = self.dir / "tuning" / f"{procedure}_s{seed}" / "confirmation.json"
+                if not path.is_file():
+                    fail(f"--repick: no {path}; the sweep's validation is needed on this machine")
+                validation = json.loads(path.read_text())
+                best = validation[rank_by([c["returns"] for c in validation], statistic)[0]]
+                entry = {"procedure": procedure, "tuner_seed": seed, "statistic": statistic,
+                         "pick_trial": best["sweep_trial_id"],
+                         "same": best["sweep_trial_id"] == unit["pick_trial"],
+                         "validation": [{"trial": c["sweep_trial_id"], "seeds": c["seeds"],
+                                         "returns": c["returns"]} for c in validation]}
+                if not entry["same"]:
+                    entry["pick"] = best["config"]
+                self.record["repicks"].append(entry)
+                self.save()
+            print(f"{self.env}: {procedure} s{seed} validated by {statistic}: trial "
+                  f"{entry['pick_trial']}{' (its own pick)' if entry['same'] else ''}", flush=True)
+            if not entry["same"]:
+                config = self.dir / "tuning" / f"{procedure}_s{seed}_pick_{statistic}.json"
+                config.write_text(json.dumps(entry["pick"], indent=1))
+                self.test_runs(f"{procedure}@{statistic}", seed,
+                               lambda out, s, c=config: self.train_a2c_ray(out, s, c))
+
 
 def evaluate_zoo_run(out: Path, env: str, episodes: int, eval_seed: int) -> tuple[float, int]:
     """A zoo run's saved model under a2c_ray's evaluation; its mean return and env steps."""
@@ -620,7 +660,11 @@ def _git_commit() -> str:
 
 
 def table(record: dict[str, Any]) -> str:
-    """The README table: every row, its tuning runs, their picks on the test seeds."""
+    """The README table: every row, its tuning runs, their picks on the test seeds.
+
+    A ``PROCEDURE@STAT`` row (``--repick``) is its procedure's tuning runs with the validation
+    ranked by STAT: a run whose pick is the same keeps its test figures, and says so.
+    """
     lines = [f"{record['env']}: trials of {record['trial_steps']:,} env steps, tuning budget "
              f"{record['budget_steps']:,} ({record['trials_worth']} trials' worth); test seeds "
              f"{record['test_seeds'][0]} to {record['test_seeds'][-1]}, "
@@ -631,42 +675,66 @@ def table(record: dict[str, Any]) -> str:
     summary = ["", "| row | tuning runs | mean of the picks' test means | spread between runs "
                "(std; min to max) | IQM over runs x seeds [95% CI] | worst seed | env steps (M) "
                "| wall (min) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def tests(row: str, tuner_seed: int | None) -> list[float]:
+        return [t["return"] for t in record["tests"]
+                if t["row"] == row and t["tuner_seed"] == tuner_seed]
+
     for row in ROWS:
-        units = [u for u in record["tuning"] if u["procedure"] == row]
-        keys = [(u["tuner_seed"], u) for u in units] if row in TUNERS else [(None, None)]
-        means, pooled, steps, walls = [], [], [], []
-        for tuner_seed, unit in keys:
-            tests = [t for t in record["tests"]
-                     if t["row"] == row and t["tuner_seed"] == tuner_seed]
-            if not tests:
-                continue
-            returns = [t["return"] for t in tests]
-            stats = seed_stats(returns)
-            means.append(stats["mean"])
-            pooled += returns
-            n = f" ({len(tests)} of {len(record['test_seeds'])} seeds)" if len(tests) < len(
-                record["test_seeds"]) else ""
-            if unit is not None:
-                steps.append(unit["train_env_steps"])
-                walls.append(unit["wall_s"])
-                lines.append(f"| {row} | tuner seed {tuner_seed} | {stats['mean']:.1f} +- "
-                             f"{stats['sem']:.1f}{n} | {stats['worst']:.1f} | "
-                             f"{unit['train_env_steps'] / 1e6:.2f} | {unit['wall_s'] / 60:.1f} | "
-                             f"{unit['load1_mean']:.1f} |")
-            else:
-                lines.append(f"| {row} | none | {stats['mean']:.1f} +- {stats['sem']:.1f}{n} | "
-                             f"{stats['worst']:.1f} | 0 | 0 | - |")
-        if not means:
-            continue
-        lo, hi = interval(pooled, "iqm")
-        spread = (f"{np.std(means, ddof=1):.1f}; {min(means):.1f} to {max(means):.1f}"
-                  if len(means) > 1 else "-")
-        summary.append(f"| {row} | {len(means) if row in TUNERS else '-'} | {np.mean(means):.1f} | "
-                       f"{spread} | {seed_stats(pooled)['iqm']:.1f} [{lo:.1f}, {hi:.1f}] | "
-                       f"{min(pooled):.1f} | "
-                       f"{np.mean(steps) / 1e6 if steps else 0:.2f} | "
-                       f"{np.mean(walls) / 60 if walls else 0:.1f} |")
+        if row in TUNERS:
+            units = [u for u in record["tuning"] if u["procedure"] == row]
+            runs = [(row, f"tuner seed {u['tuner_seed']}", u, tests(row, u["tuner_seed"]))
+                    for u in units]
+        else:
+            runs = [(row, "none", None, tests(row, None))]
+        groups = [runs]
+        for stat in REPICKS:
+            again = {(r["procedure"], r["tuner_seed"]): r for r in record.get("repicks", [])
+                     if r["statistic"] == stat}
+            groups.append([
+                (f"{row}@{stat}", f"tuner seed {u['tuner_seed']}"
+                 + (", its own pick" if again[row, u["tuner_seed"]]["same"] else ""), u,
+                 tests(row if again[row, u["tuner_seed"]]["same"] else f"{row}@{stat}",
+                       u["tuner_seed"]))
+                for u in (units if row in TUNERS else []) if (row, u["tuner_seed"]) in again])
+        for group in groups:
+            lines_of, line = _table_rows(group, len(record["test_seeds"]))
+            lines += lines_of
+            if line:
+                summary.append(line)
     return "\n".join(lines + summary)
+
+
+def _table_rows(runs: list[tuple[str, str, dict[str, Any] | None, list[float]]],
+                seeds: int) -> tuple[list[str], str | None]:
+    """One row's lines of the per-run table, and its line of the summary (None if no tests)."""
+    lines, means, pooled, steps, walls = [], [], [], [], []
+    for row, label, unit, returns in runs:
+        if not returns:
+            continue
+        stats = seed_stats(returns)
+        means.append(stats["mean"])
+        pooled += returns
+        n = f" ({len(returns)} of {seeds} seeds)" if len(returns) < seeds else ""
+        if unit is not None:
+            steps.append(unit["train_env_steps"])
+            walls.append(unit["wall_s"])
+            lines.append(f"| {row} | {label} | {stats['mean']:.1f} +- {stats['sem']:.1f}{n} | "
+                         f"{stats['worst']:.1f} | {unit['train_env_steps'] / 1e6:.2f} | "
+                         f"{unit['wall_s'] / 60:.1f} | {unit['load1_mean']:.1f} |")
+        else:
+            lines.append(f"| {row} | {label} | {stats['mean']:.1f} +- {stats['sem']:.1f}{n} | "
+                         f"{stats['worst']:.1f} | 0 | 0 | - |")
+    if not means:
+        return lines, None
+    row, tuned = runs[0][0], runs[0][2] is not None
+    lo, hi = interval(pooled, "iqm")
+    spread = (f"{np.std(means, ddof=1):.1f}; {min(means):.1f} to {max(means):.1f}"
+              if len(means) > 1 else "-")
+    return lines, (f"| {row} | {len(means) if tuned else '-'} | {np.mean(means):.1f} | {spread} | "
+                   f"{seed_stats(pooled)['iqm']:.1f} [{lo:.1f}, {hi:.1f}] | {min(pooled):.1f} | "
+                   f"{np.mean(steps) / 1e6 if steps else 0:.2f} | "
+                   f"{np.mean(walls) / 60 if walls else 0:.1f} |")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +800,9 @@ def main() -> None:
     p.add_argument("--record", help="read this record instead of WORK/ENV/record.json "
                    "(--report)")
     p.add_argument("--report", action="store_true", help="print the table and exit")
+    p.add_argument("--repick", choices=REPICKS, help="each a2c_ray tuning run's pick had its "
+                   "validation ranked by this statistic; a pick that differs is trained on the "
+                   "test seeds (row PROCEDURE@STAT)")
     p.add_argument("--pack", metavar="FILE")
     p.add_argument("--unpack", metavar="FILE")
     a = p.parse_args()
@@ -755,7 +826,10 @@ def main() -> None:
         pack(bench, Path(a.pack))
         return
     bench.save()
-    bench.run_all(a.rows)
+    if a.repick:
+        bench.repick(a.rows, a.repick)
+    else:
+        bench.run_all(a.rows)
     print(table(bench.record))
 
 
