@@ -178,15 +178,15 @@ def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
     other = subprocess.run(cmd[:6] + ["2000"] + cmd[7:], cwd=ROOT, capture_output=True, text=True)
     assert other.returncode == 2 and "trial_steps 1000, not 2000" in other.stderr
 
-    # --repick: with one candidate on validation, any rule picks it, and nothing trains
-    repick = subprocess.run(cmd + ["--repick", "mean-se"], cwd=ROOT, capture_output=True,
+    # --repick search: the search's best trial, here its only one, is the validation's pick
+    repick = subprocess.run(cmd + ["--repick", "search"], cwd=ROOT, capture_output=True,
                             text=True)
     assert repick.returncode == 0, repick.stderr[-3000:]
     again = json.loads((tmp_path / "CartPole-v1" / "record.json").read_text())
     (entry,) = again["repicks"]
     assert entry["same"] and entry["pick_trial"] == unit["pick_trial"]
-    assert again["tests"] == record["tests"]
-    assert f"| a2c_ray@mean-se | tuner seed 0, its own pick | {record_mean(record)}" in (
+    assert math.isfinite(entry["search_score"]) and again["tests"] == record["tests"]
+    assert f"| a2c_ray@search | tuner seed 0, its own pick | {record_mean(record)}" in (
         repick.stdout)
     # a second candidate with a lower mean and no spread: the mean keeps the sweep's pick,
     # the worst seed takes the other, which then trains on the test seeds
@@ -208,6 +208,12 @@ def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
     assert "| a2c_ray@min | tuner seed 0 |" in ps.table(b.record)
     b.repick(["a2c_ray"], "min")  # in the record: nothing trains again
     assert len([t for t in b.record["tests"] if t["row"] == "a2c_ray@min"]) == 1
+    # the mean less its standard error picks the same configuration: its test run is copied
+    b.repick(["a2c_ray"], "mean-se")
+    (copied,) = [t for t in b.record["tests"] if t["row"] == "a2c_ray@mean-se"]
+    assert copied["copied_from"] == "a2c_ray@min s0"
+    assert {k: v for k, v in copied.items() if k not in ("row", "copied_from")} == {
+        k: v for k, v in test.items() if k != "row"}
 
 
 def record_mean(record: dict) -> str:

@@ -50,12 +50,14 @@ written after every unit, so the results land in parts. ``--pack FILE`` puts an 
 run in one file and ``--unpack FILE`` back in a work directory on another machine.
 ``--report`` prints the README table from the record alone.
 
-``--repick STAT`` asks what another validation rule would have picked, at no tuning cost: for
-each a2c_ray tuning run of ``--rows`` in the record, the candidate its validation ranks first by
-STAT over the validation seeds (``core.scores.rank_by``; the sweep ranks by the mean) instead
-of the mean. A pick that differs is trained on the test seeds as the row ``PROCEDURE@STAT``; one
-that does not keeps the run's own test figures. The validation's returns go into the record
-beside it, so the table holds its evidence.
+``--repick RULE`` asks what another rule would have picked, at no tuning cost: for each a2c_ray
+tuning run of ``--rows`` in the record, the candidate its validation ranks first by the statistic
+RULE over the validation seeds (``core.scores.rank_by``; the sweep ranks by the mean), or with
+RULE ``search`` the search's own best trial, as if there were no validation (what the
+validation's share of B buys). A pick that differs is trained on the test seeds as the row
+``PROCEDURE@RULE``, or its test runs copied where another row trained the same configuration
+(a2c_ray's runs are exact); one that does not keeps the run's own test figures. The evidence
+(the validation's returns, or the search's score) goes into the record beside it.
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 TEST_SEED_START = 10_020  # test seeds no other benchmark or procedure uses
 TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random", "a2c_ray-space")
 UNTUNED = ("a2c_ray-defaults", "sb3-defaults", "zoo-published")
-REPICKS = tuple(s for s in STATISTICS if s != "mean")  # --repick: validation rules besides the mean
+# --repick: a validation ranked by another statistic, or none ("search": the search's best trial
+# by its score on the training seeds, as the sweep would pick without a validation)
+REPICKS = (*(s for s in STATISTICS if s != "mean"), "search")
 ROWS = TUNERS + UNTUNED
 ZOO_JOBS = 2
 # a2c_ray's sweep defaults the sample count is derived from (SweepConfig): 3 seeds a trial,
@@ -574,37 +578,86 @@ class Bench:
         config.write_text(json.dumps(unit["pick"], indent=1))
         return lambda out, s: self.train_a2c_ray(out, s, config)
 
-    def repick(self, rows: list[str], statistic: str) -> None:
-        """Every a2c_ray run's pick had its validation ranked by ``statistic``; see the module."""
+    def repick(self, rows: list[str], rule: str) -> None:
+        """Every a2c_ray run's pick under another rule (``REPICKS``); see the module."""
         self.record.setdefault("repicks", [])
         for unit in self.record["tuning"]:
             procedure, seed = unit["procedure"], unit["tuner_seed"]
             if procedure == "zoo" or procedure not in rows or seed not in self.a.tuner_seeds:
                 continue
             entry = next((r for r in self.record["repicks"] if r["procedure"] == procedure
-                          and r["tuner_seed"] == seed and r["statistic"] == statistic), None)
+                          and r["tuner_seed"] == seed and r["statistic"] == rule), None)
             if entry is None:
-                path = self.dir / "tuning" / f"{procedure}_s{seed}" / "confirmation.json"
-                if not path.is_file():
-                    fail(f"--repick: no {path}; the sweep's validation is needed on this machine")
-                validation = json.loads(path.read_text())
-                best = validation[rank_by([c["returns"] for c in validation], statistic)[0]]
-                entry = {"procedure": procedure, "tuner_seed": seed, "statistic": statistic,
-                         "pick_trial": best["sweep_trial_id"],
-                         "same": best["sweep_trial_id"] == unit["pick_trial"],
-                         "validation": [{"trial": c["sweep_trial_id"], "seeds": c["seeds"],
-                                         "returns": c["returns"]} for c in validation]}
-                if not entry["same"]:
-                    entry["pick"] = best["config"]
+                entry = self._repick_entry(unit, rule)
                 self.record["repicks"].append(entry)
                 self.save()
-            print(f"{self.env}: {procedure} s{seed} validated by {statistic}: trial "
+            print(f"{self.env}: {procedure} s{seed} picked by {rule}: trial "
                   f"{entry['pick_trial']}{' (its own pick)' if entry['same'] else ''}", flush=True)
-            if not entry["same"]:
-                config = self.dir / "tuning" / f"{procedure}_s{seed}_pick_{statistic}.json"
-                config.write_text(json.dumps(entry["pick"], indent=1))
-                self.test_runs(f"{procedure}@{statistic}", seed,
-                               lambda out, s, c=config: self.train_a2c_ray(out, s, c))
+            if entry["same"]:
+                continue
+            row = f"{procedure}@{rule}"
+            if self._reuse_tests(row, seed, entry["pick"]):
+                continue
+            config = self.dir / "tuning" / f"{procedure}_s{seed}_pick_{rule}.json"
+            config.write_text(json.dumps(entry["pick"], indent=1))
+            self.test_runs(row, seed, lambda out, s, c=config: self.train_a2c_ray(out, s, c))
+
+    def _repick_entry(self, unit: dict[str, Any], rule: str) -> dict[str, Any]:
+        """The record of one run's pick under ``rule``, with the evidence it was made on."""
+        exp = self.dir / "tuning" / f"{unit['procedure']}_s{unit['tuner_seed']}"
+        path = exp / ("summary.json" if rule == "search" else "confirmation.json")
+        if not path.is_file():
+            fail(f"--repick {rule}: no {path}; the sweep's files are needed on this machine")
+        if rule == "search":
+            summary = json.loads(path.read_text())
+            trial, config = summary["best_trial_id"], summary["best_config"]
+            evidence: dict[str, Any] = {"search_score": summary["best_metric"]}
+        else:
+            validation = json.loads(path.read_text())
+            best = validation[rank_by([c["returns"] for c in validation], rule)[0]]
+            trial, config = best["sweep_trial_id"], best["config"]
+            evidence = {"validation": [{"trial": c["sweep_trial_id"], "seeds": c["seeds"],
+                                        "returns": c["returns"]} for c in validation]}
+        same = trial == unit["pick_trial"]
+        return {"procedure": unit["procedure"], "tuner_seed": unit["tuner_seed"],
+                "statistic": rule, "pick_trial": trial, "same": same, **evidence,
+                **({} if same else {"pick": config})}
+
+    def _reuse_tests(self, row: str, tuner_seed: int, pick: dict[str, Any]) -> bool:
+        """Copy the test runs of a row that trained the same configuration, if one did.
+
+        a2c_ray's runs are exact (a configuration and a seed give the same run), so a
+        configuration two rules or two tuning runs both picked is trained once; the copies
+        name the row they came from. False where no row has all the test seeds of it.
+        """
+        from a2c_ray.core.config import A2CConfig
+
+        def same(config: dict[str, Any]) -> bool:
+            a, b = (A2CConfig.from_dict({**c, "seed": 0}).to_dict() for c in (config, pick))
+            return a == b
+
+        trained = [(u["procedure"], u["tuner_seed"], u["pick"]) for u in self.record["tuning"]
+                   if u["procedure"] != "zoo"]
+        trained += [(f"{r['procedure']}@{r['statistic']}", r["tuner_seed"], r["pick"])
+                    for r in self.record.get("repicks", []) if not r["same"]]
+        for source, source_seed, config in trained:
+            if (source, source_seed) == (row, tuner_seed) or not same(config):
+                continue
+            tests = {t["seed"]: t for t in self.record["tests"]
+                     if t["row"] == source and t["tuner_seed"] == source_seed}
+            if set(self.test_seeds) <= set(tests):
+                with self.lock:
+                    have = {t["seed"] for t in self.record["tests"]
+                            if t["row"] == row and t["tuner_seed"] == tuner_seed}
+                    self.record["tests"] += [
+                        {**tests[s], "row": row, "tuner_seed": tuner_seed,
+                         "copied_from": f"{source} s{source_seed}"}
+                        for s in self.test_seeds if s not in have]
+                self.save()
+                print(f"  {row} s{tuner_seed}: the configuration {source} s{source_seed} "
+                      "trained; its test runs copied", flush=True)
+                return True
+        return False
 
 
 def evaluate_zoo_run(out: Path, env: str, episodes: int, eval_seed: int) -> tuple[float, int]:
@@ -801,8 +854,9 @@ def main() -> None:
                    "(--report)")
     p.add_argument("--report", action="store_true", help="print the table and exit")
     p.add_argument("--repick", choices=REPICKS, help="each a2c_ray tuning run's pick had its "
-                   "validation ranked by this statistic; a pick that differs is trained on the "
-                   "test seeds (row PROCEDURE@STAT)")
+                   "validation ranked by this statistic, or with 'search' had there been no "
+                   "validation; a pick that differs is trained on the test seeds (row "
+                   "PROCEDURE@RULE)")
     p.add_argument("--pack", metavar="FILE")
     p.add_argument("--unpack", metavar="FILE")
     a = p.parse_args()
