@@ -77,6 +77,15 @@ def test_the_budget_fitted_space_drops_the_rollouts_a_trial_cannot_use(tmp_path)
     assert "--resume" in again and "--search-space" not in again
     plain = b.a2c_ray_command("a2c_ray", 1)  # the default row's, but for the space and name
     assert plain[:-2] == cmd[:-4] and plain[-2:] == ["--name", "a2c_ray_s1"]
+    # no validation: the search held to the whole budget, which the sweep takes as such
+    noval = b.a2c_ray_command("a2c_ray-noval", 1)
+    assert noval[-4:] == ["--budget-steps", str(b.B), "--confirm-top", "0"]
+    samples = int(noval[noval.index("--num-samples") + 1])
+    assert samples == 3 * round(b.B / ps.a2c_ray_expected_steps(b.T))
+    held = plan(SweepConfig(env="Acrobot-v1", num_samples=samples, max_steps=100_000,
+                            budget_steps=b.B, confirm_top=0, storage_path=str(tmp_path),
+                            name="noval"))
+    assert held.config.search_budget == b.B and held.config.validation_steps == 0
     # a budget no rollout fits: one line, exit 2, nothing written
     r = subprocess.run([sys.executable, "-m", "benchmarks.returns.peer_sweep", "--env",
                         "CartPole-v1", "--trial-steps", "600", "--rows", "a2c_ray-space",
@@ -214,6 +223,27 @@ def test_the_whole_benchmark_on_a_tiny_budget_resumes_and_reports(tmp_path):
     assert copied["copied_from"] == "a2c_ray@min s0"
     assert {k: v for k, v in copied.items() if k not in ("row", "copied_from")} == {
         k: v for k, v in test.items() if k != "row"}
+
+
+@pytest.mark.slow
+def test_the_row_without_validation_spends_the_budget_on_its_search(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.returns.peer_sweep", "--env", "CartPole-v1",
+           "--trial-steps", "1000", "--trials-worth", "6", "--tuner-seeds", "0",
+           "--test-seeds", "1", "--eval-episodes", "2", "--work-dir", str(tmp_path),
+           "--rows", "a2c_ray-noval"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    record = json.loads((tmp_path / "CartPole-v1" / "record.json").read_text())
+    (unit,) = record["tuning"]
+    exp = tmp_path / "CartPole-v1" / "tuning" / "a2c_ray-noval_s0"
+    assert not (exp / "confirm").exists() and unit["validation_env_steps"] == 0
+    # 6,000 env steps, all the search's: stopped by the budget after more than one trial of
+    # the 24 asked for (the second start point's first iteration alone is 25 envs x 1000 steps)
+    assert 2 <= unit["trials"] < unit["num_samples"] == 24
+    assert unit["search_env_steps"] == unit["train_env_steps"] >= 6000
+    assert unit["pick_trial"] == json.loads((exp / "summary.json").read_text())["best_trial_id"]
+    (test,) = record["tests"]
+    assert test["row"] == "a2c_ray-noval" and 8 <= test["return"] <= 500
 
 
 def record_mean(record: dict) -> str:

@@ -18,6 +18,10 @@ on), which no procedure used, at T steps:
   stops starting trials once its trials have trained B less the validation's share), with
   ``--num-samples`` three times the above as an upper bound only: ``a2c_ray`` overspent B by
   15 to 64% on Acrobot-v1, since asynchronous ASHA passes more trials than the arithmetic;
+- ``a2c_ray-noval``: ``a2c_ray-budget`` with no validation (``--confirm-top 0``): the search
+  spends all of B and its best trial on the training seeds is the pick. The repick rows
+  (``--repick search``) found the validation's picks no better than the search's best; this row
+  asks whether the 15 T the validation costs buy more as search;
 - ``a2c_ray-random``: ``a2c_ray`` with ``--sampler random`` (is TPE worth it here?);
 - ``a2c_ray-space``: ``a2c_ray`` with ``--search-space`` the default space fitted to the trial
   budget (``budget_fitted_space``): no ``rollout_length`` so long that a trial on the fewest
@@ -89,7 +93,7 @@ from a2c_ray.core.scores import STATISTICS, interval, rank_by, seed_stats
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 TEST_SEED_START = 10_020  # test seeds no other benchmark or procedure uses
-TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-random", "a2c_ray-space")
+TUNERS = ("a2c_ray", "zoo", "a2c_ray-budget", "a2c_ray-noval", "a2c_ray-random", "a2c_ray-space")
 UNTUNED = ("a2c_ray-defaults", "sb3-defaults", "zoo-published")
 # --repick: a validation ranked by another statistic, or none ("search": the search's best trial
 # by its score on the training seeds, as the sweep would pick without a validation)
@@ -395,6 +399,10 @@ class Bench:
         if procedure == "a2c_ray-budget":
             cmd[cmd.index("--num-samples") + 1] = str(3 * samples)
             cmd += ["--budget-steps", str(self.B)]
+        if procedure == "a2c_ray-noval":  # the search spends all of B; its best is the pick
+            whole = max(1, round(self.B / a2c_ray_expected_steps(self.T)))
+            cmd[cmd.index("--num-samples") + 1] = str(3 * whole)
+            cmd += ["--budget-steps", str(self.B), "--confirm-top", "0"]
         if resume:
             cmd.append("--resume")
         elif procedure == "a2c_ray-space":
@@ -419,8 +427,11 @@ class Bench:
             raise RuntimeError(f"{exp}: the sweep ended without best_config.json")
         from a2c_ray.results import load_curves
 
-        search = load_curves(str(exp)).groupby(["trial_id", "seed"])["env_steps"].max()
-        confirm = load_curves(str(exp / "confirm")).groupby(["trial_id", "seed"])["env_steps"].max()
+        def steps(where: Path) -> Any:  # each trial's and seed's env steps, each counted once
+            return load_curves(str(where)).groupby(["trial_id", "seed"])["env_steps"].max()
+
+        search = steps(exp)
+        confirm = steps(exp / "confirm") if (exp / "confirm").is_dir() else search.iloc[:0]
         summary = json.loads((exp / "summary.json").read_text())
         pick = json.loads((exp / "best_config.json").read_text())
         return {"procedure": procedure, "tuner_seed": seed, "command": " ".join(cmd[1:]),
