@@ -186,6 +186,11 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
             # with n envs, num_timesteps grows by n a step: evaluate on crossing a multiple
             if eval_every > 0 and self.num_timesteps % eval_every < chosen["n_envs"]:
                 curve.append(evaluation())
+                # the log keeps the curve as it grows: a run cut short still shows it
+                games = [e["r"] for e in self.model.ep_info_buffer]
+                print(f"env steps {curve[-1][0]}: evaluation {curve[-1][1]:.2f}, training "
+                      f"episodes {np.mean(games) if games else float('nan'):.2f} (last "
+                      f"{len(games)})", flush=True)
             return True
 
     start = time.perf_counter()
