@@ -28,13 +28,33 @@ def planned(**fields):
     return plan(SweepConfig(name="t", **fields))
 
 
+def test_a_published_start_point_comes_only_where_one_batch_of_it_fits_a_trial(caplog):
+    """a2c-optuna's batch is 25 envs x 1000 steps: a sweep of 4,096-step trials starts from
+    SB3's default A2C alone, and says why; one of 25,000-step trials from both."""
+    from a2c_ray.tuning.space import A2C_OPTUNA_CONFIG, SB3_A2C_DEFAULTS
+    from a2c_ray.tuning.tuner import first_points
+
+    def first(max_steps):
+        points = first_points(planned(env="CartPole-v1", max_steps=max_steps,
+                                      grace_steps=2048))
+        return [(p["rollout_length"], p["envs_per_worker"]) for p in points]
+
+    sb3 = (SB3_A2C_DEFAULTS["rollout_length"], SB3_A2C_DEFAULTS["envs_per_worker"])
+    optuna_point = (A2C_OPTUNA_CONFIG["rollout_length"], A2C_OPTUNA_CONFIG["envs_per_worker"])
+    with caplog.at_level("INFO", logger="a2c_ray"):
+        assert first(4096) == [sb3]
+    assert ("not starting from the a2c-optuna project's configuration: one batch of it is "
+            "25,000 env steps, more than --max-steps 4,096") in caplog.text
+    assert first(25_000) == [sb3, optuna_point]
+
+
 def test_the_default_space_searches_gsde_where_it_can_act():
     from a2c_ray.tuning.space import known_points
 
     box = planned(env="Pendulum-v1").search_space
     assert box["use_sde"] == {"type": "categorical", "values": [False, True]}
     # SB3's default A2C and the a2c-optuna project's configuration
-    assert [p["use_sde"] for p in known_points(box)] == [False, False]
+    assert [p["use_sde"] for p in known_points(box).values()] == [False, False]
     assert "use_sde" not in planned(env="CartPole-v1").search_space  # Discrete
     own = planned(env="Pendulum-v1", overrides={"network": "tests.networks:layer_norm_mlp"})
     assert "use_sde" not in own.search_space  # a user's network has no gSDE features

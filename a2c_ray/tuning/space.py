@@ -168,7 +168,13 @@ def baseline_point(space: dict[str, Any],
         return None
 
 
-def known_points(space: dict[str, Any]) -> list[dict[str, Any]]:
-    """The published configurations this space can express: SB3's default A2C, a2c-optuna's."""
-    points = [baseline_point(space, c) for c in (SB3_A2C_DEFAULTS, A2C_OPTUNA_CONFIG)]
-    return [p for p in points if p is not None]
+KNOWN_CONFIGS: dict[str, dict[str, Any]] = {
+    "SB3's default A2C": SB3_A2C_DEFAULTS,
+    "the a2c-optuna project's configuration": A2C_OPTUNA_CONFIG,
+}
+
+
+def known_points(space: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The published configurations this space can express, by name: SB3's, a2c-optuna's."""
+    points = {name: baseline_point(space, c) for name, c in KNOWN_CONFIGS.items()}
+    return {name: p for name, p in points.items() if p is not None}

@@ -7,12 +7,15 @@ study) restored from the experiment.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from a2c_ray.core import storage as st
 from a2c_ray.tuning.config import SweepPlan
 from a2c_ray.tuning.console import progress_callback, result_loggers
 from a2c_ray.tuning.trial import search_trainable
+
+log = logging.getLogger("a2c_ray")
 
 
 def trial_dirname(trial: Any) -> str:
@@ -42,6 +45,29 @@ def run_config(plan: SweepPlan, storage: str, name: str, track: bool = False,
     )
 
 
+def first_points(plan: SweepPlan) -> list[dict[str, Any]]:
+    """A new sweep's first trials: its start points, then the published ones it can express.
+
+    Each configuration comes once. A published one whose one batch is more env steps than
+    ``max_steps`` is left out, and the log says so (a2c-optuna's batch is 25,000): its trial
+    would overrun the trial's budget and every rung before its first report.
+    """
+    from a2c_ray.tuning.space import known_points
+
+    points: list[dict[str, Any]] = []
+    for point in plan.start_points:
+        if point and point not in points:
+            points.append(point)
+    for name, point in known_points(plan.search_space).items():
+        batch = plan.trial_config(point).batch_size
+        if batch > plan.config.max_steps:
+            log.info("not starting from %s: one batch of it is %s env steps, more than "
+                     "--max-steps %s", name, f"{batch:,}", f"{plan.config.max_steps:,}")
+        elif point and point not in points:
+            points.append(point)
+    return points
+
+
 def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
     """The search of a new sweep: its start points first, then the sampler's proposals."""
     from ray import tune
@@ -49,21 +75,17 @@ def new_tuner(plan: SweepPlan, concurrency: int) -> Any:
     from ray.tune.search import ConcurrencyLimiter
 
     from a2c_ray.tuning.searcher import StudySearcher, SweepSearch
-    from a2c_ray.tuning.space import known_points, to_distributions
+    from a2c_ray.tuning.space import to_distributions
     from a2c_ray.tuning.study import make_sampler
 
     config, space = plan.config, plan.search_space
     if (path := st.sqlite_file(plan.optuna_storage)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    points: list[dict[str, Any]] = []
-    for point in [*plan.start_points, *known_points(space)]:
-        if point and point not in points:
-            points.append(point)
     searcher = StudySearcher(
         to_distributions(space), plan.optuna_storage, plan.name,
         make_sampler(config.sampler, config.seed), metric=plan.metric, mode=plan.mode,
         max_steps=config.max_steps, sweep_seed=config.seed,
-        seeds_per_trial=config.seeds_most, points_to_evaluate=points,
+        seeds_per_trial=config.seeds_most, points_to_evaluate=first_points(plan),
         prune_stopped=config.stopped_trials == "pruned", budget=config.search_budget,
     )
     scheduler: Any = ASHAScheduler(

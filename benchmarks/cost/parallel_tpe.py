@@ -25,8 +25,6 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from a2c_ray.tuning.space import known_points, load_search_space
-
 ROOT = Path(__file__).resolve().parents[2]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 SAMPLERS = ("tpe-plain", "tpe")
@@ -44,9 +42,10 @@ def sweep(sampler: str, seed: int, a: argparse.Namespace, storage: str) -> dict:
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     wall = time.monotonic() - start
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{storage}/{name}/optuna.db")
-    shared = len(known_points(load_search_space()))  # the same first trials in every sweep
     values = []  # in the order the sampler proposed the trials, the shared ones left out
-    for t in sorted(study.trials, key=lambda t: t.number)[shared:]:
+    for t in sorted(study.trials, key=lambda t: t.number):
+        if "fixed_params" in t.system_attrs:
+            continue  # enqueued (a published configuration): every sweep's first trials
         reported = t.value if t.value is not None else (
             t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None)
         if reported is not None:
