@@ -160,10 +160,14 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
     from a2c_ray import SweepConfig as FromFace
     from a2c_ray import sweep
 
+    # a small space: the default one's random draws train 25,000-step batches, minutes here
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3,
+                                                   "log": True}}))
     config = FromFace(env="CartPole-v1", num_samples=3, max_steps=4096, grace_steps=2048,
                       seeds_per_trial=1, storage_path=str(tmp_path), name="py",
                       overrides={"eval_episodes": 2}, max_concurrent_trials=2,
-                      search_space=None, sampler="random", confirm_seeds=1)
+                      search_space=str(space), sampler="random", confirm_seeds=1)
     result = sweep(config)
     assert result.exit_code == 0 and not result.interrupted
     assert result.path == str(tmp_path / "py")
