@@ -160,7 +160,7 @@ def test_a_sweep_from_python_returns_what_a_notebook_reads(tmp_path, ray_stopped
     from a2c_ray import SweepConfig as FromFace
     from a2c_ray import sweep
 
-    # a small space: the default one's random draws train 25,000-step batches, minutes here
+    # a small space: the default one can draw 25,000-step batches (1000 steps x 25 envs)
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3,
                                                    "log": True}}))
