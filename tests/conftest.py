@@ -44,3 +44,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the files as ``LONGEST_FIRST`` has them, the rest after in their own order."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
+    """The suite's one shared, finished sweep (tests/shared_sweep.py), made once per run.
+
+    Under pytest-xdist each worker's temporary directory sits in one the run's workers share;
+    in one process (``-n 0``) the run's own directory is the shared one.
+    """
+    from tests.shared_sweep import finished_sweep
+
+    root = tmp_path_factory.getbasetemp()
+    return finished_sweep(root if worker_id == "master" else root.parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -15,6 +16,10 @@ def run_notebook(name: str, sweep: str, workdir: Path, monkeypatch) -> list[dict
     """Execute analysis/NAME.ipynb top to bottom on ``sweep``; returns every cell output."""
     monkeypatch.setenv("A2C_RAY_SWEEP", str(sweep))
     monkeypatch.setenv("A2C_RAY_GIF_DIR", str(workdir))
+    # the kernel runs in ``workdir``: a sweep of the tests' own network (tests.networks)
+    # imports it from the repository, as a user's kernel imports theirs from their project
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(ROOT), os.environ.get("PYTHONPATH", "")])))
     nb = nbformat.read(ROOT / "analysis" / f"{name}.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # committed clean
     NotebookClient(nb, timeout=600, kernel_name="python3",

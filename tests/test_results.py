@@ -20,36 +20,27 @@ from a2c_ray.results import (
     load_trials,
     tune_trial_states,
 )
+from tests import shared_sweep
 from tests.notebooks import NOTEBOOKS, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACE = {"learning_rate": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
-         "gamma": {"type": "categorical", "values": [0.95, 0.99]}}
+SPACE = shared_sweep.SPACE
+TRIALS = shared_sweep.NUM_SAMPLES
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    space = root / "space.json"
-    space.write_text(json.dumps(SPACE))
-    r = subprocess.run(
-        [sys.executable, "-m", "a2c_ray.tune", "--num-samples", "4", "--env", "CartPole-v1",
-         "--max-steps", "8192", "--grace-steps", "4096", "--set", "eval_episodes=2",
-         "--seeds-per-trial", "2",
-         "--storage-path", str(root), "--name", "small", "--search-space", str(space),
-         "--confirm-top", "1", "--confirm-seeds", "2", "--test-seeds", "2",
-         "--checkpoint-every", "10"],
-        capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return root / "small"
+def sweep(finished_sweep):
+    """The suite's shared sweep (tests/shared_sweep.py): its trials of two seeds, the best
+    re-trained on 2 validation seeds, the pick on 2 test seeds; the tests here only read it."""
+    return finished_sweep.path
 
 
 @pytest.mark.slow
 def test_load_trials_one_typed_row_per_trial(sweep):
     trials = load_trials(sweep)
-    assert len(trials) == 4 and trials["trial_id"].is_unique
+    assert len(trials) == TRIALS and trials["trial_id"].is_unique
     assert set(trials["status"]) == {"TERMINATED"}
-    assert {"config/learning_rate", "config/gamma", "config/env_id"} <= set(trials.columns)
+    assert {f"config/{k}" for k in SPACE} | {"config/env_id"} <= set(trials.columns)
     assert pd.api.types.is_float_dtype(trials["config/learning_rate"])
     assert pd.api.types.is_integer_dtype(trials["env_steps"])
     assert (trials["config/env_id"] == "CartPole-v1").all()
@@ -113,7 +104,7 @@ def test_load_curves_long_form(sweep, tmp_path):
         # the default score: the seeds' mean less its standard error
         assert trials.loc[tid, "score"] == pytest.approx(last["score"].mean() - last["score"].sem())
     trials_pq, curves_pq = export_parquet(sweep, tmp_path)
-    assert len(pd.read_parquet(trials_pq)) == 4
+    assert len(pd.read_parquet(trials_pq)) == TRIALS
     assert len(pd.read_parquet(curves_pq)) == len(curves)
 
 
@@ -126,7 +117,7 @@ def test_loaders_read_a_running_sweep(sweep, tmp_path):
         f.write('{"env_steps": 99999, "trunc')  # a line still being written
     with open(trial / "progress.csv", "a") as f:
         f.write("0.1,0.2,")
-    assert len(load_trials(running)) == 4
+    assert len(load_trials(running)) == TRIALS
     assert len(load_curves(running)) == len(load_curves(sweep))
 
 
@@ -153,7 +144,7 @@ def test_evaluate_writes_an_animated_gif(sweep, tmp_path):
     gif = tmp_path / "best.gif"
     r = subprocess.run([sys.executable, "-m", "a2c_ray.evaluate", "--checkpoint", str(sweep),
                         "--episodes", "3", "--seed", "7", "--gif", str(gif), "--json"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["episodes"] == 3 and len(result["returns"]) == 3
@@ -189,7 +180,7 @@ def test_results_cli_prints_metric_and_searched_fields_best_first(sweep):
     header, *rows = r.stdout.strip().splitlines()
     assert header.split() == ["trial_id", "status", "env_steps", "score", "score_std",
                               "score_min", *SPACE]  # no constants, no config/ prefix
-    assert "..." not in r.stdout and len(rows) == 4
+    assert "..." not in r.stdout and len(rows) == TRIALS
     values = [float(row.split()[3]) for row in rows]
     assert values == sorted(values, reverse=True)
 
@@ -253,7 +244,7 @@ def test_evaluate_mujoco_gif_and_bad_checkpoint(tmp_path):
 def test_report_is_one_self_contained_html(sweep, tmp_path):
     out = tmp_path / "report.html"
     r = subprocess.run([sys.executable, "-m", "a2c_ray.report", str(sweep), "--out", str(out)],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     page = out.read_text()
     sources = re.findall(r'<img src="([^"]*)"', page)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import shared_sweep
 from tests.browser import dump_dom
 
 mlflow = pytest.importorskip("mlflow")
@@ -23,8 +24,8 @@ wandb_proto = pytest.importorskip("wandb.proto.wandb_internal_pb2")
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
 TRAIN = [sys.executable, "-m", "a2c_ray.train"]
 SPACE = {"learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True}}
-# 3 trials, rungs at 2048 (grace) and the budget 6144: the worse ones stop at the first
-SWEEP = ["--num-samples", "3", "--env", "CartPole-v1", "--max-steps", "6144", "--grace-steps",
+# the W&B sweep: 2 trials, rungs at 2048 (grace) and the budget 6144
+SWEEP = ["--num-samples", "2", "--env", "CartPole-v1", "--max-steps", "6144", "--grace-steps",
          "2048", "--seeds-per-trial", "2", "--set", "eval_episodes=2", "--sampler", "random",
          "--max-concurrent-trials", "1", "--confirm-top", "0"]
 SMALL_TRAIN = ["--env", "CartPole-v1", "--max-steps", "2048", "--set", "eval_episodes=2",
@@ -99,32 +100,28 @@ def _wandb_runs(root: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def tracked_sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tracked")
-    space = root / "space.json"
-    space.write_text(json.dumps(SPACE))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    r = subprocess.run([*TUNE, *SWEEP, "--search-space", str(space), "--storage-path",
-                        str(root), "--name", "tracked", "--track", "mlflow", "--confirm-top",
-                        "1", "--confirm-seeds", "2"], capture_output=True, text=True,
-                       timeout=900, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return root
+def tracked_sweep(finished_sweep):
+    """The suite's shared sweep (tests/shared_sweep.py), tracked in MLflow, its best trial
+    re-trained on validation seeds: the tests here only read it."""
+    return finished_sweep
+
+
+NAME = shared_sweep.NAME
 
 
 @pytest.mark.slow
 def test_a_tracked_sweep_is_in_mlflow_trial_by_trial(tracked_sweep):
-    client = mlflow.MlflowClient(f"sqlite:///{tracked_sweep / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("tracked")
+    client = mlflow.MlflowClient(tracked_sweep.mlflow_uri)
+    experiment = client.get_experiment_by_name(NAME)
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     trials = [n for n in runs if n.startswith("run_trial_")]
-    assert len(trials) == 3 and "tracked summary" in runs
+    assert len(trials) == shared_sweep.NUM_SAMPLES and f"{NAME} summary" in runs
     for name in trials:
         run = runs[name]
         params = run.data.params
         assert params["env_id"] == "CartPole-v1" and "learning_rate" in params  # whole config
         result = [json.loads(line) for line in
-                  (tracked_sweep / "tracked" / name / "result.json").read_text().splitlines()]
+                  (tracked_sweep.path / name / "result.json").read_text().splitlines()]
         history = client.get_metric_history(run.info.run_id, "score")
         # every report with a score (once every seed was evaluated) at its env step
         scored = [row for row in result if row["score"] == row["score"]]
@@ -135,37 +132,37 @@ def test_a_tracked_sweep_is_in_mlflow_trial_by_trial(tracked_sweep):
         assert not any(k.startswith("config/") for k in run.data.metrics)  # params, not metrics
         seeds = list(result[-1]["per_seed"])
         assert {f"per_seed/{s}/score" for s in seeds} <= set(run.data.metrics)
-    summary = runs["tracked summary"]
+    summary = runs[f"{NAME} summary"]
     artifacts = {a.path for a in client.list_artifacts(summary.info.run_id)}
     assert {"summary.json", "best_config.json", "confirmation.json", "report.html"} <= artifacts
     assert summary.data.params["best_trial_id"] == json.loads(
-        (tracked_sweep / "tracked" / "summary.json").read_text())["best_trial_id"]
+        (tracked_sweep.path / "summary.json").read_text())["best_trial_id"]
 
 
 @pytest.mark.slow
 def test_the_mlflow_ui_shows_the_sweeps_runs(tracked_sweep, tmp_path):
     port = _free_port()
     server = _serve([_beside_python("mlflow"), "server", "--backend-store-uri",
-                     f"sqlite:///{tracked_sweep / 'mlflow.db'}", "--host", "127.0.0.1",
+                     tracked_sweep.mlflow_uri, "--host", "127.0.0.1",
                      "--port", str(port), "--workers", "1"], port, tmp_path / "mlflow.log")
     try:
         client = mlflow.MlflowClient(f"http://127.0.0.1:{port}")
-        experiment = client.get_experiment_by_name("tracked")
+        experiment = client.get_experiment_by_name(NAME)
         text = _text(f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs",
                      tmp_path)
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
-    trials = [d.name for d in (tracked_sweep / "tracked").glob("run_trial_*")]
-    assert "tracked summary" in text and all(t in text for t in trials), text[-3000:]
+    trials = [d.name for d in tracked_sweep.path.glob("run_trial_*")]
+    assert f"{NAME} summary" in text and all(t in text for t in trials), text[-3000:]
 
 
 @pytest.mark.slow
 def test_optuna_dashboard_shows_the_pruned_trials_and_their_env_steps(tracked_sweep, tmp_path):
     import optuna
 
-    url = f"sqlite:///{tracked_sweep / 'tracked' / 'optuna.db'}"
-    study = optuna.load_study(study_name="tracked", storage=url)
+    url = f"sqlite:///{tracked_sweep.path / 'optuna.db'}"
+    study = optuna.load_study(study_name=NAME, storage=url)
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned, "the sweep stopped no trial early"
     port = _free_port()
@@ -229,7 +226,7 @@ def test_a_sweep_tracked_in_wandb_offline(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path / "wb"),
            "WANDB_SILENT": "true", "WANDB_PROJECT": "a2c_ray_tests"}
     (tmp_path / "wb").mkdir()
-    r = subprocess.run([*TUNE, *SWEEP, "--num-samples", "2", "--search-space", str(space),
+    r = subprocess.run([*TUNE, *SWEEP, "--search-space", str(space),
                         "--storage-path", str(tmp_path), "--name", "wbs", "--track", "wandb"],
                        capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -12,6 +12,8 @@ import numpy as np
 import optuna
 import pytest
 
+from tests import shared_sweep
+
 TUNE = [sys.executable, "-m", "a2c_ray.tune"]
 SPACE = {
     "learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
@@ -41,19 +43,10 @@ def study_trials(exp: Path, name: str):
 
 
 @pytest.mark.slow
-def test_cartpole_sweep(tmp_path):
-    preset = tmp_path / "preset.json"  # a full config: only its searched fields are used
-    preset.write_text(json.dumps({"env_id": "Acrobot-v1", "learning_rate": 2e-3,
-                                  "gamma": 0.95, "rollout_length": 32, "value_grad_steps": 5,
-                                  "epochs_per_rollout": 2}))
-    space = {**SPACE, "epochs_per_rollout": {"type": "categorical", "values": [1, 2]}}
-    # two seeds per trial, rungs at 2048 and 6144 env steps per seed; the user's own network
-    r = run(["--num-samples", "6", *SMALL, "--max-steps", "6144", "--storage-path",
-             str(tmp_path), "--name", "cp", "--search-space", space_file(tmp_path, space),
-             "--seeds-per-trial", "2", "--start-from", str(preset),
-             "--set", "network=tests.networks:layer_norm_mlp"])
-    assert r.returncode == 0, r.stderr[-3000:]
-    exp = tmp_path / "cp"
+def test_cartpole_sweep(finished_sweep):
+    """The suite's shared sweep (tests/shared_sweep.py): 6 trials of two seeds, rungs at 2048
+    and 6144 env steps per seed, a --start-from configuration and the user's own network."""
+    exp = finished_sweep.path
     summary = json.loads((exp / "summary.json").read_text())
     assert set(summary) >= {"metric", "mode", "best_trial_id", "best_config", "best_metric",
                             "num_trials", "trials_by_status"}
@@ -69,7 +62,7 @@ def test_cartpole_sweep(tmp_path):
     # one that ran its budget COMPLETE with its final score; every report at its env step
     from a2c_ray.results import load_curves, load_trials
 
-    trials = study_trials(exp, "cp")
+    trials = study_trials(exp, shared_sweep.NAME)
     assert len(trials) == 6 and len(load_trials(exp)) == 6
     by_seeds = {tuple(json.loads((d / "params.json").read_text())["seeds"]): d
                 for d in trial_dirs}
@@ -103,12 +96,16 @@ def test_cartpole_sweep(tmp_path):
                                 "value_grad_steps": 1, "epochs_per_rollout": 1}
     best = json.loads((exp / "best_config.json").read_text())
     assert best["env_id"] == "CartPole-v1" and best["total_env_steps"] == 6144
-    assert best["network"] == "tests.networks:layer_norm_mlp"
+    assert best["network"] == shared_sweep.NETWORK
     assert best["epochs_per_rollout"] in (1, 2)
-    assert "python -m a2c_ray.train --config" in r.stdout
-    # an existing name is never overwritten
-    again = run(["--num-samples", "2", *SMALL, "--storage-path", str(tmp_path), "--name", "cp"])
+    assert "python -m a2c_ray.train --config" in finished_sweep.stdout
+    # an existing name is never overwritten: its own files are as they were (other tests
+    # read the sweep meanwhile, and a dashboard may touch its databases)
+    before = {p: p.read_bytes() for p in exp.glob("*.json")}
+    again = run(["--num-samples", "2", *SMALL, "--storage-path", str(finished_sweep.storage),
+                 "--name", shared_sweep.NAME])
     assert again.returncode == 2 and "--resume" in again.stderr
+    assert {p: p.read_bytes() for p in exp.glob("*.json")} == before
 
 
 def _finished(exp: Path) -> dict[Path, str]:
