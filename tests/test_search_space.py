@@ -28,24 +28,81 @@ def planned(**fields):
     return plan(SweepConfig(name="t", **fields))
 
 
-def test_a_published_start_point_comes_only_where_one_batch_of_it_fits_a_trial(caplog):
+def test_a_published_start_point_comes_only_where_one_batch_of_it_fits_a_trial(
+        caplog, tmp_path):
     """a2c-optuna's batch is 25 envs x 1000 steps: a sweep of 4,096-step trials starts from
-    SB3's default A2C alone, and says why; one of 25,000-step trials from both."""
-    from a2c_ray.tuning.space import A2C_OPTUNA_CONFIG, SB3_A2C_DEFAULTS
+    SB3's default A2C alone, and says why; one of 25,000-step trials from both. With the
+    default space, whose rollouts of 1000 go where the first rung is shorter than one batch of
+    them on 4 envs (``fit_batches``), the space itself leaves it out, and the log says that."""
+    from a2c_ray.tuning.space import (
+        A2C_OPTUNA_CONFIG,
+        BOX_ONLY,
+        SB3_A2C_DEFAULTS,
+        load_search_space,
+    )
     from a2c_ray.tuning.tuner import first_points
 
-    def first(max_steps):
+    default = tmp_path / "default.json"  # the default space as a user's file: not fitted
+    default.write_text(json.dumps({k: v for k, v in load_search_space().items()
+                                   if k not in BOX_ONLY}))
+
+    def first(max_steps, grace_steps, **fields):
         points = first_points(planned(env="CartPole-v1", max_steps=max_steps,
-                                      grace_steps=2048))
+                                      grace_steps=grace_steps, **fields))
         return [(p["rollout_length"], p["envs_per_worker"]) for p in points]
 
     sb3 = (SB3_A2C_DEFAULTS["rollout_length"], SB3_A2C_DEFAULTS["envs_per_worker"])
     optuna_point = (A2C_OPTUNA_CONFIG["rollout_length"], A2C_OPTUNA_CONFIG["envs_per_worker"])
     with caplog.at_level("INFO", logger="a2c_ray"):
-        assert first(4096) == [sb3]
+        assert first(4096, 2048, search_space=str(default)) == [sb3]
     assert ("not starting from the a2c-optuna project's configuration: one batch of it is "
             "25,000 env steps, more than --max-steps 4,096") in caplog.text
-    assert first(25_000) == [sb3, optuna_point]
+    assert first(25_000, 2048, search_space=str(default)) == [sb3, optuna_point]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="a2c_ray"):
+        assert first(25_000, 2048) == [sb3]
+    assert ("not starting from the a2c-optuna project's configuration: rollout_length=1000 is "
+            "outside the search space entry") in caplog.text
+    assert first(40_000, 4000) == [sb3, optuna_point]  # 1000 x 4 envs: the first rung
+
+
+def test_the_default_space_leaves_out_rollouts_whose_batch_is_past_the_first_rung(
+        caplog, tmp_path):
+    """One batch on the fewest envs (4) more than the first rung: the default space drops the
+    rollout and says so; a user's space keeps it and the log names it; a sweep of 1M-step
+    trials and the README's quick start keep them all."""
+    from a2c_ray.tuning.space import load_search_space
+
+    rollouts = load_search_space()["rollout_length"]["values"]
+    assert rollouts[-2:] == [128, 1000]
+
+    def searched(**fields):
+        p = planned(env="CartPole-v1", **fields)
+        return p.search_space["rollout_length"]["values"], p.space_note
+
+    assert searched() == (rollouts, "not searching use_sde: CartPole-v1's actions are "
+                                    "Discrete(2), not a Box")  # 1M: first rung 100k
+    assert searched(max_steps=50_000, grace_steps=10_000)[0] == rollouts  # the quick start
+    values, note = searched(max_steps=4096, grace_steps=2048)
+    assert values == rollouts[:-1]
+    assert note.endswith("; not searching rollout_length 1000: one batch of it on 4 envs is "
+                         "more than ASHA's first rung at 2,048 env steps, so such a trial "
+                         "would first be compared on more training than the rest")
+    # on 4 envs at fewest and 2 rollout actors a batch is 8 rollouts: 128 x 8 > 1,000
+    values, note = searched(max_steps=4096, grace_steps=1000, num_rollout_workers=2)
+    assert values == rollouts[:-2]
+    assert "rollout_length 128, 1000: one batch of them on 4 envs x 2 rollout actors" in note
+    values, note = searched(max_steps=512, grace_steps=16)  # none fits: the shortest stays
+    assert values == [5] and note.endswith("(the shortest, 5, stays though its batch is past "
+                                           "the rung too)")
+    mine = tmp_path / "space.json"
+    mine.write_text(json.dumps({"rollout_length": {"type": "categorical",
+                                                   "values": [5, 1000]}}))
+    with caplog.at_level("WARNING", logger="a2c_ray"):
+        values, note = searched(max_steps=4096, grace_steps=2048, search_space=str(mine))
+    assert values == [5, 1000] and note == ""
+    assert (f"--search-space {mine}: rollout_length 1000: one batch of it on 8 envs is more "
+            f"than ASHA's first rung at 2,048 env steps") in caplog.text
 
 
 def test_the_default_space_searches_gsde_where_it_can_act():

@@ -73,6 +73,8 @@ def plan(config: SweepConfig) -> SweepPlan:
         base = {**{k: v for k, v in fixed_image.items() if k not in NOT_SEARCHABLE}, **base}
     space, note = fit_space(load_search_space(space_path), config.search_space, base,
                             action_space)
+    space, budget_note = fit_batches(space, config.search_space, base, config.grace_steps)
+    note = "; ".join(filter(None, [note, budget_note]))
     if space_path != config.search_space:
         note = "; ".join(filter(None, [f"images: searching {IMAGE_SPACE.name}, the rest as "
                                        f"a2c_ray/{IMAGE_CONFIG.name}", note]))
@@ -126,6 +128,47 @@ def fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
                                f"sweep ({why}): remove them from the space")
     return {k: v for k, v in space.items() if k not in idle}, (
         f"not searching {', '.join(idle)}: {why}")
+
+
+def fit_batches(space: dict[str, Any], path: str | None, base: dict[str, Any],
+                grace_steps: int) -> tuple[dict[str, Any], str]:
+    """The space without the rollout lengths whose one batch is past ASHA's first rung.
+
+    A trial reports once a batch (rollout_length x envs_per_worker x the rollout actors, at
+    least one) has trained, so a batch longer than the first rung puts the trial's first report,
+    and the rung's comparison of it, past the rung: on more training than the trials it is
+    compared with, and in a small sweep past the trial's whole budget (one batch of 1000 steps
+    on 25 envs in a sweep of 2,048-step trials trains 25,000). The default space drops every
+    ``rollout_length`` of which one batch on the fewest envs the space offers is more than
+    the first rung, keeping the shortest where none fits (the note says what went); a sweep of
+    1M-step trials (first rung 100k) and the README's quick start (10k) keep them all. A space
+    file is the user's: it keeps them, and the log names them.
+    """
+    rollouts = space.get("rollout_length")
+    if rollouts is None or rollouts["type"] != "categorical":
+        return space, ""
+    fixed = A2CConfig.from_dict(base)
+    envs = min(space.get("envs_per_worker", {"values": [fixed.envs_per_worker]})["values"])
+    actors = max(1, fixed.num_rollout_workers)
+    past = [v for v in rollouts["values"] if v * envs * actors > grace_steps]
+    if not past:
+        return space, ""
+    on = f"{envs} envs" + (f" x {actors} rollout actors" if actors > 1 else "")
+    why = (f"one batch of {'them' if len(past) > 1 else 'it'} on {on} is more than "
+           f"ASHA's first rung at {grace_steps:,} env steps, so such a trial would first be "
+           f"compared on more training than the rest")
+    listed = ", ".join(map(str, past))
+    if path is not None:
+        log.warning("--search-space %s: rollout_length %s: %s", path, listed, why)
+        return space, ""
+    kept = [v for v in rollouts["values"] if v not in past] or [min(rollouts["values"])]
+    dropped = ", ".join(str(v) for v in past if v not in kept)
+    if not dropped:
+        return space, ""
+    stays = "" if kept[0] not in past else (
+        f" (the shortest, {kept[0]}, stays though its batch is past the rung too)")
+    return {**space, "rollout_length": {**rollouts, "values": kept}}, (
+        f"not searching rollout_length {dropped}: {why}{stays}")
 
 
 def check_resume(plan: SweepPlan, asked: dict[str, Any]) -> None:

@@ -50,15 +50,24 @@ def first_points(plan: SweepPlan) -> list[dict[str, Any]]:
 
     Each configuration comes once. A published one whose one batch is more env steps than
     ``max_steps`` is left out, and the log says so (a2c-optuna's batch is 25,000): its trial
-    would overrun the trial's budget and every rung before its first report.
+    would overrun the trial's budget and every rung before its first report. So is one with a
+    value the space does not offer (the default space leaves out rollouts too long for the
+    first rung: ``tuning.plan.fit_batches``).
     """
-    from a2c_ray.tuning.space import known_points
+    from a2c_ray.tuning.space import KNOWN_CONFIGS, SearchSpaceError, known_points, space_point
 
     points: list[dict[str, Any]] = []
     for point in plan.start_points:
         if point and point not in points:
             points.append(point)
-    for name, point in known_points(plan.search_space).items():
+    known = known_points(plan.search_space)
+    for name, config in KNOWN_CONFIGS.items():
+        if name not in known and set(plan.search_space) <= set(config):
+            try:
+                space_point(plan.search_space, config)
+            except SearchSpaceError as err:
+                log.info("not starting from %s: %s", name, err)
+    for name, point in known.items():
         batch = plan.trial_config(point).batch_size
         if batch > plan.config.max_steps:
             log.info("not starting from %s: one batch of it is %s env steps, more than "
