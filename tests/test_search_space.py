@@ -103,6 +103,12 @@ def test_the_default_space_leaves_out_rollouts_whose_batch_is_past_the_first_run
     assert values == [5, 1000] and note == ""
     assert (f"--search-space {mine}: rollout_length 1000: one batch of it on 8 envs is more "
             f"than ASHA's first rung at 2,048 env steps") in caplog.text
+    mine.write_text(json.dumps({"rollout_length": {"type": "categorical", "values": [5, 100]},
+                                "envs_per_worker": {"type": "int", "low": 2, "high": 64}}))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="a2c_ray"):
+        assert searched(max_steps=4096, grace_steps=150, search_space=str(mine))[0] == [5, 100]
+    assert "rollout_length 100: one batch of it on 2 envs is more than" in caplog.text
 
 
 def test_the_default_space_searches_gsde_where_it_can_act():

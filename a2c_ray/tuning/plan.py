@@ -148,7 +148,9 @@ def fit_batches(space: dict[str, Any], path: str | None, base: dict[str, Any],
     if rollouts is None or rollouts["type"] != "categorical":
         return space, ""
     fixed = A2CConfig.from_dict(base)
-    envs = min(space.get("envs_per_worker", {"values": [fixed.envs_per_worker]})["values"])
+    entry = space.get("envs_per_worker")
+    envs = (fixed.envs_per_worker if entry is None else min(entry["values"])
+            if entry["type"] == "categorical" else entry["low"])
     actors = max(1, fixed.num_rollout_workers)
     past = [v for v in rollouts["values"] if v * envs * actors > grace_steps]
     if not past:
