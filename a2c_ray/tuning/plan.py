@@ -130,6 +130,20 @@ def fit_space(space: dict[str, Any], path: str | None, base: dict[str, Any],
         f"not searching {', '.join(idle)}: {why}")
 
 
+def fewest_envs(space: dict[str, Any], base: dict[str, Any]) -> tuple[int, int]:
+    """The fewest envs per rollout actor a trial of this space can have, and its actors.
+
+    A batch is rollout_length x envs_per_worker x the actors (at least one: without rollout
+    actors the learner samples); the envs are the space's smallest where it searches them,
+    else the fixed value.
+    """
+    fixed = A2CConfig.from_dict(base)
+    entry = space.get("envs_per_worker")
+    envs = (fixed.envs_per_worker if entry is None else min(entry["values"])
+            if entry["type"] == "categorical" else entry["low"])
+    return envs, max(1, fixed.num_rollout_workers)
+
+
 def fit_batches(space: dict[str, Any], path: str | None, base: dict[str, Any],
                 grace_steps: int) -> tuple[dict[str, Any], str]:
     """The space without the rollout lengths whose one batch is past ASHA's first rung.
@@ -147,11 +161,7 @@ def fit_batches(space: dict[str, Any], path: str | None, base: dict[str, Any],
     rollouts = space.get("rollout_length")
     if rollouts is None or rollouts["type"] != "categorical":
         return space, ""
-    fixed = A2CConfig.from_dict(base)
-    entry = space.get("envs_per_worker")
-    envs = (fixed.envs_per_worker if entry is None else min(entry["values"])
-            if entry["type"] == "categorical" else entry["low"])
-    actors = max(1, fixed.num_rollout_workers)
+    envs, actors = fewest_envs(space, base)
     past = [v for v in rollouts["values"] if v * envs * actors > grace_steps]
     if not past:
         return space, ""

@@ -54,20 +54,20 @@ def first_points(plan: SweepPlan) -> list[dict[str, Any]]:
     value the space does not offer (the default space leaves out rollouts too long for the
     first rung: ``tuning.plan.fit_batches``).
     """
-    from a2c_ray.tuning.space import KNOWN_CONFIGS, SearchSpaceError, known_points, space_point
+    from a2c_ray.tuning.space import KNOWN_CONFIGS, SearchSpaceError, space_point
 
     points: list[dict[str, Any]] = []
     for point in plan.start_points:
         if point and point not in points:
             points.append(point)
-    known = known_points(plan.search_space)
     for name, config in KNOWN_CONFIGS.items():
-        if name not in known and set(plan.search_space) <= set(config):
-            try:
-                space_point(plan.search_space, config)
-            except SearchSpaceError as err:
-                log.info("not starting from %s: %s", name, err)
-    for name, point in known.items():
+        if not set(plan.search_space) <= set(config):
+            continue  # the space searches a field the published configuration does not set
+        try:
+            point = space_point(plan.search_space, config)
+        except SearchSpaceError as err:
+            log.info("not starting from %s: %s", name, err)
+            continue
         batch = plan.trial_config(point).batch_size
         if batch > plan.config.max_steps:
             log.info("not starting from %s: one batch of it is %s env steps, more than "

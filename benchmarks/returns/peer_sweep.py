@@ -144,7 +144,7 @@ def budget_fitted_space(env: str, trial_steps: int,
     import gymnasium as gym
 
     from a2c_ray.core.config import A2CConfig
-    from a2c_ray.tuning.plan import fit_space
+    from a2c_ray.tuning.plan import fewest_envs, fit_space
     from a2c_ray.tuning.space import load_search_space
 
     base = A2CConfig(env_id=env).to_dict()
@@ -153,16 +153,15 @@ def budget_fitted_space(env: str, trial_steps: int,
         space, _ = fit_space(load_search_space(), None, base, made.action_space)
     finally:
         made.close()
-    workers = max(1, int(base["num_rollout_workers"]))
-    envs = space.get("envs_per_worker", {"values": [base["envs_per_worker"]]})["values"]
-    longest = grace_share * trial_steps / MIN_UPDATES_AT_GRACE / (min(envs) * workers)
+    envs, workers = fewest_envs(space, base)
+    longest = grace_share * trial_steps / MIN_UPDATES_AT_GRACE / (envs * workers)
     rollouts = space.get("rollout_length")
     if rollouts is None or rollouts["type"] != "categorical":
         return space
     kept = [v for v in rollouts["values"] if v <= longest]
     if not kept:
         raise ValueError(f"no rollout_length of {rollouts['values']} fits {trial_steps:,} env "
-                         f"steps a trial (at most {longest:.3g} on {min(envs)} envs)")
+                         f"steps a trial (at most {longest:.3g} on {envs} envs)")
     return {**space, "rollout_length": {**rollouts, "values": kept}}
 
 
