@@ -23,7 +23,9 @@ throughput (env steps/s, evaluation excluded) and the peak memory of its process
 recorded; ``--report`` adds the bytes a step's batch holds, as it crosses Ray's object store
 from a rollout actor.
 
-Runs are kept in ``--work-dir``: a finished one is not trained again, and the record
+Runs are kept in ``--work-dir``: a finished one is not trained again, one stopped midway (a
+machine's session ended) goes on from its last checkpoint, a2c_ray's exactly, SB3's with fresh
+episodes (sb3_a2c.py says what it keeps), and the record
 (``WORK/ENV/record.json``, ENV with ``/`` as ``-``) is written after each. ``--report`` prints
 the table of ``--record`` and draws its curves (``--figure``, by default beside it).
 """
@@ -83,10 +85,13 @@ def _sb3(a: argparse.Namespace, seed: int, work: Path) -> dict[str, Any]:
                            "10", "--eval-policy", a.eval_policy, "--out", str(out)],
                           work / "logs" / f"sb3_{seed}.log")
     run = json.loads(out.read_text())
-    return {"seed": seed, "env_steps": run["env_steps"],
-            "eval_return_last": run["eval_return_last"], "curve": run["curve"],
-            "wall_s": run["wall_s"], "env_steps_per_s": run["env_steps_per_s"],
-            "peak_rss_bytes": peak}
+    row = {"seed": seed, "env_steps": run["env_steps"],
+           "eval_return_last": run["eval_return_last"], "curve": run["curve"],
+           "wall_s": run["wall_s"], "env_steps_per_s": run["env_steps_per_s"],
+           "peak_rss_bytes": peak}
+    if "parts" in run:  # resumed: each part's env steps and throughput
+        row["parts"] = run["parts"]
+    return row
 
 
 def _machine() -> dict[str, Any]:

@@ -34,12 +34,23 @@ episodes (``--eval-policy stochastic``: actions drawn, Atari only) on fresh envi
 episode k reset with seed + 1_000_003 + k, observations normalised with the training
 statistics frozen, raw rewards. The run writes one JSON: the final
 return, the learning curve and the wall time.
+
+A run resumes: after each evaluation, at the start of the next rollout (so that every step
+counted has been trained on), the model with its optimizer's state, VecNormalize's statistics
+and the curve so far are saved in ``--checkpoint`` (by default beside ``--out``: ``NAME.ckpt/``),
+and a run whose checkpoint is there goes on from it; the checkpoint goes once the JSON is
+written. Unlike a2c_ray's resume this one is not exact: SB3 saves no environment state, so the
+resumed part starts fresh episodes (its envs seeded seed + 100,003 x the part's number) and its
+training-episode statistics anew. The JSON lists the parts, each with its env steps and
+training throughput, as they may have run on different machines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -54,6 +65,7 @@ ATARI_SETTINGS = {"policy": "CnnPolicy", "n_envs": 16, "normalize": False, "fram
                   "ent_coef": 0.01, "vf_coef": 0.25,
                   "optimizer": "RMSpropTFLike(eps=1e-5)", "env_kwargs": {"frameskip": 1}}
 SETTINGS = {"zoo-mujoco": ZOO_SETTINGS, "course": COURSE_SETTINGS, "zoo-atari": ATARI_SETTINGS}
+PART_SEED_STRIDE = 100_003  # a resumed part's envs start from seed + this x the part's number
 
 
 def _atari_eval_env(env_id: str):
@@ -131,10 +143,34 @@ def _rate(successes: list[float]) -> float | None:
     return None if np.isnan(rate) else rate
 
 
+def _save_checkpoint(path: Path, model, env, state: dict) -> None:
+    """The model (with its optimizer), VecNormalize's statistics and ``state``, each replaced whole.
+
+    state.json goes last and names what the run resumes from, so a kill between the files
+    leaves the previous checkpoint's state, which the new model file does not contradict: it is
+    read only with a state.json written after it.
+    """
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path / "model.tmp.zip")
+    (path / "model.tmp.zip").replace(path / "model.zip")
+    if isinstance(env, VecNormalize):
+        env.save(str(path / "vecnormalize.tmp.pkl"))
+        (path / "vecnormalize.tmp.pkl").replace(path / "vecnormalize.pkl")
+    tmp = path / "state.tmp.json"
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path / "state.json")
+
+
 def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
         norm_reward: bool = False, settings: str = "zoo-mujoco",
-        eval_policy: str = "deterministic") -> dict:
-    """Train SB3 A2C with ``settings`` for ``steps`` steps; evaluate along the way."""
+        eval_policy: str = "deterministic", checkpoint: Path | None = None) -> dict:
+    """Train SB3 A2C with ``settings`` for ``steps`` steps; evaluate along the way.
+
+    With ``checkpoint``, the run saves itself there after each evaluation and, where a
+    checkpoint is there already, goes on from it (the module's docstring says what is kept).
+    """
     import torch
     from stable_baselines3 import A2C
     from stable_baselines3.common.callbacks import BaseCallback
@@ -147,6 +183,15 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     norm_reward = norm_reward or chosen.get("norm_reward", False)
     torch.set_num_threads(1)
     atari = settings == "zoo-atari"
+    saved = (json.loads((checkpoint / "state.json").read_text())
+             if checkpoint is not None and (checkpoint / "state.json").exists() else None)
+    if saved is not None and (saved["env_id"], saved["seed"], saved["settings"]) != (
+            env_id, seed, settings):
+        raise SystemExit(f"--checkpoint {checkpoint}: it holds {saved['env_id']} seed "
+                         f"{saved['seed']} --settings {saved['settings']}, not {env_id} seed "
+                         f"{seed} --settings {settings}; give another --checkpoint")
+    parts: list[dict] = saved["parts"] if saved else []
+    env_seed = seed + PART_SEED_STRIDE * len(parts)
     if atari:
         import ale_py
         import gymnasium as gym
@@ -155,20 +200,38 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
         from stable_baselines3.common.vec_env import VecFrameStack
 
         gym.register_envs(ale_py)
-        env = VecFrameStack(make_atari_env(env_id, n_envs=chosen["n_envs"], seed=seed,
+        env = VecFrameStack(make_atari_env(env_id, n_envs=chosen["n_envs"], seed=env_seed,
                                            env_kwargs=chosen["env_kwargs"]),
                             chosen["frame_stack"])
-        model = A2C(chosen["policy"], env, seed=seed, device="cpu",
-                    ent_coef=chosen["ent_coef"], vf_coef=chosen["vf_coef"],
-                    policy_kwargs={"optimizer_class": RMSpropTFLike,
-                                   "optimizer_kwargs": {"eps": 1e-5}})
+        kwargs = {"ent_coef": chosen["ent_coef"], "vf_coef": chosen["vf_coef"],
+                  "policy_kwargs": {"optimizer_class": RMSpropTFLike,
+                                    "optimizer_kwargs": {"eps": 1e-5}}}
     else:
-        env = VecNormalize(make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"],
-                                        seed=seed), norm_reward=norm_reward)
-        model = A2C(chosen["policy"], env, seed=seed, device="cpu")
-    curve: list[tuple[int, float, float | None]] = []
+        venv = make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"], seed=env_seed)
+        if saved is not None:
+            env = VecNormalize.load(str(checkpoint / "vecnormalize.pkl"), venv)
+        else:
+            env = VecNormalize(venv, norm_reward=norm_reward)
+        kwargs = {}
+    if saved is not None:
+        model = A2C.load(checkpoint / "model.zip", env=env, device="cpu")
+        model.set_random_seed(env_seed)
+        print(f"resuming from {checkpoint} at {model.num_timesteps} env steps", flush=True)
+    else:
+        model = A2C(chosen["policy"], env, seed=seed, device="cpu", **kwargs)
+    curve: list[tuple[int, float, float | None]] = (
+        [tuple(c) for c in saved["curve"]] if saved else [])
     eval_seed = seed + EVAL_SEED_OFFSET
     eval_time = [0.0]
+    part = {"env_steps_from": model.num_timesteps, "load_1min_at_start": os.getloadavg()[0]}
+    start = time.perf_counter()
+
+    def state_now() -> dict:
+        wall = time.perf_counter() - start
+        done = {**part, "env_steps_to": model.num_timesteps, "wall_s": wall,
+                "train_s": wall - eval_time[0]}
+        return {"env_id": env_id, "seed": seed, "settings": settings, "curve": curve,
+                "parts": [*parts, done]}
 
     def evaluation() -> tuple[int, float, float | None]:
         begin = time.perf_counter()
@@ -182,10 +245,13 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
         return model.num_timesteps, float(np.mean(returns)), _rate(successes)
 
     class Eval(BaseCallback):
+        due = False  # a checkpoint at the next rollout's start
+
         def _on_step(self) -> bool:
             # with n envs, num_timesteps grows by n a step: evaluate on crossing a multiple
             if eval_every > 0 and self.num_timesteps % eval_every < chosen["n_envs"]:
                 curve.append(evaluation())
+                self.due = checkpoint is not None
                 # the log keeps the curve as it grows: a run cut short still shows it
                 games = [e["r"] for e in self.model.ep_info_buffer]
                 print(f"env steps {curve[-1][0]}: evaluation {curve[-1][1]:.2f}, training "
@@ -193,21 +259,31 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
                       f"{len(games)})", flush=True)
             return True
 
-    start = time.perf_counter()
-    model.learn(steps, callback=Eval())
-    wall = time.perf_counter() - start
-    train_s = wall - eval_time[0]
+        def _on_rollout_start(self) -> None:
+            # here every step counted has been trained on: a resume loses none
+            if self.due:
+                _save_checkpoint(checkpoint, model, env, state_now())
+                self.due = False
+
+    model.learn(steps - model.num_timesteps, callback=Eval(), reset_num_timesteps=saved is None)
     final = evaluation()
     if curve and curve[-1][0] == model.num_timesteps:
         curve.pop()  # evaluated before the last update; the final policy replaces it
     curve.append(final)
     env.close()
+    parts = state_now()["parts"]
+    wall = sum(p["wall_s"] for p in parts)
+    train_s = sum(p["train_s"] for p in parts)
+    for p in parts:
+        p["env_steps_per_s"] = (p["env_steps_to"] - p["env_steps_from"]) / p["train_s"]
     out = {"env_id": env_id, "seed": seed, "env_steps": model.num_timesteps,
            "eval_return_last": final[1], "eval_episodes": episodes, "eval_policy": eval_policy,
            "curve": {"env_steps": [c[0] for c in curve], "eval_return": [c[1] for c in curve]},
            "wall_s": wall, "env_steps_per_s": model.num_timesteps / train_s,
            "settings": {**chosen, "norm_reward": norm_reward, "sb3_defaults": True,
                         "name": settings}}
+    if len(parts) > 1:  # resumed: each part's throughput, as they may have run on other hosts
+        out["parts"] = parts
     if final[2] is not None:  # the env reports is_success
         out["eval_success_last"] = final[2]
         out["curve"]["eval_success"] = [c[2] for c in curve]
@@ -232,14 +308,19 @@ def main() -> None:
                    default="deterministic", help="evaluation acts by the policy's mode, or "
                    "draws from it (Atari only; rl-baselines3-zoo evaluates Atari stochastic)")
     p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--checkpoint", help="directory the run saves itself in after each "
+                   "evaluation and resumes from (default: beside --out, NAME.ckpt)")
     a = p.parse_args()
-    result = run(a.env, a.seed, a.steps, a.eval_every, a.eval_episodes,
-                 norm_reward=a.norm_reward, settings=a.settings, eval_policy=a.eval_policy)
     out = Path(a.out)
+    checkpoint = Path(a.checkpoint) if a.checkpoint else out.with_suffix(".ckpt")
+    result = run(a.env, a.seed, a.steps, a.eval_every, a.eval_episodes,
+                 norm_reward=a.norm_reward, settings=a.settings, eval_policy=a.eval_policy,
+                 checkpoint=checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(out)
+    shutil.rmtree(checkpoint, ignore_errors=True)  # the JSON holds all it kept
     print(f"SB3 A2C {a.env} seed {a.seed}: {result['eval_return_last']:.1f} after "
           f"{result['env_steps']} steps, {result['wall_s']:.0f} s")
 
