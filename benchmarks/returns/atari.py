@@ -154,9 +154,14 @@ def measure(a: argparse.Namespace) -> Path:
 
 
 def table(record: dict[str, Any]) -> str:
-    """The record as a markdown table: final score over seeds, worst seed, speed, memory."""
+    """The record as a markdown table: final score over seeds, worst seed, speed, memory.
+
+    Throughput is given per seed too: seeds run in different sessions (and parts of a resumed
+    one) may have had different machines, so only the two rows of one seed, run side by side,
+    compare.
+    """
     lines = ["| row | seeds | final score: mean (per seed) | worst seed | best evaluation on "
-             "the way | env steps/s (training) | peak memory (GB) |",
+             "the way | env steps/s (training; per seed) | peak memory (GB) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in ROWS:
         runs = list(record["rows"].get(row, {}).values())
@@ -166,11 +171,11 @@ def table(record: dict[str, Any]) -> str:
         best = [max(r["curve"]["eval_return"]) for r in runs]
         peaks = [r["peak_rss_bytes"] for r in runs if r.get("peak_rss_bytes")]
         memory = f"{max(peaks) / 1e9:.2f}" if peaks else "-"
+        speeds = [r["env_steps_per_s"] for r in runs]
         lines.append(
             f"| {LABELS[row]} | {len(runs)} | {np.mean(finals):.1f} "
             f"({', '.join(f'{v:.1f}' for v in finals)}) | {min(finals):.1f} | "
-            f"{np.mean(best):.1f} | {np.mean([r['env_steps_per_s'] for r in runs]):,.0f} | "
-            f"{memory} |")
+            f"{np.mean(best):.1f} | {', '.join(f'{v:,.0f}' for v in speeds)} | {memory} |")
     return "\n".join(lines)
 
 
