@@ -21,42 +21,42 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_run_saves_itself_after_an_evaluation_and_the_next_goes_on_from_there(tmp_path):
     ckpt = tmp_path / "ckpt"
-    first = sb3_a2c.run("CartPole-v1", 5, 2_000, 1_000, 2, checkpoint=ckpt)
+    first = sb3_a2c.run("CartPole-v1", 5, 1_000, 500, 1, checkpoint=ckpt)
     state = json.loads((ckpt / "state.json").read_text())
-    # the evaluation at 1,000 saved the run at the next rollout's start; the one at 2,000 had
-    # no rollout after it, so the checkpoint holds the run at 1,000
-    assert [p["env_steps_to"] for p in state["parts"]] == [1_000]
-    assert state["curve"][0][:2] == [1_000, first["curve"]["eval_return"][0]]
+    # the evaluation at 500 saved the run at the next rollout's start; the one at 1,000 had
+    # no rollout after it, so the checkpoint holds the run at 500
+    assert [p["env_steps_to"] for p in state["parts"]] == [500]
+    assert state["curve"][0][:2] == [500, first["curve"]["eval_return"][0]]
     with open(ckpt / "vecnormalize.pkl", "rb") as f:  # VecNormalize's own pickle
         stats = pickle.load(f)
-    assert stats.obs_rms.count == pytest.approx(1_001)  # part one: its steps and first reset
+    assert stats.obs_rms.count == pytest.approx(501)  # part one: its steps and first reset
 
-    second = sb3_a2c.run("CartPole-v1", 5, 3_000, 1_000, 2, checkpoint=ckpt)
-    assert second["env_steps"] == 3_000
+    second = sb3_a2c.run("CartPole-v1", 5, 1_500, 500, 1, checkpoint=ckpt)
+    assert second["env_steps"] == 1_500
     assert [(p["env_steps_from"], p["env_steps_to"]) for p in second["parts"]] == [
-        (0, 1_000), (1_000, 3_000)]
+        (0, 500), (500, 1_500)]
     assert all(p["env_steps_per_s"] > 0 for p in second["parts"])
-    # the curve goes on from the saved one: the point at 1,000 is the first run's
-    assert second["curve"]["env_steps"] == [1_000, 2_000, 3_000]
+    # the curve goes on from the saved one: the point at 500 is the first run's
+    assert second["curve"]["env_steps"] == [500, 1_000, 1_500]
     assert second["curve"]["eval_return"][0] == first["curve"]["eval_return"][0]
     again = json.loads((ckpt / "state.json").read_text())
-    assert [p["env_steps_to"] for p in again["parts"]] == [1_000, 2_000]
+    assert [p["env_steps_to"] for p in again["parts"]] == [500, 1_000]
 
 
 def test_a_checkpoint_of_another_run_is_refused_in_one_line(tmp_path):
     ckpt = tmp_path / "ckpt"
-    sb3_a2c.run("CartPole-v1", 5, 1_100, 1_000, 1, checkpoint=ckpt)
+    sb3_a2c.run("CartPole-v1", 5, 600, 500, 1, checkpoint=ckpt)
     before = (ckpt / "state.json").read_bytes()
     with pytest.raises(SystemExit, match="holds CartPole-v1 seed 5 --settings zoo-mujoco, not "
                                          "CartPole-v1 seed 6"):
-        sb3_a2c.run("CartPole-v1", 6, 1_100, 1_000, 1, checkpoint=ckpt)
+        sb3_a2c.run("CartPole-v1", 6, 600, 500, 1, checkpoint=ckpt)
     assert (ckpt / "state.json").read_bytes() == before
 
 
 def test_the_command_line_removes_its_checkpoint_once_the_json_is_written(tmp_path):
     out = tmp_path / "seed_0.json"
     subprocess.run([sys.executable, "-m", "benchmarks.returns.sb3_a2c", "--env", "CartPole-v1",
-                    "--seed", "0", "--steps", "1100", "--eval-every", "500", "--eval-episodes",
+                    "--seed", "0", "--steps", "600", "--eval-every", "500", "--eval-episodes",
                     "1", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
-    assert json.loads(out.read_text())["env_steps"] == 1_100
+    assert json.loads(out.read_text())["env_steps"] == 600
     assert not (tmp_path / "seed_0.ckpt").exists()
