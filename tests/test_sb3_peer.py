@@ -27,7 +27,10 @@ def test_a_run_saves_itself_after_an_evaluation_and_the_next_goes_on_from_there(
     # no rollout after it, so the checkpoint holds the run at 500
     assert [p["env_steps_to"] for p in state["parts"]] == [500]
     assert state["curve"][0][:2] == [500, first["curve"]["eval_return"][0]]
-    with open(ckpt / "vecnormalize.pkl", "rb") as f:  # VecNormalize's own pickle
+    # the files of the run at 500, and no others
+    assert sorted(f.name for f in ckpt.iterdir()) == [
+        "model_500.zip", "state.json", "vecnormalize_500.pkl"]
+    with open(ckpt / "vecnormalize_500.pkl", "rb") as f:  # VecNormalize's own pickle
         stats = pickle.load(f)
     assert stats.obs_rms.count == pytest.approx(501)  # part one: its steps and first reset
 
@@ -41,6 +44,9 @@ def test_a_run_saves_itself_after_an_evaluation_and_the_next_goes_on_from_there(
     assert second["curve"]["eval_return"][0] == first["curve"]["eval_return"][0]
     again = json.loads((ckpt / "state.json").read_text())
     assert [p["env_steps_to"] for p in again["parts"]] == [500, 1_000]
+    assert again["files"]["model"] == "model_1000.zip"
+    assert sorted(f.name for f in ckpt.iterdir()) == [
+        "model_1000.zip", "state.json", "vecnormalize_1000.pkl"]
 
 
 def test_a_checkpoint_of_another_run_is_refused_in_one_line(tmp_path):

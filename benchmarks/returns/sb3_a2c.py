@@ -144,23 +144,26 @@ def _rate(successes: list[float]) -> float | None:
 
 
 def _save_checkpoint(path: Path, model, env, state: dict) -> None:
-    """The model (with its optimizer), VecNormalize's statistics and ``state``, each replaced whole.
+    """The model (with its optimizer), VecNormalize's statistics and ``state``, saved together.
 
-    state.json goes last and names what the run resumes from, so a kill between the files
-    leaves the previous checkpoint's state, which the new model file does not contradict: it is
-    read only with a state.json written after it.
+    The files are named by the env step, and state.json, replaced whole and last, names the
+    ones it goes with: a kill at any moment leaves a state.json whose files are all there,
+    the new set or the one before. The files it no longer names go after it.
     """
     from stable_baselines3.common.vec_env import VecNormalize
 
     path.mkdir(parents=True, exist_ok=True)
-    model.save(path / "model.tmp.zip")
-    (path / "model.tmp.zip").replace(path / "model.zip")
+    files = {"model": f"model_{model.num_timesteps}.zip"}
+    model.save(path / files["model"])
     if isinstance(env, VecNormalize):
-        env.save(str(path / "vecnormalize.tmp.pkl"))
-        (path / "vecnormalize.tmp.pkl").replace(path / "vecnormalize.pkl")
+        files["vecnormalize"] = f"vecnormalize_{model.num_timesteps}.pkl"
+        env.save(str(path / files["vecnormalize"]))
     tmp = path / "state.tmp.json"
-    tmp.write_text(json.dumps(state))
+    tmp.write_text(json.dumps({**state, "files": files}))
     tmp.replace(path / "state.json")
+    for old in path.iterdir():
+        if old.name not in (*files.values(), "state.json"):
+            old.unlink()
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
@@ -209,12 +212,12 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, episodes: int,
     else:
         venv = make_vec_env(lambda: make_env(env_id), n_envs=chosen["n_envs"], seed=env_seed)
         if saved is not None:
-            env = VecNormalize.load(str(checkpoint / "vecnormalize.pkl"), venv)
+            env = VecNormalize.load(str(checkpoint / saved["files"]["vecnormalize"]), venv)
         else:
             env = VecNormalize(venv, norm_reward=norm_reward)
         kwargs = {}
     if saved is not None:
-        model = A2C.load(checkpoint / "model.zip", env=env, device="cpu")
+        model = A2C.load(checkpoint / saved["files"]["model"], env=env, device="cpu")
         model.set_random_seed(env_seed)
         print(f"resuming from {checkpoint} at {model.num_timesteps} env steps", flush=True)
     else:
