@@ -1,4 +1,5 @@
-"""The SB3 peer's runner (benchmarks/returns/sb3_a2c.py) goes on from its checkpoint.
+"""The side-by-side benchmarks' runs go on after a stop: the SB3 peer's runner
+(benchmarks/returns/sb3_a2c.py) from its checkpoint, the peak memory over every part.
 
 The Atari rows of benchmarks/returns/ take hours a seed; a run cut off by the end of a
 machine's session resumes on the next one. Real SB3, a real CartPole with VecNormalize.
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.returns import sb3_a2c
+from benchmarks.returns.side_by_side import run_logged
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,3 +68,12 @@ def test_the_command_line_removes_its_checkpoint_once_the_json_is_written(tmp_pa
                     "1", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     assert json.loads(out.read_text())["env_steps"] == 600
     assert not (tmp_path / "seed_0.ckpt").exists()
+
+
+def test_the_peak_memory_of_a_run_is_kept_over_its_parts(tmp_path):
+    log = tmp_path / "logs" / "a2c_ray_0.log"
+    hold = [sys.executable, "-c", "import time; b = b'x' * 200_000_000; time.sleep(3)"]
+    peak = run_logged(hold, log)
+    assert 200_000_000 < peak == int(log.with_suffix(".peak").read_text())
+    # a later part that needs less reports the run's peak, not its own
+    assert run_logged([sys.executable, "-c", "import time; time.sleep(2.5)"], log) == peak

@@ -36,11 +36,14 @@ def run_logged(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> 
     """Run ``cmd`` from the repository root, its output appended to ``log``.
 
     Returns the peak resident memory of its process tree in bytes (sampled every 2 s); exits
-    naming the log where the command fails.
+    naming the log where the command fails. The peak is kept beside the log as it rises
+    (``NAME.peak``), so that a run stopped and resumed by a later call (a machine's session
+    ended) reports the peak over all its parts.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     print("$", " ".join(cmd), f"  (log: {log})", flush=True)
-    peak = [0]
+    kept = log.with_suffix(".peak")
+    peak = [int(kept.read_text()) if kept.exists() else 0]
     with log.open("a") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
                                 env={**os.environ, **(env or {})})
@@ -48,7 +51,12 @@ def run_logged(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> 
 
         def watch() -> None:
             while not done.wait(2.0):
-                peak[0] = max(peak[0], _tree_rss(proc.pid))
+                rss = _tree_rss(proc.pid)
+                if rss > peak[0]:
+                    peak[0] = rss
+                    tmp = kept.with_suffix(".peak.tmp")
+                    tmp.write_text(str(rss))
+                    tmp.replace(kept)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
