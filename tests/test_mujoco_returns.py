@@ -60,6 +60,9 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
     peer = work / "sb3" / ENV / "seed_10000.json"  # a finished peer run travels too
     peer.parent.mkdir(parents=True)
     peer.write_text(json.dumps({"seed": 10000, "eval_return_last": 1.0}))
+    stopped = peer.with_name("seed_10001.ckpt")  # and an unfinished one's checkpoint
+    stopped.mkdir()
+    (stopped / "state.json").write_text("{}")
 
     packed = tmp_path / "carry" / f"{NAME}.tar.gz"
     r = subprocess.run([sys.executable, "benchmarks/returns/mujoco_returns.py", "--env", ENV,
@@ -71,6 +74,7 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
     assert any("events.out.tfevents" in p.name for p in exp.rglob("*"))
     assert not any("events.out.tfevents" in n for n in names)  # TensorBoard's files stay
     assert "sb3/Walker2d-v5/seed_10000.json" in names and f"{NAME}/optuna.db" in names
+    assert "sb3/Walker2d-v5/seed_10001.ckpt/state.json" in names
     for trial in exp.glob("run_trial_*"):
         store = trial / "checkpoint"
         kept = {n for n in names if n.startswith(f"{NAME}/{trial.name}/checkpoint/")
@@ -83,6 +87,7 @@ def test_an_interrupted_sweep_packed_here_resumes_unpacked_elsewhere(tmp_path):
 
     a = argparse.Namespace(env=ENV)
     mujoco_returns.unpack(a, elsewhere, packed)
+    assert (elsewhere / "sb3" / ENV / "seed_10001.ckpt" / "state.json").read_text() == "{}"
     before = sorted(elsewhere.rglob("*"))
     with pytest.raises(SystemExit) as stop:  # never over a sweep already there
         mujoco_returns.unpack(a, elsewhere, packed)

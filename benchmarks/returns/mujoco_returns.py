@@ -169,7 +169,8 @@ def _latest_only(trial: Path) -> set[Path]:
 def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
     """An unfinished protocol of ``--env`` in one file, to resume on another machine.
 
-    Holds the sweep (and confirmation) directory, the finished peer runs and the logs; leaves
+    Holds the sweep (and confirmation) directory, the finished peer runs, an unfinished SB3
+    run's checkpoint (``sb3_a2c.py`` resumes from it) and the logs; leaves
     out what resuming does not read: TensorBoard event files, and checkpoints other than an
     unfinished trial's latest. ``--unpack`` puts it back in a work directory; the same
     command then resumes there (a moved sweep finds its study: ``core.storage.moved_study``).
@@ -199,6 +200,8 @@ def pack(a: argparse.Namespace, work: Path, dest: Path) -> None:
         for side in PEERS:
             for run in sorted((work / side / a.env).glob("seed_*.json")):
                 tar.add(run, arcname=str(run.relative_to(work)))
+            for ckpt in sorted((work / side / a.env).glob("seed_*.ckpt")):
+                tar.add(ckpt, arcname=str(ckpt.relative_to(work)))
         for log in sorted((work / "logs").glob(f"*{a.env}*.log")):
             tar.add(log, arcname=str(log.relative_to(work)))
     part.replace(dest)
