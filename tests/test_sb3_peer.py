@@ -49,6 +49,10 @@ def test_a_run_saves_itself_after_an_evaluation_and_the_next_goes_on_from_there(
     assert again["files"]["model"] == "model_1000.zip"
     assert sorted(f.name for f in ckpt.iterdir()) == [
         "model_1000.zip", "state.json", "vecnormalize_1000.pkl"]
+    with open(ckpt / "vecnormalize_1000.pkl", "rb") as f:
+        stats = pickle.load(f)
+    # the statistics went on from part one's: its 501, the resumed part's reset and 500 steps
+    assert stats.obs_rms.count == pytest.approx(1_002)
 
 
 def test_a_checkpoint_of_another_run_is_refused_in_one_line(tmp_path):

@@ -156,7 +156,7 @@ def measure(a: argparse.Namespace) -> Path:
 def table(record: dict[str, Any]) -> str:
     """The record as a markdown table: final score over seeds, worst seed, speed, memory.
 
-    Throughput is given per seed too: seeds run in different sessions (and parts of a resumed
+    Throughput is given per seed: seeds run in different sessions (and parts of a resumed
     one) may have had different machines, so only the two rows of one seed, run side by side,
     compare.
     """
